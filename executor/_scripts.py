@@ -1,0 +1,96 @@
+"""Lua scripts that make each status transition one atomic round trip."""
+
+from __future__ import annotations
+
+from typing import Final
+
+_TERMINAL = "status == 'SUCCESS' or status == 'FAIL' or status == 'DISCARD'"
+
+# KEYS: record, history, index, active, deadlines
+# ARGV: request_id, urn, enqueued_at, deadline, chain, payload, origin, transition
+CREATE: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local s = redis.call('HMGET', KEYS[1], 'status', 'attempts')
+  return {0, s[1], s[2]}
+end
+redis.call('HSET', KEYS[1], 'urn', ARGV[2], 'status', 'WAIT', 'attempts', 0, 'claimed', -1,
+  'crashes', 0, 'enqueued_at', ARGV[3], 'deadline', ARGV[4], 'chain', ARGV[5],
+  'payload', ARGV[6], 'origin', ARGV[7])
+redis.call('RPUSH', KEYS[2], ARGV[8])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+return {1, 'WAIT', '0'}
+"""
+
+# KEYS: record, history, outbox
+# ARGV: request_id, retry index of the message, now, crashes that end the invocation
+# A message whose retry index is below the claimed one is a stale duplicate; the same index
+# while RUNNING means the worker that ran it was lost, so it runs again (bounded).
+CLAIM: Final = f"""
+local s = redis.call('HMGET', KEYS[1], 'status', 'claimed', 'attempts', 'crashes')
+local status = s[1]
+if not status then return {{'missing', 0, ''}} end
+local attempts = tonumber(s[3])
+if {_TERMINAL} then
+  local pending = ''
+  if redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+    pending = redis.call('HGET', KEYS[1], 'event') or ''
+  end
+  return {{'done', attempts, pending}}
+end
+local r = tonumber(ARGV[2])
+local claimed = tonumber(s[2])
+if claimed > r or (claimed == r and status == 'WAIT') then return {{'stale', attempts, ''}} end
+if claimed == r then
+  local crashes = tonumber(s[4]) + 1
+  redis.call('HSET', KEYS[1], 'crashes', crashes)
+  if crashes >= tonumber(ARGV[4]) then return {{'crashed', attempts, ''}} end
+end
+attempts = attempts + 1
+redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'claimed', r, 'attempts', attempts)
+redis.call('HSETNX', KEYS[1], 'started_at', ARGV[3])
+redis.call('RPUSH', KEYS[2], cjson.encode({{status='RUNNING', at=tonumber(ARGV[3]),
+  attempt=attempts, note=''}}))
+return {{'run', attempts, ''}}
+"""
+
+# KEYS: record, history
+# ARGV: now, error message, note
+RETRY: Final = f"""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or {_TERMINAL} then return 0 end
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
+redis.call('HSET', KEYS[1], 'status', 'WAIT', 'error_message', ARGV[2])
+redis.call('RPUSH', KEYS[2], cjson.encode({{status='WAIT', at=tonumber(ARGV[1]),
+  attempt=attempts, note=ARGV[3]}}))
+return 1
+"""
+
+# KEYS: record, history, deliveries, active, deadlines, outbox, stats
+# ARGV: request_id, status, now, condition, error_code, error_message, event, destination,
+#       retention, note, outcome, delivery state
+# Only the first terminal transition wins; its caller alone hands the event on.
+FINISH: Final = f"""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or {_TERMINAL} then return 0 end
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'ended_at', ARGV[3], 'condition', ARGV[4],
+  'error_code', ARGV[5], 'error_message', ARGV[6])
+redis.call('RPUSH', KEYS[2], cjson.encode({{status=ARGV[2], at=tonumber(ARGV[3]),
+  attempt=attempts, note=ARGV[10]}}))
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'event', ARGV[7]) end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'dest', ARGV[8], 'outcome', ARGV[11])
+  redis.call('HSET', KEYS[3], ARGV[11], ARGV[12])
+  redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
+end
+redis.call('HINCRBY', KEYS[7], 'invocations.' .. string.lower(ARGV[2]), 1)
+local ttl = tonumber(ARGV[9])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('EXPIRE', KEYS[3], ttl)
+return 1
+"""

@@ -1,0 +1,197 @@
+"""The ``executor`` command: workers, invocations, async configs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from executor.errors import ExecutorError
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+config_cli = typer.Typer(no_args_is_help=True, help="Async configurations of functions.")
+invocations_cli = typer.Typer(no_args_is_help=True, help="Status of invocations; cancel one.")
+cli.add_typer(config_cli, name="config")
+cli.add_typer(invocations_cli, name="invocations")
+
+AppOption = Annotated[
+    str | None,
+    typer.Option("--app", "-A", help="module:attribute of a FunctionApp (its functions are known locally)"),
+]
+
+
+def load_app(spec: str) -> Any:
+    """Import ``module:attribute`` and return the ``FunctionApp`` it names."""
+    from executor.app import FunctionApp
+
+    module_name, _, attribute = spec.partition(":")
+    sys.path.insert(0, ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--app") from exc
+    candidates = [attribute] if attribute else ["app"]
+    for name in candidates:
+        value: Any = module
+        for part in name.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, FunctionApp):
+            return value
+    raise typer.BadParameter(f"{spec!r} does not name a FunctionApp", param_hint="--app")
+
+
+def client_for(app: str | None) -> Any:
+    if app:
+        return load_app(app).client
+    from executor.client import Client
+
+    return Client()
+
+
+@contextmanager
+def friendly() -> Iterator[None]:
+    """Print an error a user can act on, with its FunctionGraph code, and exit 1."""
+    try:
+        yield
+    except ExecutorError as exc:
+        typer.echo(f"error {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def emit(value: Any) -> None:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def read_json(text: str, what: str) -> Any:
+    if text.startswith("@"):
+        with open(text[1:], encoding="utf-8") as handle:
+            text = handle.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        typer.echo(f"error FSS.0400: {what} is not valid JSON: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@cli.command()
+def worker(
+    app: Annotated[str, typer.Option("--app", "-A", help="module:attribute of a FunctionApp")],
+    pool: Annotated[str, typer.Option(help="prefork, solo or threads")] = "prefork",
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c")] = None,
+    queues: Annotated[str | None, typer.Option("--queues", "-Q", help="comma-separated")] = None,
+    autoscale: Annotated[str | None, typer.Option(help="max,min processes")] = None,
+    hostname: Annotated[str | None, typer.Option("--hostname", "-n", help="node name")] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+    prefetch: Annotated[int | None, typer.Option(help="messages reserved per process")] = None,
+) -> None:
+    """Run a worker that consumes the invocation and delivery queues."""
+    function_app = load_app(app)
+    argv = ["worker", f"--pool={pool}", f"--loglevel={loglevel}"]
+    argv.append(f"--queues={queues or ','.join(function_app.queues())}")
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if autoscale:
+        argv.append(f"--autoscale={autoscale}")
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    if prefetch:
+        argv.append(f"--prefetch-multiplier={prefetch}")
+    function_app.celery.worker_main(argv=argv)
+
+
+@cli.command()
+def invoke(
+    name: Annotated[str, typer.Argument(help="function URN or short name")],
+    payload: Annotated[str, typer.Option(help="JSON, or @file")] = "null",
+    app: AppOption = None,
+) -> None:
+    """Invoke a function asynchronously and print the request id."""
+    body = read_json(payload, "--payload")
+    with friendly():
+        typer.echo(client_for(app).invoke_async(name, body))
+
+
+@config_cli.command("put")
+def config_put(
+    name: str,
+    body: Annotated[str, typer.Option(help="the async config as JSON, or @file")],
+    app: AppOption = None,
+) -> None:
+    """Set (replace) the async configuration of a function version."""
+    data = read_json(body, "--body")
+    with friendly():
+        emit(client_for(app).put_async_config(name, data))
+
+
+@config_cli.command("get")
+def config_get(name: str, app: AppOption = None) -> None:
+    with friendly():
+        emit(client_for(app).get_async_config(name))
+
+
+@config_cli.command("delete")
+def config_delete(name: str, app: AppOption = None) -> None:
+    with friendly():
+        client_for(app).delete_async_config(name)
+    typer.echo("deleted")
+
+
+@config_cli.command("list")
+def config_list(
+    name: str,
+    marker: str | None = None,
+    limit: int = 10,
+    app: AppOption = None,
+) -> None:
+    """The async configurations of every version of a function."""
+    with friendly():
+        emit(client_for(app).list_async_configs(name, marker=marker, limit=limit))
+
+
+@invocations_cli.command("list")
+def invocations_list(
+    name: str,
+    status: str | None = None,
+    since: Annotated[float | None, typer.Option(help="epoch seconds")] = None,
+    until: Annotated[float | None, typer.Option(help="epoch seconds")] = None,
+    limit: int = 100,
+    marker: str | None = None,
+    app: AppOption = None,
+) -> None:
+    """Invocations of a function, newest first."""
+    with friendly():
+        page = client_for(app).list_invocations(
+            name, status=status, since=since, until=until, limit=limit, marker=marker
+        )
+    emit({"invocations": [i.to_wire() for i in page.invocations], "count": page.count,
+          "next_marker": page.next_marker})
+
+
+@invocations_cli.command("show")
+def invocations_show(request_id: str, app: AppOption = None) -> None:
+    """The full status record of one invocation, with its history and deliveries."""
+    with friendly():
+        emit(client_for(app).get_invocation(request_id))
+
+
+@invocations_cli.command("cancel")
+def invocations_cancel(
+    request_id: str,
+    force: Annotated[bool, typer.Option(help="also stop it if it is running")] = False,
+    app: AppOption = None,
+) -> None:
+    with friendly():
+        emit(client_for(app).cancel(request_id, force=force))
+
+
+def main() -> None:
+    cli()
+
+

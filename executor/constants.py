@@ -1,0 +1,31 @@
+"""Names and limits shared by producers, workers and the API, kept in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+INVOCATION_QUEUE: Final = "executor.invocations"
+DELIVERY_QUEUE: Final = "executor.deliveries"
+
+INVOKE_TASK_PREFIX: Final = "fn:"
+DELIVER_TASK: Final = "executor.deliver"
+
+DEFAULT_PACKAGE: Final = "default"
+DEFAULT_QUALIFIER: Final = "latest"
+
+MIN_EVENT_AGE: Final = 1
+MAX_EVENT_AGE: Final = 86_400
+DEFAULT_EVENT_AGE: Final = 3_600
+MIN_RETRY_ATTEMPTS: Final = 0
+MAX_RETRY_ATTEMPTS: Final = 3
+DEFAULT_RETRY_ATTEMPTS: Final = 1
+
+PAYLOAD_LIMIT: Final = 256 * 1024
+
+# Conditions written into a result event's request_context.
+CONDITION_SUCCESS: Final = ""
+CONDITION_RETRIES_EXHAUSTED: Final = "RetriesExhausted"
+CONDITION_EVENT_AGE_EXCEEDED: Final = "EventAgeExceeded"
+
+# The prefix of every key this project writes in the state store.
+KEY_PREFIX: Final = "ae:"

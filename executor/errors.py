@@ -1,0 +1,96 @@
+"""The exceptions this package raises.
+
+All of them derive from ``ExecutorError`` and carry the FunctionGraph error code that the HTTP
+API answers with::
+
+    ExecutorError
+    ├── InvalidParameter          FSS.0400  a value is malformed or out of range
+    │   ├── InvalidURN            FSS.1309  a function URN cannot be parsed
+    │   ├── AliasNotAllowed       FSS.1014  an alias URN where a version is required
+    │   ├── PayloadTooLarge       FSS.0413  a payload above the limit
+    │   └── CycleDetected         FSS.0400  a FunctionGraph destination closes a loop
+    ├── NotFound                  FSS.0404
+    │   ├── FunctionNotFound      FSS.1051  no worker or registry knows the function
+    │   ├── ConfigNotFound        FSS.0404  the function has no async configuration
+    │   └── InvocationNotFound    FSS.0404  no record for a request id
+    ├── AccessDenied              FSS.1121  the function's agency does not grant a destination
+    └── Unavailable               FSS.0500  the state store or broker cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class ExecutorError(Exception):
+    """Root of every error raised by async-executor."""
+
+    code = "FSS.0500"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(ExecutorError):
+    """A value given by the caller is malformed or out of range; fix the value and retry."""
+
+    code = "FSS.0400"
+    http_status = 400
+
+
+class InvalidURN(InvalidParameter):
+    """A function URN does not follow urn:fss:region:project:function:package:name[:qualifier]."""
+
+    code = "FSS.1309"
+
+
+class AliasNotAllowed(InvalidParameter):
+    """An alias (``!name``) cannot carry an async configuration; use a version or ``latest``."""
+
+    code = "FSS.1014"
+
+
+class PayloadTooLarge(InvalidParameter):
+    """The payload is above the async invocation limit."""
+
+    code = "FSS.0413"
+    http_status = 413
+
+
+class CycleDetected(InvalidParameter):
+    """A FunctionGraph destination would let an invocation loop back to its own function."""
+
+
+class NotFound(ExecutorError):
+    """Something named by the caller does not exist."""
+
+    code = "FSS.0404"
+    http_status = 404
+
+
+class FunctionNotFound(NotFound):
+    """No local registration and no running worker knows the function."""
+
+    code = "FSS.1051"
+
+
+class ConfigNotFound(NotFound):
+    """The function has no async configuration stored."""
+
+
+class InvocationNotFound(NotFound):
+    """No invocation record exists for the request id (it may have passed its retention)."""
+
+
+class AccessDenied(ExecutorError):
+    """The function's agency does not grant the destination kind."""
+
+    code = "FSS.1121"
+    http_status = 403
+
+
+class Unavailable(ExecutorError):
+    """The state store or the broker cannot be reached; nothing was accepted, retry later."""
+
+    code = "FSS.0500"
+    http_status = 503

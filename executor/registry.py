@@ -1,0 +1,88 @@
+"""Registered functions, and the catalogue workers publish so producers can check names."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from executor.config import AsyncConfig
+from executor.constants import INVOKE_TASK_PREFIX
+from executor.urn import FunctionURN
+
+if TYPE_CHECKING:
+    from executor.context import Context
+
+Handler = Callable[[Any, "Context"], Any]
+
+
+def task_name(urn: FunctionURN) -> str:
+    """The Celery task name of a function, readable in Flower."""
+    return f"{INVOKE_TASK_PREFIX}{urn.package}:{urn.name}:{urn.qualifier}"
+
+
+class CatalogueEntry(BaseModel):
+    """What a producer needs to know of a function it does not import."""
+
+    model_config = ConfigDict(frozen=True)
+
+    urn: str
+    task: str
+    queue: str
+    agency: str | None = None
+    default_config: AsyncConfig | None = None
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    urn: FunctionURN
+    handler: Handler
+    queue: str
+    agency: str | None = None
+    default_config: AsyncConfig | None = None
+
+    @property
+    def task_name(self) -> str:
+        return task_name(self.urn)
+
+    def entry(self) -> CatalogueEntry:
+        return CatalogueEntry(
+            urn=str(self.urn),
+            task=self.task_name,
+            queue=self.queue,
+            agency=self.agency,
+            default_config=self.default_config,
+            updated_at=time.time(),
+        )
+
+
+class Registry:
+    """The functions one ``FunctionApp`` knows, by version-qualified URN."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, FunctionSpec] = {}
+
+    def add(self, spec: FunctionSpec) -> None:
+        key = str(spec.urn)
+        if key in self._specs:
+            raise ValueError(f"{key} is registered twice; give each version its own name")
+        self._specs[key] = spec
+
+    def get(self, urn: FunctionURN) -> FunctionSpec | None:
+        return self._specs.get(str(urn))
+
+    def __iter__(self) -> Iterator[FunctionSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def queues(self) -> set[str]:
+        return {spec.queue for spec in self._specs.values()}
+
+    def catalogue(self) -> dict[str, str]:
+        return {str(s.urn): s.entry().model_dump_json() for s in self._specs.values()}

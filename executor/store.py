@@ -1,0 +1,394 @@
+"""The state store: invocation records, async configs, the function catalogue, counters.
+
+Everything lives in Redis under the ``ae:`` prefix. Each status transition is one Lua script,
+so a transition and its indexes change together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from executor import _scripts
+from executor.constants import KEY_PREFIX
+from executor.errors import Unavailable
+from executor.invocation import DeliveryState, Invocation, Status, Transition
+
+P = KEY_PREFIX
+DEADLINES = P + "deadlines"
+OUTBOX = P + "outbox"
+STATS = P + "stats"
+CATALOGUE = P + "catalogue"
+CONFIGS = P + "cfgs"
+DLQ = P + "dlq"
+DLQ_INDEX = P + "dlq:idx"
+
+
+def record_key(request_id: str) -> str:
+    return f"{P}inv:{request_id}"
+
+
+def history_key(request_id: str) -> str:
+    return f"{P}inv:{request_id}:h"
+
+
+def deliveries_key(request_id: str) -> str:
+    return f"{P}inv:{request_id}:d"
+
+
+def index_key(urn: str) -> str:
+    return f"{P}idx:{urn}"
+
+
+def active_key(urn: str) -> str:
+    return f"{P}active:{urn}"
+
+
+def config_key(urn: str) -> str:
+    return f"{P}cfg:{urn}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _transition(status: Status, at: float, attempt: int = 0, note: str = "") -> str:
+    return _dumps({"status": status.value, "at": at, "attempt": attempt, "note": note})
+
+
+@contextmanager
+def reachable(what: str = "the state store") -> Iterator[None]:
+    """Turn a lost connection into ``Unavailable`` with a message that says what to check."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise Unavailable(
+            f"{what} cannot be reached ({exc}); check EXECUTOR_REDIS_URL and that Redis is up"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker may do with a message: ``run``, or skip it as ``done``, ``stale``,
+    ``missing`` or ``crashed`` (lost its worker too often)."""
+
+    state: str
+    attempts: int
+    pending_event: str = ""
+
+
+class Store:
+    """One Redis connection pool per process, and the operations on it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.redis: redis.Redis = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+        self._create = self.redis.register_script(_scripts.CREATE)
+        self._claim = self.redis.register_script(_scripts.CLAIM)
+        self._retry = self.redis.register_script(_scripts.RETRY)
+        self._finish = self.redis.register_script(_scripts.FINISH)
+
+    def ping(self) -> bool:
+        with reachable():
+            return bool(self.redis.ping())
+
+    # -- invocation records -------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        request_id: str,
+        urn: str,
+        enqueued_at: float,
+        deadline: float,
+        chain: Sequence[str],
+        payload: Any,
+        origin: str = "",
+    ) -> tuple[bool, Status, int]:
+        """Record a new invocation as WAIT; ``(False, status, attempts)`` if the id exists."""
+        with reachable():
+            created, status, attempts = cast(
+                "list[Any]",
+                self._create(
+                    keys=[
+                        record_key(request_id),
+                        history_key(request_id),
+                        index_key(urn),
+                        active_key(urn),
+                        DEADLINES,
+                    ],
+                    args=[
+                        request_id,
+                        urn,
+                        repr(enqueued_at),
+                        repr(deadline),
+                        _dumps(list(chain)),
+                        _dumps(payload),
+                        origin,
+                        _transition(Status.WAIT, enqueued_at),
+                    ],
+                ),
+            )
+        return bool(created), Status(status), int(attempts)
+
+    def forget(self, request_id: str, urn: str) -> None:
+        """Remove a record whose message could not be published, so nothing is half-written."""
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.delete(record_key(request_id), history_key(request_id))
+            pipe.zrem(index_key(urn), request_id)
+            pipe.zrem(active_key(urn), request_id)
+            pipe.zrem(DEADLINES, request_id)
+            pipe.execute()
+
+    def claim(self, request_id: str, retry: int, now: float, max_crashes: int) -> Claim:
+        state, attempts, pending = cast(
+            "list[Any]",
+            self._claim(
+                keys=[record_key(request_id), history_key(request_id), OUTBOX],
+                args=[request_id, retry, repr(now), max_crashes],
+            ),
+        )
+        return Claim(str(state), int(attempts), str(pending or ""))
+
+    def mark_retry(self, request_id: str, now: float, error: str, note: str) -> bool:
+        """Back to WAIT between attempts; False if the invocation ended meanwhile."""
+        return bool(
+            self._retry(
+                keys=[record_key(request_id), history_key(request_id)],
+                args=[repr(now), error, note],
+            )
+        )
+
+    def finish(
+        self,
+        *,
+        request_id: str,
+        urn: str,
+        status: Status,
+        now: float,
+        retention: int,
+        condition: str = "",
+        error_code: str = "",
+        error_message: str = "",
+        event: str = "",
+        destination: str = "",
+        outcome: str = "",
+        destination_kind: str = "",
+        note: str = "",
+    ) -> bool:
+        """The one terminal transition; True only for the caller that made it."""
+        pending = ""
+        if destination:
+            pending = DeliveryState(
+                destination=destination_kind, outcome=outcome, state="pending", updated_at=now
+            ).model_dump_json()
+        return bool(
+            self._finish(
+                keys=[
+                    record_key(request_id),
+                    history_key(request_id),
+                    deliveries_key(request_id),
+                    active_key(urn),
+                    DEADLINES,
+                    OUTBOX,
+                    STATS,
+                ],
+                args=[
+                    request_id,
+                    status.value,
+                    repr(now),
+                    condition,
+                    error_code,
+                    error_message,
+                    event,
+                    destination,
+                    retention,
+                    note,
+                    outcome,
+                    pending,
+                ],
+            )
+        )
+
+    def raw(self, request_id: str) -> dict[str, str]:
+        with reachable():
+            return cast("dict[str, str]", self.redis.hgetall(record_key(request_id)))
+
+    def get(self, request_id: str) -> Invocation | None:
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hgetall(record_key(request_id))
+            pipe.lrange(history_key(request_id), 0, -1)
+            pipe.hgetall(deliveries_key(request_id))
+            record, history, deliveries = pipe.execute()
+        if not record:
+            return None
+        return _invocation(request_id, record, history, deliveries)
+
+    def get_many(self, request_ids: Sequence[str]) -> list[Invocation]:
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            for rid in request_ids:
+                pipe.hgetall(record_key(rid))
+                pipe.lrange(history_key(rid), 0, -1)
+                pipe.hgetall(deliveries_key(rid))
+            replies = pipe.execute()
+        found = []
+        for i, rid in enumerate(request_ids):
+            record, history, deliveries = replies[3 * i : 3 * i + 3]
+            if record:
+                found.append(_invocation(rid, record, history, deliveries))
+        return found
+
+    def page_ids(
+        self,
+        urn: str,
+        *,
+        active_only: bool,
+        since: float | str,
+        until: float | str,
+        offset: int,
+        count: int,
+    ) -> list[str]:
+        """Request ids of a function, newest first, within ``[since, until]``."""
+        key = active_key(urn) if active_only else index_key(urn)
+        with reachable():
+            return cast(
+                "list[str]",
+                self.redis.zrevrangebyscore(key, until, since, start=offset, num=count),
+            )
+
+    def set_delivery(self, request_id: str, state: DeliveryState, retention: int) -> None:
+        key = deliveries_key(request_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, state.outcome, state.model_dump_json())
+        pipe.expire(key, retention)
+        if state.state != "pending":
+            pipe.zrem(OUTBOX, request_id)
+        pipe.execute()
+
+    def delivery(self, request_id: str, outcome: str) -> DeliveryState | None:
+        raw = self.redis.hget(deliveries_key(request_id), outcome)
+        return DeliveryState.model_validate_json(raw) if raw else None
+
+    def dead_letter(self, identity: str, entry: str, at: float) -> None:
+        """Keep an event that could not be delivered, for an operator to redrive."""
+        pipe = self.redis.pipeline()
+        pipe.hset(DLQ, identity, entry)
+        pipe.zadd(DLQ_INDEX, {identity: at})
+        pipe.hincrby(STATS, "dead_letters", 1)
+        pipe.execute()
+
+    def record_drop(self, request_id: str, target: str, reason: str) -> None:
+        """Count a call the guard refused, on the invocation that tried to make it."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        if request_id:
+            pipe.hincrby(record_key(request_id), "cycle_drops", 1)
+            pipe.rpush(
+                history_key(request_id),
+                _dumps({"status": None, "at": now, "note": f"dropped call to {target}: {reason}"}),
+            )
+        pipe.hincrby(STATS, "cycle_drops", 1)
+        pipe.execute()
+
+    def incr(self, counter: str, amount: int = 1) -> None:
+        self.redis.hincrby(STATS, counter, amount)
+
+    def stats(self) -> dict[str, int]:
+        with reachable():
+            return {k: int(v) for k, v in cast("dict[str, str]", self.redis.hgetall(STATS)).items()}
+
+    def due(self, key: str, before: float, count: int = 500) -> list[str]:
+        return cast("list[str]", self.redis.zrangebyscore(key, "-inf", before, start=0, num=count))
+
+    # -- async configs --------------------------------------------------------------------------
+
+    def put_config(self, urn: str, body: str) -> None:
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.set(config_key(urn), body)
+            pipe.sadd(CONFIGS, urn)
+            pipe.execute()
+
+    def get_config(self, urn: str) -> str | None:
+        with reachable():
+            return cast("str | None", self.redis.get(config_key(urn)))
+
+    def delete_config(self, urn: str) -> bool:
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.delete(config_key(urn))
+            pipe.srem(CONFIGS, urn)
+            deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def all_configs(self) -> dict[str, str]:
+        with reachable():
+            urns = sorted(cast("set[str]", self.redis.smembers(CONFIGS)))
+            if not urns:
+                return {}
+            bodies = self.redis.mget([config_key(u) for u in urns])
+        return {u: b for u, b in zip(urns, bodies, strict=True) if b}
+
+    # -- function catalogue ---------------------------------------------------------------------
+
+    def publish_catalogue(self, entries: dict[str, str]) -> None:
+        if entries:
+            with reachable():
+                self.redis.hset(CATALOGUE, mapping=entries)
+
+    def catalogue_entry(self, urn: str) -> str | None:
+        with reachable():
+            return cast("str | None", self.redis.hget(CATALOGUE, urn))
+
+    def catalogue(self) -> dict[str, str]:
+        with reachable():
+            return cast("dict[str, str]", self.redis.hgetall(CATALOGUE))
+
+    # -- coordination ---------------------------------------------------------------------------
+
+    def try_lock(self, name: str, token: str, ttl: float) -> bool:
+        """A lease that lets exactly one of many workers run a periodic job."""
+        return bool(self.redis.set(f"{P}lock:{name}", token, nx=True, px=int(ttl * 1000)))
+
+
+def _invocation(
+    request_id: str, record: dict[str, str], history: list[str], deliveries: dict[str, str]
+) -> Invocation:
+    def number(name: str) -> float | None:
+        value = record.get(name)
+        return float(value) if value else None
+
+    return Invocation(
+        request_id=request_id,
+        function_urn=record.get("urn", ""),
+        status=Status(record.get("status", "WAIT")),
+        attempts=int(record.get("attempts", 0)),
+        enqueued_at=number("enqueued_at") or 0.0,
+        deadline=number("deadline") or 0.0,
+        started_at=number("started_at"),
+        ended_at=number("ended_at"),
+        condition=record.get("condition", ""),
+        error_code=record.get("error_code", ""),
+        error_message=record.get("error_message", ""),
+        chain=tuple(json.loads(record.get("chain", "[]"))),
+        origin=record.get("origin", ""),
+        cycle_drops=int(record.get("cycle_drops", 0)),
+        payload=json.loads(record["payload"]) if "payload" in record else None,
+        history=tuple(Transition.model_validate_json(h) for h in history),
+        deliveries=tuple(DeliveryState.model_validate_json(d) for d in deliveries.values()),
+    )
