@@ -195,3 +195,7 @@ def main() -> None:
     cli()
 
 
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+# Every target installs what it needs; a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-unit lint format typecheck worker flower bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; \
+	  else \
+	    echo "redis-server is missing and no package manager is known here: install Redis 6+ and retry" >&2; exit 1; \
+	  fi; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python -m executor.demo
+
+test: install
+	$(BIN)/pytest -q
+
+test-unit: install
+	$(BIN)/pytest -q -m "not integration"
+
+lint: install
+	$(BIN)/ruff check executor destinations tests
+	$(BIN)/ruff format --check executor destinations tests
+
+format: install
+	$(BIN)/ruff format executor destinations tests
+	$(BIN)/ruff check --fix executor destinations tests
+
+typecheck: install
+	$(BIN)/mypy
+
+worker: install
+	$(BIN)/executor worker --app $(APP)
+
+flower: install
+	$(BIN)/executor flower --app $(APP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from executor import Client, Settings
+from services import RedisServer, Worker
+
+EVENTS_KEY = "test:events"
+
+FAST = {
+    "EXECUTOR_RETRY_BACKOFF_BASE": "0.05",
+    "EXECUTOR_RETRY_BACKOFF_MAX": "0.4",
+    "EXECUTOR_RECONCILE_INTERVAL": "0.5",
+    "EXECUTOR_RECONCILE_GRACE": "0.5",
+    "EXECUTOR_CONFIG_CACHE_TTL": "0.2",
+}
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def env(redis_server: RedisServer) -> dict[str, str]:
+    """Settings of this test, as environment variables for worker subprocesses."""
+    redis.Redis.from_url(redis_server.url).flushall()
+    return {"EXECUTOR_BROKER_URL": redis_server.url, **FAST}
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return Settings(**{k.removeprefix("EXECUTOR_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(settings: Settings) -> Client:
+    return Client(settings)
+
+
+@pytest.fixture
+def rdb(redis_server: RedisServer) -> redis.Redis:
+    return redis.Redis.from_url(redis_server.url, decode_responses=True)
+
+
+@pytest.fixture
+def start_worker(env: dict[str, str]) -> Iterator[Callable[..., Worker]]:
+    """Start ``executor worker`` subprocesses; all are stopped after the test."""
+    started: list[Worker] = []
+
+    def start(app: str = "functions:app", **kwargs: Any) -> Worker:
+        extra_env = kwargs.pop("env", {})
+        worker = Worker(app, {**env, **extra_env}, **kwargs).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()
+
+
+@pytest.fixture
+def events(rdb: redis.Redis) -> Callable[..., list[dict[str, Any]]]:
+    """Wait for result events that the ``sink`` test function received."""
+
+    def wait(count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if rdb.llen(EVENTS_KEY) >= count:
+                break
+            time.sleep(0.05)
+        return [json.loads(e) for e in rdb.lrange(EVENTS_KEY, 0, -1)]
+
+    return wait
