@@ -10,7 +10,9 @@ from destinations.base import Delivery, Param, PermanentDeliveryError
 
 
 class SMNParam(Param):
-    topic_urn: str = Field(pattern=r"^urn:smn:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+:[A-Za-z0-9_-]{1,256}$")
+    topic_urn: str = Field(
+        pattern=r"^urn:smn:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+:[A-Za-z0-9_-]{1,256}$"
+    )
 
 
 class SMNDestination:

@@ -1,12 +1,12 @@
 """async-executor: run functions asynchronously on Celery and report every outcome.
 
-    from executor import FunctionApp
+from executor import FunctionApp
 
-    app = FunctionApp()
+app = FunctionApp()
 
-    @app.function("hello")
-    def hello(event, context):
-        return f"hello {event['name']}"
+@app.function("hello")
+def hello(event, context):
+    return f"hello {event['name']}"
 """
 
 from executor.app import FunctionApp

@@ -56,12 +56,16 @@ class FunctionApp:
         urn = self.client.resolve(name)
         if version is not None:
             if ":" in name:
-                raise InvalidParameter(f"give the version either in {name!r} or as version=, not both")
+                raise InvalidParameter(
+                    f"give the version either in {name!r} or as version=, not both"
+                )
             urn = urn.with_qualifier(version)
         urn.require_version()
         default = None
         if config is not None:
-            default = config if isinstance(config, AsyncConfig) else AsyncConfig.model_validate(config)
+            default = (
+                config if isinstance(config, AsyncConfig) else AsyncConfig.model_validate(config)
+            )
 
         def decorate(handler: Handler) -> Handler:
             spec = FunctionSpec(
@@ -72,9 +76,9 @@ class FunctionApp:
                 default_config=default,
             )
             self.registry.add(spec)
-            self.celery.task(
-                name=spec.task_name, bind=True, base=InvocationTask, shared=False
-            )(make_runner(self, spec))
+            self.celery.task(name=spec.task_name, bind=True, base=InvocationTask, shared=False)(
+                make_runner(self, spec)
+            )
             return handler
 
         return decorate
@@ -92,9 +96,11 @@ class FunctionApp:
     def on_worker_ready(self) -> None:
         self.publish_catalogue()
         self.reconciler.start()
-        log.info("worker ready with %d functions: %s", len(self.registry), ", ".join(
-            str(s.urn) for s in self.registry
-        ))
+        log.info(
+            "worker ready with %d functions: %s",
+            len(self.registry),
+            ", ".join(str(s.urn) for s in self.registry),
+        )
 
     def on_worker_shutdown(self) -> None:
         self.reconciler.stop()

@@ -13,5 +13,5 @@ def backoff(settings: Settings, retry: int) -> float:
     The jitter spreads retries of many invocations that failed together; the lower half is
     kept so a retry never fires almost at once.
     """
-    ceiling = min(settings.retry_backoff_max, settings.retry_backoff_base * 2 ** min(retry, 32))
+    ceiling = min(settings.retry_backoff_max, settings.retry_backoff_base * 2.0 ** min(retry, 32))
     return ceiling / 2 + random.uniform(0, ceiling / 2)

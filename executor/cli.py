@@ -21,7 +21,9 @@ cli.add_typer(invocations_cli, name="invocations")
 
 AppOption = Annotated[
     str | None,
-    typer.Option("--app", "-A", help="module:attribute of a FunctionApp (its functions are known locally)"),
+    typer.Option(
+        "--app", "-A", help="module:attribute of a FunctionApp (its functions are known locally)"
+    ),
 ]
 
 
@@ -34,7 +36,9 @@ def load_app(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--app") from exc
+        raise typer.BadParameter(
+            f"cannot import {module_name!r}: {exc}", param_hint="--app"
+        ) from exc
     candidates = [attribute] if attribute else ["app"]
     for name in candidates:
         value: Any = module
@@ -170,8 +174,13 @@ def invocations_list(
         page = client_for(app).list_invocations(
             name, status=status, since=since, until=until, limit=limit, marker=marker
         )
-    emit({"invocations": [i.to_wire() for i in page.invocations], "count": page.count,
-          "next_marker": page.next_marker})
+    emit(
+        {
+            "invocations": [i.to_wire() for i in page.invocations],
+            "count": page.count,
+            "next_marker": page.next_marker,
+        }
+    )
 
 
 @invocations_cli.command("show")
@@ -193,8 +202,6 @@ def invocations_cancel(
 
 def main() -> None:
     cli()
-
-
 
 
 if __name__ == "__main__":

@@ -234,7 +234,9 @@ class Client:
         try:
             offset = int(marker) if marker else 0
         except ValueError:
-            raise InvalidParameter(f"marker must come from a previous page, not {marker!r}") from None
+            raise InvalidParameter(
+                f"marker must come from a previous page, not {marker!r}"
+            ) from None
         if offset < 0:
             raise InvalidParameter("marker must not be negative")
         only_active = active_only or (wanted is not None and not wanted.terminal)
@@ -296,7 +298,9 @@ class Client:
 
 def _encode(payload: Any) -> bytes:
     try:
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        return json.dumps(
+            payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidParameter(f"the payload must be JSON: {exc}") from None
 

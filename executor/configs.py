@@ -101,7 +101,9 @@ class Configs:
         try:
             start = int(marker) if marker else 0
         except ValueError:
-            raise InvalidParameter(f"marker must be a number returned by a previous page, not {marker!r}") from None
+            raise InvalidParameter(
+                f"marker must be a number returned by a previous page, not {marker!r}"
+            ) from None
         if start < 0:
             raise InvalidParameter("marker must not be negative")
         prefix = urn.function + ":"
@@ -136,7 +138,9 @@ class Configs:
                 ref = cfg.destination_for(outcome)
                 if ref is not None and ref.destination == "FunctionGraph":
                     target = ref.decoded().model_dump()["func_urn"]
-                    edges.setdefault(source, set()).add(parse_urn(target, region="", project="").function)
+                    edges.setdefault(source, set()).add(
+                        parse_urn(target, region="", project="").function
+                    )
         refuse_cycle(edges, urn.function)
 
 

@@ -101,12 +101,24 @@ class Deliverer:
             return
         except (DeliveryError, ExecutorError, ValueError) as exc:
             message = getattr(exc, "message", None) or str(exc)
-            permanent = getattr(exc, "permanent", False) or (
-                isinstance(exc, ExecutorError) and exc.http_status < 500
-            ) or isinstance(exc, ValueError)
+            permanent = (
+                getattr(exc, "permanent", False)
+                or (isinstance(exc, ExecutorError) and exc.http_status < 500)
+                or isinstance(exc, ValueError)
+            )
             self._failed(
-                request_id, kind, outcome, destination, event, chain, function_urn, agency,
-                attempts, started, message, permanent,
+                request_id,
+                kind,
+                outcome,
+                destination,
+                event,
+                chain,
+                function_urn,
+                agency,
+                attempts,
+                started,
+                message,
+                permanent,
             )
             return
         self._mark(request_id, kind, outcome, "delivered", attempts, "")
@@ -148,9 +160,15 @@ class Deliverer:
             self._mark(request_id, kind, outcome, "pending", attempts, message)
             log.warning(
                 "delivery of %s:%s to %s failed (%s); retry in %.1fs",
-                request_id, outcome, kind, message, countdown,
+                request_id,
+                outcome,
+                kind,
+                message,
+                countdown,
             )
-            raise self.task.retry(countdown=countdown, kwargs={**self.task.request.kwargs, "first_at": started})
+            raise self.task.retry(
+                countdown=countdown, kwargs={**self.task.request.kwargs, "first_at": started}
+            )
         reason = message if permanent else f"delivery deadline passed; last error: {message}"
         identity = f"{request_id}:{outcome}"
         self.store.dead_letter(

@@ -21,7 +21,9 @@ def check_call(chain: Sequence[str], target: str, max_depth: int) -> None:
     """Raise ``ChainBroken`` if ``target`` (a function without qualifier) may not run next."""
     if target in chain:
         path = " -> ".join([*chain, target])
-        raise ChainBroken(f"call dropped: {path} re-enters {target}, which is already running in this chain")
+        raise ChainBroken(
+            f"call dropped: {path} re-enters {target}, which is already running in this chain"
+        )
     if len(chain) + 1 > max_depth:
         raise ChainBroken(
             f"call dropped: the chain would be {len(chain) + 1} calls deep, over the maximum "

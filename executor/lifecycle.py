@@ -149,7 +149,9 @@ class Lifecycle:
             return False
         age = float(record["deadline"]) - float(record["enqueued_at"])
         message = f"the message aged out: not run within {age:.0f} s of being queued"
-        event = self._event(request_id, record, CONDITION_EVENT_AGE_EXCEEDED, record.get("error_message", ""))
+        event = self._event(
+            request_id, record, CONDITION_EVENT_AGE_EXCEEDED, record.get("error_message", "")
+        )
         won = self.settle(
             request_id=request_id,
             urn=record["urn"],

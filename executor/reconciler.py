@@ -29,7 +29,9 @@ class Reconciler:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="executor-reconciler", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="executor-reconciler", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     payload_limit: int = Field(default=PAYLOAD_LIMIT, ge=1)
     status_retention: int = Field(default=7 * 86_400, ge=60, description="seconds")
 
-    config_cache_ttl: float = Field(default=2.0, ge=0, description="seconds a worker trusts a read config")
+    config_cache_ttl: float = Field(
+        default=2.0, ge=0, description="seconds a worker trusts a read config"
+    )
     soft_time_limit: float = Field(default=300.0, gt=0)
     time_limit: float = Field(default=330.0, gt=0)
     visibility_timeout: int = Field(default=7_200, ge=60)
@@ -34,7 +36,9 @@ class Settings(BaseSettings):
     reconcile_grace: float = Field(default=5.0, ge=0)
     delivery_deadline: float = Field(default=6 * 3600.0, gt=0, description="seconds")
     outbox_grace: float = Field(default=300.0, gt=0, description="seconds before a re-publish")
-    max_worker_lost: int = Field(default=3, ge=1, description="redeliveries after a crash before FAIL")
+    max_worker_lost: int = Field(
+        default=3, ge=1, description="redeliveries after a crash before FAIL"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

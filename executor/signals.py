@@ -30,7 +30,6 @@ def _is_invocation(sender: Any) -> bool:
     return str(getattr(sender, "name", "")).startswith(INVOKE_TASK_PREFIX)
 
 
-@signals.task_revoked.connect(weak=False)
 def _on_revoked(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
     app = app_of(sender)
     if not expired or app is None or request is None or not _is_invocation(sender):
@@ -41,7 +40,6 @@ def _on_revoked(sender: Any = None, request: Any = None, expired: bool = False, 
         log.exception("could not end expired invocation %s; the reconciler will", request.id)
 
 
-@signals.task_failure.connect(weak=False)
 def _on_failure(
     sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_: Any
 ) -> None:
@@ -57,15 +55,19 @@ def _on_failure(
         log.exception("could not end failed invocation %s; the reconciler will", task_id)
 
 
-@signals.worker_ready.connect(weak=False)
 def _on_ready(sender: Any = None, **_: Any) -> None:
     app = app_of(sender)
     if app is not None:
         app.on_worker_ready()
 
 
-@signals.worker_shutdown.connect(weak=False)
 def _on_shutdown(sender: Any = None, **_: Any) -> None:
     app = app_of(sender)
     if app is not None:
         app.on_worker_shutdown()
+
+
+signals.task_revoked.connect(_on_revoked, weak=False)
+signals.task_failure.connect(_on_failure, weak=False)
+signals.worker_ready.connect(_on_ready, weak=False)
+signals.worker_shutdown.connect(_on_shutdown, weak=False)

@@ -341,7 +341,7 @@ class Store:
             urns = sorted(cast("set[str]", self.redis.smembers(CONFIGS)))
             if not urns:
                 return {}
-            bodies = self.redis.mget([config_key(u) for u in urns])
+            bodies = cast("list[str | None]", self.redis.mget([config_key(u) for u in urns]))
         return {u: b for u, b in zip(urns, bodies, strict=True) if b}
 
     # -- function catalogue ---------------------------------------------------------------------
@@ -349,7 +349,7 @@ class Store:
     def publish_catalogue(self, entries: dict[str, str]) -> None:
         if entries:
             with reachable():
-                self.redis.hset(CATALOGUE, mapping=entries)
+                self.redis.hset(CATALOGUE, mapping=cast("Any", entries))
 
     def catalogue_entry(self, urn: str) -> str | None:
         with reachable():

@@ -16,12 +16,12 @@ import redis
 from celery import Task
 from celery.exceptions import Reject
 
+from executor.backoff import backoff
 from executor.constants import (
     CONDITION_EVENT_AGE_EXCEEDED,
     CONDITION_RETRIES_EXHAUSTED,
     CONDITION_SUCCESS,
 )
-from executor.backoff import backoff
 from executor.context import Context
 from executor.events import build_event
 from executor.invocation import Status
@@ -53,7 +53,16 @@ def make_runner(app: FunctionApp, spec: FunctionSpec) -> Any:
         deadline: float = 0.0,
         origin: str = "",
     ) -> None:
-        Execution(app, spec, task, payload, urn or str(spec.urn), tuple(chain or ()), enqueued_at, deadline).run()
+        Execution(
+            app,
+            spec,
+            task,
+            payload,
+            urn or str(spec.urn),
+            tuple(chain or ()),
+            enqueued_at,
+            deadline,
+        ).run()
 
     run.__name__ = spec.urn.name
     run.__doc__ = spec.handler.__doc__
@@ -94,7 +103,9 @@ class Execution:
                 return
             claim = store.claim(self.request_id, self.retry, now, self.app.settings.max_worker_lost)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("state store unreachable (%s); %s goes back to the queue", exc, self.request_id)
+            log.warning(
+                "state store unreachable (%s); %s goes back to the queue", exc, self.request_id
+            )
             time.sleep(1)
             raise Reject(str(exc), requeue=True) from exc
         if claim.state == "done":
@@ -102,7 +113,9 @@ class Execution:
                 lifecycle.republish(self.request_id)
             return
         if claim.state in ("stale", "missing"):
-            log.info("skipping %s message of %s (retry %d)", claim.state, self.request_id, self.retry)
+            log.info(
+                "skipping %s message of %s (retry %d)", claim.state, self.request_id, self.retry
+            )
             return
         if claim.state == "crashed":
             lifecycle.fail_platform(

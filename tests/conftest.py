@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import redis
+from services import RedisServer, Worker
 
 from executor import Client, Settings
-from services import RedisServer, Worker
 
 EVENTS_KEY = "test:events"
 

@@ -49,8 +49,17 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         args = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-            "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
         ]
         if self.appendonly:
             args += ["--appendfsync", "always"]
@@ -98,23 +107,45 @@ class Worker:
         self.queues = queues
         self.hostname = hostname or f"w{free_port()}@%h"
         self.extra = extra
-        self.log = tempfile.NamedTemporaryFile(prefix="executor-worker-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the process)
+            prefix="executor-worker-", suffix=".log", delete=False
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> Worker:
         args = [
-            sys.executable, "-m", "executor.cli", "worker", "--app", self.app,
-            "--pool", self.pool, "--concurrency", str(self.concurrency),
-            "--hostname", self.hostname, "--loglevel", "INFO", *self.extra,
+            sys.executable,
+            "-m",
+            "executor.cli",
+            "worker",
+            "--app",
+            self.app,
+            "--pool",
+            self.pool,
+            "--concurrency",
+            str(self.concurrency),
+            "--hostname",
+            self.hostname,
+            "--loglevel",
+            "INFO",
+            *self.extra,
         ]
         if self.queues:
             args += ["--queues", self.queues]
         self.proc = subprocess.Popen(
-            args, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
+            args,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
             start_new_session=True,
         )
         if wait:
-            wait_for(lambda: "ready." in self.output() or self.proc.poll() is not None, 30, "worker start")  # type: ignore[union-attr]
+            wait_for(
+                lambda: "ready." in self.output() or self.proc.poll() is not None,
+                30,
+                "worker start",
+            )  # type: ignore[union-attr]
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited at start:\n{self.output()}")
         return self

@@ -9,8 +9,14 @@ def test_success_reaches_function_destination(client, start_worker, events):
     start_worker()
     client.put_async_config(
         "hello",
-        {"destination_config": {"on_success": {"destination": "FunctionGraph", "param": {
-            "func_urn": str(client.resolve("sink"))}}}},
+        {
+            "destination_config": {
+                "on_success": {
+                    "destination": "FunctionGraph",
+                    "param": {"func_urn": str(client.resolve("sink"))},
+                }
+            }
+        },
     )
     rid = client.invoke_async("hello", {"name": "ann"})
     [event] = events(1)
