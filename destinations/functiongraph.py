@@ -39,6 +39,7 @@ class FunctionGraphDestination:
     def deliver(self, delivery: Delivery) -> None:
         from executor.client import current_client
         from executor.errors import ExecutorError, FunctionNotFound
+        from executor.guard import ChainBroken
 
         assert isinstance(delivery.param, FunctionGraphParam)
         client = current_client()
@@ -50,6 +51,8 @@ class FunctionGraphDestination:
                 request_id=target_request_id(delivery.identity),
                 origin=delivery.request_id,
             )
+        except ChainBroken:
+            raise
         except FunctionNotFound as exc:
             raise PermanentDeliveryError(exc.message) from exc
         except ExecutorError as exc:

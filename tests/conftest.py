@@ -80,3 +80,25 @@ def events(rdb: redis.Redis) -> Callable[..., list[dict[str, Any]]]:
         return [json.loads(e) for e in rdb.lrange(EVENTS_KEY, 0, -1)]
 
     return wait
+
+
+def route(client: Client, function: str, *, success: str | None = None, failure: str | None = None,
+          **policy: Any) -> None:
+    """Store ``function``'s async config with FunctionGraph destinations to other functions."""
+    side: dict[str, Any] = {}
+    if success:
+        side["on_success"] = {"destination": "FunctionGraph", "param": {"func_urn": str(client.resolve(success))}}
+    if failure:
+        side["on_failure"] = {"destination": "FunctionGraph", "param": {"func_urn": str(client.resolve(failure))}}
+    client.put_async_config(function, {**policy, "destination_config": side})
+
+
+def wait_status(client: Client, request_id: str, *statuses: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    record = None
+    while time.monotonic() < deadline:
+        record = client.get_invocation(request_id)
+        if record.status.value in statuses:
+            return record
+        time.sleep(0.05)
+    raise AssertionError(f"{request_id} still {record.status if record else None}, wanted {statuses}")
