@@ -24,6 +24,7 @@ from executor.errors import (
 )
 from executor.guard import ChainBroken, check_call
 from executor.invocation import Invocation, InvocationPage, Status
+from executor.redaction import invocation_repr
 from executor.registry import CatalogueEntry, Registry
 from executor.settings import Settings, get_settings
 from executor.store import Store
@@ -183,7 +184,7 @@ class Client:
             task_id=request_id,
             queue=entry.queue,
             expires=datetime.fromtimestamp(deadline, tz=UTC),
-            kwargsrepr=f"{{'urn': {urn!r}, 'payload': '<masked>'}}",
+            kwargsrepr=invocation_repr(self.settings, urn),
             argsrepr="()",
         )
 

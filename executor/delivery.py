@@ -12,8 +12,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from celery import Task
-
 import destinations
 from destinations import Delivery, DeliveryError
 from executor.backoff import backoff
@@ -22,6 +20,7 @@ from executor.constants import DELIVER_TASK
 from executor.errors import ExecutorError
 from executor.guard import ChainBroken
 from executor.invocation import DeliveryState
+from executor.redaction import MaskedTask
 
 if TYPE_CHECKING:
     from executor.app import FunctionApp
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("executor.delivery")
 
 
-class DeliveryTask(Task):  # type: ignore[misc]
+class DeliveryTask(MaskedTask):
     max_retries = None
     acks_late = True
     reject_on_worker_lost = True

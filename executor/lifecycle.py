@@ -21,6 +21,7 @@ from executor.constants import (
 from executor.errors import FunctionNotFound
 from executor.events import ResultEvent, build_event
 from executor.invocation import Status
+from executor.redaction import delivery_repr
 from executor.urn import FunctionURN, parse_urn
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class Lifecycle:
             },
             task_id=f"{request_id}:{outcome}",
             queue=DELIVERY_QUEUE,
-            kwargsrepr=f"{{'request_id': {request_id!r}, 'to': {destination['destination']!r}}}",
+            kwargsrepr=delivery_repr(self.settings, request_id, destination["destination"]),
             argsrepr="()",
         )
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from executor.constants import PAYLOAD_LIMIT
@@ -20,6 +21,14 @@ class Settings(BaseSettings):
     region: str = "local-1"
     project_id: str = "default"
 
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65_535)
+    api_tokens: str = Field(default="", repr=False, description="token:project_id[,...]")
+    api_access_keys: str = Field(default="", repr=False, description="AK:SK:project_id[,...]")
+    api_tokens_file: str = Field(default="", description="a file of token:project_id lines")
+    api_access_keys_file: str = Field(default="", description="a file of AK:SK:project_id lines")
+    api_anonymous: bool = Field(default=False, description="serve the API without credentials")
+
     retry_backoff_base: float = Field(default=1.0, gt=0)
     retry_backoff_max: float = Field(default=300.0, gt=0)
     max_chain_depth: int = Field(default=16, ge=1)
@@ -31,13 +40,23 @@ class Settings(BaseSettings):
     )
     soft_time_limit: float = Field(default=300.0, gt=0)
     time_limit: float = Field(default=330.0, gt=0)
-    visibility_timeout: int = Field(default=7_200, ge=60)
+    visibility_timeout: int = Field(default=7_200, ge=5)
     reconcile_interval: float = Field(default=10.0, gt=0)
     reconcile_grace: float = Field(default=5.0, ge=0)
     delivery_deadline: float = Field(default=6 * 3600.0, gt=0, description="seconds")
     outbox_grace: float = Field(default=300.0, gt=0, description="seconds before a re-publish")
     max_worker_lost: int = Field(
         default=3, ge=1, description="redeliveries after a crash before FAIL"
+    )
+
+    log_format: Literal["text", "json"] = "text"
+    show_payloads: bool = Field(
+        default=False, description="show payloads in task events (Flower) and Celery's logs"
+    )
+    metrics_port: int = Field(default=0, ge=0, le=65_535, description="0: no exporter in workers")
+    metrics_address: str = "0.0.0.0"
+    flower_basic_auth: SecretStr = Field(
+        default=SecretStr(""), description="user:password[,user:password...]"
     )
 
     @model_validator(mode="after")

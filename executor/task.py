@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import redis
-from celery import Task
 from celery.exceptions import Reject
 
 from executor.backoff import backoff
@@ -25,6 +24,7 @@ from executor.constants import (
 from executor.context import Context
 from executor.events import build_event
 from executor.invocation import Status
+from executor.redaction import MaskedTask
 from executor.registry import FunctionSpec
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("executor.task")
 
 
-class InvocationTask(Task):  # type: ignore[misc]
+class InvocationTask(MaskedTask):
     """Base of every function's task: at-least-once, retried only by our own rules."""
 
     max_retries = None
