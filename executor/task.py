@@ -64,7 +64,8 @@ def make_runner(app: FunctionApp, spec: FunctionSpec) -> Any:
             deadline,
         ).run()
 
-    run.__name__ = spec.urn.name
+    # Celery compiles a signature from this name, so it must be an identifier ('-' is not).
+    run.__name__ = spec.urn.name.replace("-", "_")
     run.__doc__ = spec.handler.__doc__
     return run
 
