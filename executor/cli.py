@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from executor.bench.command import bench
 from executor.errors import ExecutorError
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -198,6 +199,9 @@ def invocations_cancel(
 ) -> None:
     with friendly():
         emit(client_for(app).cancel(request_id, force=force))
+
+
+cli.command("bench")(bench)
 
 
 def main() -> None:

@@ -1,0 +1,139 @@
+"""What a benchmark measured: one result per scenario, the ratios, the table and the JSON."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Run(BaseModel):
+    """One scenario: rates per second, latencies in milliseconds, memory in MiB."""
+
+    model_config = _FROZEN
+
+    title: str
+    n: int
+    enqueue_per_s: float
+    throughput_per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    peak_rss_mib: float
+    seconds: float
+
+
+class Ratios(BaseModel):
+    """Ours over plain Celery, each None when a side was not run."""
+
+    model_config = _FROZEN
+
+    invoke_vs_celery: float | None
+    destination_vs_link: float | None
+    enqueue_vs_apply_async: float | None
+    memory_vs_celery: float | None
+
+
+class Setup(BaseModel):
+    model_config = _FROZEN
+
+    cpus: int
+    pool: str
+    concurrency: int
+    prefetch: int | None
+    n: int
+    warmup: int
+    worker: str
+
+
+class Report(BaseModel):
+    model_config = _FROZEN
+
+    runs: dict[str, Run]
+    ratios: Ratios
+    setup: Setup
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+# Each ratio with the target it must meet and which way it is better.
+TARGETS: dict[str, tuple[str, float, bool]] = {
+    "invoke_vs_celery": ("throughput (b)/(a)", 0.85, True),
+    "destination_vs_link": ("throughput (d)/(c)", 1.0, True),
+    "enqueue_vs_apply_async": ("enqueue (b)/(a)", 0.8, True),
+    "memory_vs_celery": ("peak memory (b)/(a)", 1.3, False),
+}
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile ``q`` (0-100) of ``values``."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def ratios(runs: dict[str, Run]) -> Ratios:
+    def over(top: str, bottom: str, field: str) -> float | None:
+        if top not in runs or bottom not in runs:
+            return None
+        denominator = getattr(runs[bottom], field)
+        return round(getattr(runs[top], field) / denominator, 3) if denominator else None
+
+    return Ratios(
+        invoke_vs_celery=over("b", "a", "throughput_per_s"),
+        destination_vs_link=over("d", "c", "throughput_per_s"),
+        enqueue_vs_apply_async=over("b", "a", "enqueue_per_s"),
+        memory_vs_celery=over("b", "a", "peak_rss_mib"),
+    )
+
+
+def table(report: Report) -> str:
+    """The runs as an aligned text table, then the ratios against their targets."""
+    header = ("", "scenario", "enqueue/s", "done/s", "p50 ms", "p95 ms", "p99 ms", "peak MiB")
+    rows = [header]
+    for key, run in report.runs.items():
+        rows.append(
+            (
+                key,
+                run.title,
+                f"{run.enqueue_per_s:,.0f}",
+                f"{run.throughput_per_s:,.0f}",
+                f"{run.p50_ms:,.1f}",
+                f"{run.p95_ms:,.1f}",
+                f"{run.p99_ms:,.1f}",
+                f"{run.peak_rss_mib:,.1f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    setup = report.setup
+    lines.insert(
+        0,
+        (
+            f"n={setup.n} per scenario, pool={setup.pool}, concurrency={setup.concurrency}, "
+            f"prefetch={setup.prefetch or 'default'}, {setup.cpus} CPUs, {setup.worker}"
+        ),
+    )
+    lines.append("")
+    for name, (label, target, higher) in TARGETS.items():
+        value = getattr(report.ratios, name)
+        if value is None:
+            continue
+        met = value >= target if higher else value <= target
+        sign = ">=" if higher else "<="
+        verdict = "ok" if met else "MISSED"
+        lines.append(f"{label:<22} {value:6.3f}   target {sign} {target:<4}  {verdict}")
+    return "\n".join(lines)
