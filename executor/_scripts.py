@@ -6,7 +6,7 @@ from typing import Final
 
 _TERMINAL = "status == 'SUCCESS' or status == 'FAIL' or status == 'DISCARD'"
 
-# KEYS: record, history, index, active, deadlines
+# KEYS: record, history, index, active, deadlines, stats
 # ARGV: request_id, urn, enqueued_at, deadline, chain, payload, origin, transition
 CREATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -20,6 +20,7 @@ redis.call('RPUSH', KEYS[2], ARGV[8])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+redis.call('HINCRBY', KEYS[6], 'fn|' .. ARGV[2] .. '|accepted', 1)
 return {1, 'WAIT', '0'}
 """
 
@@ -55,13 +56,14 @@ redis.call('RPUSH', KEYS[2], cjson.encode({{status='RUNNING', at=tonumber(ARGV[3
 return {{'run', attempts, ''}}
 """
 
-# KEYS: record, history
+# KEYS: record, history, stats
 # ARGV: now, error message, note
 RETRY: Final = f"""
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or {_TERMINAL} then return 0 end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
 redis.call('HSET', KEYS[1], 'status', 'WAIT', 'error_message', ARGV[2])
+redis.call('HINCRBY', KEYS[3], 'fn|' .. redis.call('HGET', KEYS[1], 'urn') .. '|retries', 1)
 redis.call('RPUSH', KEYS[2], cjson.encode({{status='WAIT', at=tonumber(ARGV[1]),
   attempt=attempts, note=ARGV[3]}}))
 return 1
@@ -88,6 +90,8 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
 end
 redis.call('HINCRBY', KEYS[7], 'invocations.' .. string.lower(ARGV[2]), 1)
+redis.call('HINCRBY', KEYS[7], 'fn|' .. redis.call('HGET', KEYS[1], 'urn') .. '|' ..
+  string.lower(ARGV[2]), 1)
 local ttl = tonumber(ARGV[9])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)

@@ -43,6 +43,7 @@ class Reconciler:
             try:
                 self.app.publish_catalogue()
                 if self.app.client.store.try_lock("reconcile", self.token, interval * 0.9):
+                    self.app.client.store.incr("reconcile_passes")
                     self.run_once()
             except Exception:
                 log.exception("reconcile pass failed; the next one tries again")

@@ -128,6 +128,7 @@ class Store:
                         index_key(urn),
                         active_key(urn),
                         DEADLINES,
+                        STATS,
                     ],
                     args=[
                         request_id,
@@ -151,6 +152,7 @@ class Store:
             pipe.zrem(index_key(urn), request_id)
             pipe.zrem(active_key(urn), request_id)
             pipe.zrem(DEADLINES, request_id)
+            pipe.hincrby(STATS, f"fn|{urn}|accepted", -1)
             pipe.execute()
 
     def claim(self, request_id: str, retry: int, now: float, max_crashes: int) -> Claim:
@@ -167,7 +169,7 @@ class Store:
         """Back to WAIT between attempts; False if the invocation ended meanwhile."""
         return bool(
             self._retry(
-                keys=[record_key(request_id), history_key(request_id)],
+                keys=[record_key(request_id), history_key(request_id), STATS],
                 args=[repr(now), error, note],
             )
         )
@@ -278,6 +280,7 @@ class Store:
         pipe.expire(key, retention)
         if state.state != "pending":
             pipe.zrem(OUTBOX, request_id)
+        pipe.hincrby(STATS, f"delivery|{state.destination}|{state.state}", 1)
         pipe.execute()
 
     def delivery(self, request_id: str, outcome: str) -> DeliveryState | None:
