@@ -63,8 +63,8 @@ class Client:
 
         self.settings = settings or get_settings()
         self.celery = celery or make_celery(self.settings)
-        self.registry = registry or Registry()
-        self.store = store or Store(self.settings.redis_url)
+        self.registry = registry if registry is not None else Registry()
+        self.store = store if store is not None else Store(self.settings.redis_url)
         self.configs = Configs(self.store, self.settings.config_cache_ttl)
         self._catalogue: dict[str, tuple[float, CatalogueEntry | None]] = {}
 

@@ -1,0 +1,1 @@
+"""``python -m executor.demo``: the product end to end on a private redis-server."""
