@@ -24,6 +24,12 @@ redis.call('HINCRBY', KEYS[6], 'fn|' .. ARGV[2] .. '|accepted', 1)
 return {1, 'WAIT', '0'}
 """
 
+# KEYS: stats; ARGV: field
+# Takes back a count that CREATE made for an invocation that was then never published.
+UNCOUNT: Final = """
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+"""
+
 # KEYS: record, history, outbox
 # ARGV: request_id, retry index of the message, now, crashes that end the invocation
 # A message whose retry index is below the claimed one is a stale duplicate; the same index

@@ -76,6 +76,7 @@ class Reconciler:
             lifecycle.republish(rid)
             store.redis.zadd(OUTBOX, {rid: now})
             done["republished"] += 1
+        store.trim_indexes(list(store.catalogue()), now - settings.status_retention)
         if any(done.values()):
             log.info("reconciled: %s", done)
         return done

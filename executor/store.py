@@ -152,8 +152,8 @@ class Store:
             pipe.zrem(index_key(urn), request_id)
             pipe.zrem(active_key(urn), request_id)
             pipe.zrem(DEADLINES, request_id)
-            pipe.hincrby(STATS, f"fn|{urn}|accepted", -1)
             pipe.execute()
+            self.redis.eval(_scripts.UNCOUNT, 1, STATS, f"fn|{urn}|accepted")
 
     def claim(self, request_id: str, retry: int, now: float, max_crashes: int) -> Claim:
         state, attempts, pending = cast(
@@ -314,6 +314,13 @@ class Store:
     def stats(self) -> dict[str, int]:
         with reachable():
             return {k: int(v) for k, v in cast("dict[str, str]", self.redis.hgetall(STATS)).items()}
+
+    def trim_indexes(self, urns: Sequence[str], before: float) -> None:
+        """Forget request ids older than the retention; their records have expired already."""
+        pipe = self.redis.pipeline(transaction=False)
+        for urn in urns:
+            pipe.zremrangebyscore(index_key(urn), "-inf", before)
+        pipe.execute()
 
     def due(self, key: str, before: float, count: int = 500) -> list[str]:
         return cast("list[str]", self.redis.zrangebyscore(key, "-inf", before, start=0, num=count))

@@ -69,3 +69,17 @@ def pong(event: Any, context: Context) -> Any:
 @app.function("heavy", queue="heavy")
 def heavy(event: Any, context: Context) -> Any:
     return "heavy"
+
+
+@app.function("stubborn")
+def stubborn(event: Any, context: Context) -> Any:
+    """Ignores the soft time limit, so only the hard limit can stop it."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    end = time.monotonic() + event.get("seconds", 10)
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.1)
+        except SoftTimeLimitExceeded:
+            continue
+    return "finished"

@@ -9,7 +9,13 @@ from conftest import EVENTS_KEY, route, wait_status
 
 pytestmark = pytest.mark.integration
 
-EVENT_KEYS = ["timestamp", "request_context", "request_payload", "response_context", "response_payload"]
+EVENT_KEYS = [
+    "timestamp",
+    "request_context",
+    "request_payload",
+    "response_context",
+    "response_payload",
+]
 
 
 @pytest.mark.parametrize("pool", ["solo", "prefork"])
@@ -46,7 +52,13 @@ def test_two_failures_then_success_under_two_retries(client, start_worker, event
     assert event["request_context"]["approximate_invoke_count"] == 3
     assert event["response_payload"] == {"runs": 3}
     assert [t.status.value for t in record.history if t.status] == [
-        "WAIT", "RUNNING", "WAIT", "RUNNING", "WAIT", "RUNNING", "SUCCESS",
+        "WAIT",
+        "RUNNING",
+        "WAIT",
+        "RUNNING",
+        "WAIT",
+        "RUNNING",
+        "SUCCESS",
     ]
     assert record.attempts == 3
 
@@ -58,7 +70,10 @@ def test_always_failing_under_one_retry_exhausts(client, start_worker, events, r
     [event] = events(1)
     assert event["request_context"]["condition"] == "RetriesExhausted"
     assert event["request_context"]["approximate_invoke_count"] == 2
-    assert event["response_context"] == {"status_code": 200, "function_error": "ValueError: always fails"}
+    assert event["response_context"] == {
+        "status_code": 200,
+        "function_error": "ValueError: always fails",
+    }
     assert event["request_payload"] == [1, 2]
     record = wait_status(client, rid, "FAIL")
     assert record.error_message == "ValueError: always fails"
@@ -98,7 +113,9 @@ def test_message_that_ages_out_without_a_worker(client, start_worker, events, rd
 
 def test_retries_are_cut_short_by_the_message_age(client, start_worker, events, rdb):
     start_worker(env={"EXECUTOR_RETRY_BACKOFF_BASE": "4", "EXECUTOR_RETRY_BACKOFF_MAX": "8"})
-    route(client, "boom", failure="sink", max_async_retry_attempts=3, max_async_event_age_in_seconds=2)
+    route(
+        client, "boom", failure="sink", max_async_retry_attempts=3, max_async_event_age_in_seconds=2
+    )
     rid = client.invoke_async("boom", {})
     [event] = events(1)
     assert event["request_context"]["condition"] == "EventAgeExceeded"
@@ -117,7 +134,9 @@ def test_redelivered_finished_message_does_not_run_again(client, start_worker, e
     wait_status(client, rid, "SUCCESS")
     record = client.get_invocation(rid)
     entry = client.lookup(client.resolve("counted"))
-    client.publish(entry, rid, record.function_urn, {"n": 1}, (), record.enqueued_at, time.time() + 60)
+    client.publish(
+        entry, rid, record.function_urn, {"n": 1}, (), record.enqueued_at, time.time() + 60
+    )
     time.sleep(1.5)
     assert rdb.get(f"test:runs:{rid}") == "1"
     assert rdb.llen(EVENTS_KEY) == 1
@@ -157,5 +176,36 @@ def test_config_change_applies_without_restart(client, start_worker, events, rdb
     time.sleep(0.5)
     second = client.invoke_async("boom", {})
     got = events(2)
-    counts = {e["request_context"]["request_id"]: e["request_context"]["approximate_invoke_count"] for e in got}
+    counts = {
+        e["request_context"]["request_id"]: e["request_context"]["approximate_invoke_count"]
+        for e in got
+    }
     assert counts == {first: 1, second: 3}
+
+
+def test_soft_time_limit_is_a_function_error(client, start_worker, events):
+    start_worker(
+        pool="prefork", env={"EXECUTOR_SOFT_TIME_LIMIT": "0.5", "EXECUTOR_TIME_LIMIT": "5"}
+    )
+    route(client, "slow", failure="sink", max_async_retry_attempts=0)
+    rid = client.invoke_async("slow", {"seconds": 3})
+    [event] = events(1)
+    assert event["request_context"]["request_id"] == rid
+    assert event["request_context"]["condition"] == "RetriesExhausted"
+    assert event["response_context"]["status_code"] == 200
+    assert event["response_context"]["function_error"].startswith("SoftTimeLimitExceeded")
+
+
+def test_hard_time_limit_is_a_platform_failure(client, start_worker, events):
+    start_worker(
+        pool="prefork", env={"EXECUTOR_SOFT_TIME_LIMIT": "0.5", "EXECUTOR_TIME_LIMIT": "1"}
+    )
+    route(client, "stubborn", failure="sink", max_async_retry_attempts=2)
+    rid = client.invoke_async("stubborn", {"seconds": 5})
+    [event] = events(1)
+    assert event["request_context"]["request_id"] == rid
+    assert event["request_context"]["condition"] == "RetriesExhausted"
+    assert event["response_context"]["status_code"] == 500
+    assert "TimeLimitExceeded" in event["response_context"]["function_error"]
+    record = wait_status(client, rid, "FAIL")
+    assert record.error_code == "FSS.0500"
