@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import route
 
 from executor import (
     AliasNotAllowed,
@@ -15,7 +16,6 @@ from executor import (
     PayloadTooLarge,
 )
 from executor.constants import INVOCATION_QUEUE
-from conftest import route
 
 pytestmark = pytest.mark.integration
 
