@@ -207,6 +207,3 @@ cli.command("bench")(bench)
 def main() -> None:
     cli()
 
-
-if __name__ == "__main__":
-    main()

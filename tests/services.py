@@ -116,7 +116,7 @@ class Worker:
         args = [
             sys.executable,
             "-m",
-            "executor.cli",
+            "executor",
             "worker",
             "--app",
             self.app,

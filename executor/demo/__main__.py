@@ -59,7 +59,7 @@ def worker(queues: str, name: str) -> Iterator[None]:
         [
             sys.executable,
             "-m",
-            "executor.cli",
+            "executor",
             "worker",
             "--app",
             "executor.demo.functions:app",
