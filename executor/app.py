@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from executor import logs, signals  # noqa: F401  (connects the signal hooks)
+from executor import logs, metrics, signals  # noqa: F401  (connects the signal hooks)
 from executor.client import Client, set_current_client
 from executor.config import AsyncConfig
 from executor.constants import DELIVERY_QUEUE, INVOCATION_QUEUE

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from executor.bench.command import bench
+from executor.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.errors import ExecutorError
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -19,6 +20,8 @@ config_cli = typer.Typer(no_args_is_help=True, help="Async configurations of fun
 invocations_cli = typer.Typer(no_args_is_help=True, help="Status of invocations; cancel one.")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(invocations_cli, name="invocations")
+
+QUEUE_ALIASES = {"invocations": INVOCATION_QUEUE, "deliveries": DELIVERY_QUEUE}
 
 AppOption = Annotated[
     str | None,
@@ -90,16 +93,30 @@ def worker(
     app: Annotated[str, typer.Option("--app", "-A", help="module:attribute of a FunctionApp")],
     pool: Annotated[str, typer.Option(help="prefork, solo or threads")] = "prefork",
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c")] = None,
-    queues: Annotated[str | None, typer.Option("--queues", "-Q", help="comma-separated")] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues",
+            "-Q",
+            help="comma-separated; 'invocations' and 'deliveries' name the built-in queues "
+            "(default: every queue of the app)",
+        ),
+    ] = None,
     autoscale: Annotated[str | None, typer.Option(help="max,min processes")] = None,
     hostname: Annotated[str | None, typer.Option("--hostname", "-n", help="node name")] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
     prefetch: Annotated[int | None, typer.Option(help="messages reserved per process")] = None,
+    max_tasks_per_child: Annotated[
+        int | None, typer.Option(help="replace a pool process after this many tasks")
+    ] = None,
+    max_memory_per_child: Annotated[
+        int | None, typer.Option(help="replace a pool process above this resident KiB")
+    ] = None,
 ) -> None:
-    """Run a worker that consumes the invocation and delivery queues."""
+    """Run a worker; SIGTERM is a warm shutdown (running invocations finish, the rest requeue)."""
     function_app = load_app(app)
     argv = ["worker", f"--pool={pool}", f"--loglevel={loglevel}"]
-    argv.append(f"--queues={queues or ','.join(function_app.queues())}")
+    argv.append(f"--queues={worker_queues(queues, function_app.queues())}")
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     if autoscale:
@@ -108,7 +125,19 @@ def worker(
         argv.append(f"--hostname={hostname}")
     if prefetch:
         argv.append(f"--prefetch-multiplier={prefetch}")
+    if max_tasks_per_child:
+        argv.append(f"--max-tasks-per-child={max_tasks_per_child}")
+    if max_memory_per_child:
+        argv.append(f"--max-memory-per-child={max_memory_per_child}")
     function_app.celery.worker_main(argv=argv)
+
+
+def worker_queues(spec: str | None, default: list[str]) -> str:
+    """Queue names for ``--queues``, with the built-in queues by their short names."""
+    if not spec:
+        return ",".join(default)
+    names = [QUEUE_ALIASES.get(name.strip(), name.strip()) for name in spec.split(",")]
+    return ",".join(dict.fromkeys(name for name in names if name))
 
 
 @cli.command()
@@ -202,6 +231,12 @@ def invocations_cancel(
 
 
 cli.command("bench")(bench)
+
+
+# Imported last: the fleet commands use the helpers above.
+from executor.fleet_cli import register_fleet_commands  # noqa: E402
+
+register_fleet_commands(cli)
 
 
 def main() -> None:
