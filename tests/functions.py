@@ -83,3 +83,7 @@ def stubborn(event: Any, context: Context) -> Any:
         except SoftTimeLimitExceeded:
             continue
     return "finished"
+
+
+# ``celery -A functions:celery worker`` runs these functions with Celery's own command.
+celery = app.celery

@@ -69,3 +69,34 @@ def test_errors_are_one_clear_line(run, client, start_worker):
     rid = run("invoke", "hello", "--payload", "{}").stdout.strip()
     cancelled = json.loads(run("invocations", "cancel", rid).stdout)
     assert cancelled["status"] == "DISCARD"
+
+
+def test_celerys_own_worker_command_runs_functions(env, client, start_worker):
+    start_worker().stop()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "functions:celery",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            "executor.invocations,executor.deliveries",
+            "-n",
+            "plain@%h",
+        ],
+        env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
+        cwd=ROOT / "tests",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        rid = client.invoke_async("hello", {"name": "celery"})
+        record = wait_status(client, rid, "SUCCESS", timeout=30)
+        assert record.attempts == 1
+    finally:
+        worker.terminate()
+        worker.wait(20)
