@@ -1,0 +1,86 @@
+"""Flower, run by ``executor flower``, sees invocations and deliveries but never their payloads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fleet_services import Flower, http_get, raw_message, run_executor
+from services import wait_for
+
+from executor import Client, Settings
+from executor.constants import INVOCATION_QUEUE
+
+pytestmark = pytest.mark.integration
+
+USER, PASSWORD = "ops", "s3cret-pw"
+SECRET = "card-4111-1111"
+
+
+def test_flower_refuses_to_start_without_credentials(env):
+    result = run_executor("flower", "--app", "functions:app", "--port", "1", env=env)
+    assert result.returncode == 1
+    assert "EXECUTOR_FLOWER_BASIC_AUTH" in result.stderr
+
+
+def test_flower_finds_invocations_with_payloads_masked(env, client, start_worker):
+    start_worker(pool="prefork", concurrency=2)
+    flower = Flower({**env, "EXECUTOR_FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}"})
+    try:
+        flower.wait_ready()
+
+        def receiving_events() -> bool:
+            # A worker heartbeat reaching Flower means its event receiver is bound.
+            status, text = http_get(f"{flower.url}/metrics", (USER, PASSWORD))
+            return status == 200 and "flower_worker_online{" in text
+
+        wait_for(receiving_events, 30, "flower to receive worker events", interval=0.3)
+        client.put_async_config(
+            "hello",
+            {
+                "destination_config": {
+                    "on_success": {
+                        "destination": "FunctionGraph",
+                        "param": {"func_urn": str(client.resolve("sink"))},
+                    }
+                }
+            },
+        )
+        hello = client.invoke_async("hello", {"name": SECRET})
+        # flaky fails once: its retry is a new message that Celery builds from the request.
+        flaky = client.invoke_async("flaky", {"fail_times": 1, "card": SECRET})
+        delivery = f"{hello}:success"
+
+        def info(task_id: str) -> dict[str, object]:
+            status, body = http_get(f"{flower.url}/api/task/info/{task_id}", (USER, PASSWORD))
+            return json.loads(body) if status == 200 else {}
+
+        def seen() -> bool:
+            return all(info(t).get("state") == "SUCCESS" for t in (hello, flaky, delivery))
+
+        wait_for(seen, 30, "flower to see the invocations succeed", interval=0.3)
+        shown = {task_id: info(task_id) for task_id in (hello, flaky, delivery)}
+        assert shown[hello]["name"] == "fn:default:hello:latest"
+        assert shown[flaky]["name"] == "fn:default:flaky:latest"
+        assert shown[delivery]["name"] == "executor.deliver"
+        assert "<masked>" in str(shown[hello]["kwargs"])
+        assert "<masked>" in str(shown[flaky]["kwargs"])
+        assert all(SECRET not in json.dumps(task) for task in shown.values())
+
+        status, _ = http_get(f"{flower.url}/api/tasks")
+        assert status == 401
+        status, _ = http_get(f"{flower.url}/api/tasks", (USER, "wrong"))
+        assert status == 401
+        assert PASSWORD not in " ".join(flower.proc.args)  # type: ignore[arg-type]
+    finally:
+        flower.stop()
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_payloads_in_task_headers_follow_the_setting(settings, rdb, start_worker, show):
+    start_worker(queues="heavy")  # publishes the catalogue; consumes nothing of the default queue
+    producer = Client(Settings(**{**settings.model_dump(), "show_payloads": show}))
+    producer.invoke_async("hello", {"name": SECRET})
+    headers = raw_message(rdb, INVOCATION_QUEUE)["headers"]
+    assert (SECRET in headers["kwargsrepr"]) is show
+    assert headers["task"] == "fn:default:hello:latest"
