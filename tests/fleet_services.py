@@ -64,7 +64,9 @@ class Flower:
     def __init__(self, env: Mapping[str, str], app: str = "functions:app") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="executor-flower-", suffix=".log")
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the process)
+            prefix="executor-flower-", suffix=".log"
+        )
         self.proc = subprocess.Popen(
             [
                 sys.executable,
