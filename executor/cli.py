@@ -129,7 +129,9 @@ def worker(
         argv.append(f"--max-tasks-per-child={max_tasks_per_child}")
     if max_memory_per_child:
         argv.append(f"--max-memory-per-child={max_memory_per_child}")
-    function_app.celery.worker_main(argv=argv)
+    # Celery's banner is not a log line: with JSON logs it would break every line parser.
+    quiet = ["--quiet"] if function_app.settings.log_format == "json" else []
+    function_app.celery.start(argv=[*quiet, *argv])
 
 
 def worker_queues(spec: str | None, default: list[str]) -> str:
