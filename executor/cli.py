@@ -232,6 +232,36 @@ def invocations_cancel(
         emit(client_for(app).cancel(request_id, force=force))
 
 
+@cli.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="default: EXECUTOR_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: EXECUTOR_API_PORT")] = None,
+    app: AppOption = None,
+) -> None:
+    """Serve the HTTP API (FunctionGraph's async endpoints) with uvicorn."""
+    import uvicorn
+
+    from executor.api import create_api
+    from executor.auth import Authenticator
+
+    client = client_for(app)
+    with friendly():
+        authenticator = Authenticator.from_settings(client.settings)
+    if not authenticator.configured:
+        typer.echo(
+            "error: no caller could be let in. Set EXECUTOR_API_TOKENS or "
+            "EXECUTOR_API_ACCESS_KEYS (or their _FILE forms), or EXECUTOR_API_ANONYMOUS=true",
+            err=True,
+        )
+        raise typer.Exit(1)
+    application = create_api(client, client.settings, authenticator=authenticator)
+    uvicorn.run(
+        application,
+        host=host or client.settings.api_host,
+        port=port or client.settings.api_port,
+    )
+
+
 cli.command("bench")(bench)
 
 
