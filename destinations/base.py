@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import redis
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from executor.client import Client
 
 
 class Param(BaseModel):
@@ -32,6 +39,10 @@ class Delivery:
     agency: str | None = None
     attempt: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> bytes:
+        """The event as compact UTF-8 JSON, byte for byte what every destination receives."""
+        return json.dumps(self.event, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class DeliveryError(Exception):
@@ -62,3 +73,27 @@ class Destination(Protocol):
 
     def deliver(self, delivery: Delivery) -> None:
         """Hand the event over, or raise a ``DeliveryError``."""
+
+
+def runtime() -> Client:
+    """The running app's client: its settings, agencies and state store."""
+    # Imported late: the executor package imports this one while it loads.
+    from executor.client import current_client
+
+    return current_client()
+
+
+@contextmanager
+def redis_errors(what: str) -> Iterator[None]:
+    """Redis failures as delivery errors: refused credentials and commands are permanent,
+    except a replica mid-failover and a full memory, which pass."""
+    try:
+        yield
+    except redis.ReadOnlyError as exc:
+        raise TemporaryDeliveryError(f"{what}: {exc}") from exc
+    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        if str(exc).startswith("OOM"):
+            raise TemporaryDeliveryError(f"{what}: {exc}") from exc
+        raise PermanentDeliveryError(f"{what}: {exc}") from exc
+    except redis.RedisError as exc:
+        raise TemporaryDeliveryError(f"{what}: {exc}") from exc

@@ -1,21 +1,140 @@
-"""DIS destination: append each event to a data stream."""
+"""DIS destination: append each event to a data stream, once.
+
+Two backends, chosen by the agency's ``dis`` section:
+
+- ``redis`` (default): a Redis Stream named ``stream_name`` with the fields ``id`` (the event's
+  identity, ``<request_id>:<outcome>``) and ``event`` (its JSON), trimmed to about ``maxlen``
+  entries. One Lua script checks a per-identity marker and adds the entry, so a repeated
+  delivery never adds a second one.
+- ``kinesis``: ``PutRecord`` to a Kinesis-compatible stream, partition key = request id. A marker
+  in the state store, claimed before the put and confirmed after it, skips repeated deliveries;
+  only a put whose answer was lost can still be repeated.
+
+Markers live as long as invocation records (``EXECUTOR_STATUS_RETENTION``).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from typing import Any, ClassVar
 
+import redis
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from destinations.base import Delivery, Param, PermanentDeliveryError
+from destinations import _aws
+from destinations.base import (
+    Delivery,
+    Param,
+    TemporaryDeliveryError,
+    redis_errors,
+    runtime,
+)
+from executor.agency import DISAccess
+from executor.constants import KEY_PREFIX
+
+log = logging.getLogger("executor.destinations.dis")
+
+# KEYS: stream, marker   ARGV: identity, event, maxlen (0: untrimmed), marker ttl
+APPEND_ONCE = """
+local id = redis.call('GET', KEYS[2])
+if id then return {0, id} end
+if tonumber(ARGV[3]) > 0 then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[1], 'event', ARGV[2])
+else
+  id = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'event', ARGV[2])
+end
+redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
+return {1, id}
+"""
 
 
 class DISParam(Param):
     stream_name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
+def marker_key(stream: str, identity: str) -> str:
+    return f"{KEY_PREFIX}dis:{stream}:{identity}"
+
+
 class DISDestination:
     kind: ClassVar[str] = "DIS"
     param_model: ClassVar[type[Param]] = DISParam
 
+    def __init__(self) -> None:
+        self._streams: dict[tuple[int, str], tuple[redis.Redis, Any]] = {}
+        self._lock = threading.Lock()
+
     def deliver(self, delivery: Delivery) -> None:
-        raise PermanentDeliveryError("the DIS destination has no backend in this build")
+        assert isinstance(delivery.param, DISParam)
+        _, access = runtime().agencies.access(delivery.agency, DISAccess)
+        if access.backend == "kinesis":
+            self._put_record(delivery, access, delivery.param.stream_name)
+        else:
+            self._append(delivery, access, delivery.param.stream_name)
+
+    def _append(self, delivery: Delivery, access: DISAccess, stream: str) -> None:
+        client = runtime()
+        url = access.redis_url.get_secret_value() if access.redis_url else client.settings.redis_url
+        _, append = self._redis(url)
+        with redis_errors(f"DIS stream {stream}"):
+            added, entry = append(
+                keys=[stream, marker_key(stream, delivery.identity)],
+                args=[
+                    delivery.identity,
+                    delivery.body(),
+                    access.maxlen,
+                    client.settings.status_retention,
+                ],
+            )
+        if not added:
+            log.info("event %s is already entry %s of %s", delivery.identity, entry, stream)
+
+    def _redis(self, url: str) -> tuple[redis.Redis, Any]:
+        # One connection pool per process and URL; a pool made before a fork is not reused.
+        key = (os.getpid(), url)
+        with self._lock:
+            found = self._streams.get(key)
+            if found is None:
+                connection = redis.Redis.from_url(
+                    url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
+                )
+                found = self._streams[key] = (connection, connection.register_script(APPEND_ONCE))
+        return found
+
+    def _put_record(self, delivery: Delivery, access: DISAccess, stream: str) -> None:
+        client = runtime()
+        state = client.store.redis
+        marker = marker_key(stream, delivery.identity)
+        what = f"DIS stream {stream}"
+        claim_ttl = int(access.connect_timeout + access.read_timeout) + 30
+        with redis_errors(f"{what} (the state store)"):
+            if not state.set(marker, f"pending:{uuid.uuid4().hex}", nx=True, ex=claim_ttl):
+                if str(state.get(marker) or "").startswith("done:"):
+                    log.info("event %s is already in %s", delivery.identity, stream)
+                    return
+                raise TemporaryDeliveryError(
+                    f"{what}: another delivery of {delivery.identity} is under way"
+                )
+        try:
+            reply = _aws.kinesis(access).put_record(
+                StreamName=stream, Data=delivery.body(), PartitionKey=delivery.request_id
+            )
+        except (ClientError, BotoCoreError) as exc:
+            # A claim left behind expires by itself; the put's own error is what matters.
+            with contextlib.suppress(redis.RedisError):
+                state.delete(marker)
+            raise _aws.delivery_error(exc, what) from exc
+        try:
+            state.set(
+                marker, f"done:{reply['SequenceNumber']}", ex=client.settings.status_retention
+            )
+        except redis.RedisError as exc:
+            # The record is in the stream: report it delivered rather than put it twice.
+            log.warning(
+                "event %s is in %s but its marker was not kept: %s", delivery.identity, stream, exc
+            )

@@ -265,10 +265,12 @@ def api(
 cli.command("bench")(bench)
 
 
-# Imported last: the fleet commands use the helpers above.
+# Imported last: the fleet and dlq commands use the helpers above.
+from executor.dlq_cli import dlq_cli  # noqa: E402
 from executor.fleet_cli import register_fleet_commands  # noqa: E402
 
 register_fleet_commands(cli)
+cli.add_typer(dlq_cli, name="dlq")
 
 
 def main() -> None:

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
+from pydantic import ValidationError
 
+from executor.agency import load_agencies
 from executor.config import AsyncConfig, StoredAsyncConfig
-from executor.configs import ConfigPage, Configs
+from executor.configs import ConfigPage, Configs, invalid
 from executor.errors import (
     ExecutorError,
     FunctionNotFound,
@@ -66,6 +68,7 @@ class Client:
         self.registry = registry if registry is not None else Registry()
         self.store = store if store is not None else Store(self.settings.redis_url)
         self.configs = Configs(self.store, self.settings.config_cache_ttl)
+        self.agencies = load_agencies(self.settings.agency_file)
         self._catalogue: dict[str, tuple[float, CatalogueEntry | None]] = {}
 
     # -- names ----------------------------------------------------------------------------------
@@ -192,8 +195,13 @@ class Client:
 
     def put_async_config(self, function: str, body: Any) -> StoredAsyncConfig:
         urn = self.resolve(function).require_version()
-        self.lookup(urn)
-        return self.configs.put(urn, body, self._defaults())
+        entry = self.lookup(urn)
+        try:
+            config = body if isinstance(body, AsyncConfig) else AsyncConfig.model_validate(body)
+        except ValidationError as exc:
+            raise invalid(exc, "async config") from None
+        self.agencies.authorize_config(entry.agency, config)
+        return self.configs.put(urn, config, self._defaults())
 
     def get_async_config(self, function: str) -> StoredAsyncConfig:
         return self.configs.get(self.resolve(function))

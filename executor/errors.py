@@ -8,11 +8,13 @@ API answers with::
     │   ├── InvalidURN            FSS.1309  a function URN cannot be parsed
     │   ├── AliasNotAllowed       FSS.1014  an alias URN where a version is required
     │   ├── PayloadTooLarge       FSS.0413  a payload above the limit
-    │   └── CycleDetected         FSS.0400  a FunctionGraph destination closes a loop
+    │   ├── CycleDetected         FSS.0400  a FunctionGraph destination closes a loop
+    │   └── AgencyFileInvalid     FSS.0400  the agency file cannot be read or is invalid
     ├── NotFound                  FSS.0404
     │   ├── FunctionNotFound      FSS.1051  no worker or registry knows the function
     │   ├── ConfigNotFound        FSS.0404  the function has no async configuration
-    │   └── InvocationNotFound    FSS.0404  no record for a request id
+    │   ├── InvocationNotFound    FSS.0404  no record for a request id
+    │   └── DeadLetterNotFound    FSS.0404  no dead-lettered event with that identity
     ├── AccessDenied              FSS.1121  the function's agency does not grant a destination
     └── Unavailable               FSS.0500  the state store or broker cannot be reached
 """
@@ -61,6 +63,10 @@ class CycleDetected(InvalidParameter):
     """A FunctionGraph destination would let an invocation loop back to its own function."""
 
 
+class AgencyFileInvalid(InvalidParameter):
+    """The file named by EXECUTOR_AGENCY_FILE is missing, unreadable or invalid; fix it and restart."""
+
+
 class NotFound(ExecutorError):
     """Something named by the caller does not exist."""
 
@@ -80,6 +86,10 @@ class ConfigNotFound(NotFound):
 
 class InvocationNotFound(NotFound):
     """No invocation record exists for the request id (it may have passed its retention)."""
+
+
+class DeadLetterNotFound(NotFound):
+    """No dead-lettered event has that identity (it was redriven or purged)."""
 
 
 class AccessDenied(ExecutorError):

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     max_worker_lost: int = Field(
         default=3, ge=1, description="redeliveries after a crash before FAIL"
     )
+    agency_file: str = Field(default="", description="TOML or JSON file that defines agencies")
 
     log_format: Literal["text", "json"] = "text"
     show_payloads: bool = Field(

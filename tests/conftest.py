@@ -11,6 +11,8 @@ from services import RedisServer, Worker
 
 from executor import Client, Settings
 
+pytest_plugins = ["destination_services"]
+
 EVENTS_KEY = "test:events"
 
 FAST = {
