@@ -91,6 +91,9 @@ def structure(logger: logging.Logger, settings: Settings) -> None:
             handler.addFilter(TaskContext(settings))
         if settings.log_format == "json":
             handler.setFormatter(JsonFormatter())
+    if settings.log_format == "json":
+        # Warnings (Celery's, when run as root, say) would otherwise bypass the JSON lines.
+        logging.captureWarnings(True)
 
 
 def configure(settings: Settings, level: str | int = "INFO") -> None:
@@ -115,5 +118,14 @@ def _on_logger_setup(sender: Any = None, logger: logging.Logger | None = None, *
         structure(logger, _settings())
 
 
+def _on_worker_init(sender: Any = None, options: dict[str, Any] | None = None, **_: Any) -> None:
+    """With JSON asked for, set logging up before Celery's first warnings, not after them."""
+    settings = _settings()
+    if settings.log_format == "json":
+        level = (options or {}).get("loglevel") or "INFO"
+        configure(settings, level.upper() if isinstance(level, str) else int(level))
+
+
+signals.celeryd_init.connect(_on_worker_init, weak=False)
 signals.after_setup_logger.connect(_on_logger_setup, weak=False)
 signals.after_setup_task_logger.connect(_on_logger_setup, weak=False)

@@ -1,0 +1,44 @@
+"""Functions the fleet tests and drills run: each one counts its starts and completions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from executor import Context, FunctionApp
+
+app = FunctionApp()
+
+STARTED = "drill:started"
+DONE = "drill:done"
+
+
+def _count(key: str, request_id: str) -> None:
+    app.client.store.redis.hincrby(key, request_id, 1)
+
+
+def _work(event: Any, context: Context) -> Any:
+    _count(STARTED, context.request_id)
+    time.sleep((event or {}).get("seconds", 0))
+    _count(DONE, context.request_id)
+    return {"n": (event or {}).get("n")}
+
+
+@app.function("tick")
+def tick(event: Any, context: Context) -> Any:
+    """Sleeps ``event["seconds"]``; its starts and completions are counted per request id."""
+    return _work(event, context)
+
+
+@app.function("crunch", queue="heavy")
+def crunch(event: Any, context: Context) -> Any:
+    """``tick`` on a queue of its own, for workers dedicated to heavy work."""
+    return _work(event, context)
+
+
+@app.function("chatty")
+def chatty(event: Any, context: Context) -> Any:
+    context.logger.info("working on attempt %d", context.attempt)
+    if context.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return "done"
