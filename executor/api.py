@@ -18,13 +18,11 @@ import redis
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from executor.auth import Authenticator, HttpRequest, ProjectDenied
+from executor.auth import Authenticator
 from executor.client import Client
 from executor.config import StoredAsyncConfig
 from executor.configs import ConfigPage, invalid
@@ -32,9 +30,9 @@ from executor.errors import (
     ExecutorError,
     InvalidParameter,
     InvocationNotFound,
-    PayloadTooLarge,
     Unavailable,
 )
+from executor.gate import Gate, error_json, error_response
 from executor.invocation import Invocation, Status
 from executor.settings import Settings
 from executor.urn import parse_urn
@@ -90,83 +88,6 @@ Marker = Annotated[
     str | None, Query(pattern=r"^[0-9]{1,18}$", description="next_marker of the previous page")
 ]
 M = TypeVar("M", bound=BaseModel)
-
-
-class Gate:
-    """ASGI middleware: the body limit, then authentication, before anything is parsed."""
-
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, limit: int) -> None:
-        self.app = app
-        self.authenticator = authenticator
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        try:
-            body = await self._read(scope, receive)
-            self._authenticate(scope, body)
-        except ExecutorError as exc:
-            await error_response(exc)(scope, receive, send)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _read(self, scope: Scope, receive: Receive) -> bytes:
-        declared = _headers(scope).get("content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                raise InvalidParameter("Content-Length must be a number of bytes")
-            if int(declared) > self.limit:
-                raise self._too_large(int(declared))
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                raise self._too_large(size)
-            chunks.append(chunk)
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                return b"".join(chunks)
-
-    def _too_large(self, size: int) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"the request body is {size} bytes, above the limit of {self.limit}; send a smaller "
-            "payload, or a reference to where the data is stored"
-        )
-
-    def _authenticate(self, scope: Scope, body: bytes) -> None:
-        path: str = scope["path"]
-        if not path.startswith("/v2/"):
-            return
-        raw_path: bytes = scope.get("raw_path") or path.encode()
-        request = HttpRequest(
-            method=scope["method"],
-            raw_path=raw_path.decode("utf-8", "replace"),
-            query=scope.get("query_string", b"").decode("utf-8", "replace"),
-            headers=_headers(scope),
-            body=body,
-        )
-        principal = self.authenticator.authenticate(request)
-        project = path.split("/")[2]
-        if project:
-            principal.require(project)
-        named = request.header("x-project-id")
-        if named is not None and named != project:
-            raise ProjectDenied(
-                f"X-Project-Id names project {named!r} but the path names {project!r}"
-            )
 
 
 @dataclass(frozen=True)
@@ -402,14 +323,6 @@ def _listing(
     return InvocationList(invocations=tuple(found), count=len(found), next_marker=None)
 
 
-def error_response(exc: ExecutorError) -> JSONResponse:
-    return _error(exc.code, exc.message, exc.http_status)
-
-
-def _error(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse(ErrorBody(error_code=code, error_msg=message).model_dump(), status)
-
-
 async def _on_executor_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ExecutorError)
     return error_response(exc)
@@ -432,7 +345,7 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         message = f"{request.method} is not an operation of {request.url.path}"
     else:
         message = str(exc.detail)
-    return _error(f"FSS.{exc.status_code:04d}", message, exc.status_code)
+    return error_json(f"FSS.{exc.status_code:04d}", message, exc.status_code)
 
 
 async def _on_unreachable(request: Request, exc: Exception) -> Response:
@@ -472,10 +385,3 @@ def _openapi(api: FastAPI) -> Callable[[], dict[str, Any]]:
         return api.openapi_schema
 
     return build
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        headers.setdefault(name.decode("latin-1").lower(), value.decode("utf-8", "replace"))
-    return headers

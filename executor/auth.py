@@ -257,7 +257,7 @@ def parse_access_keys(text: str) -> dict[str, tuple[str, frozenset[str]]]:
 
 
 def _entries(text: str) -> Iterable[tuple[int, str]]:
-    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
     entries = (e.strip() for line in lines for e in line.split(","))
     return enumerate((e for e in entries if e), start=1)
 
