@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,12 @@ _BUSY = frozenset(
     }
 )
 _CONFIG_ERRORS = (NoCredentialsError, PartialCredentialsError, NoRegionError, ParamValidationError)
+
+# botocore's debug lines print signed request headers, the access key id among them; a worker
+# run with --loglevel DEBUG keeps them out unless these loggers are configured on purpose.
+for _name in ("boto3", "botocore"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.INFO)
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, str, ServiceAccess], Any] = {}

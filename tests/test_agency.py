@@ -249,3 +249,82 @@ def test_access_key_alone_is_kept_secret_too(write_agencies, secrets_in_env):
     agency = Agencies.read(path).get("w")
     assert agency is not None
     assert ACCESS_KEY not in repr(agency) + agency.model_dump_json()
+
+
+def every_value(rdb) -> list[str]:
+    """Everything the state store holds, keys and values, as text."""
+    found = []
+    for key in rdb.scan_iter():
+        kind = rdb.type(key)
+        found.append(key)
+        if kind == "string":
+            found.append(rdb.get(key))
+        elif kind == "hash":
+            found.extend(f"{k}={v}" for k, v in rdb.hgetall(key).items())
+        elif kind == "list":
+            found.extend(rdb.lrange(key, 0, -1))
+        elif kind == "zset":
+            found.extend(rdb.zrange(key, 0, -1))
+        elif kind == "set":
+            found.extend(rdb.smembers(key))
+        elif kind == "stream":
+            found.extend(json.dumps(fields) for _, fields in rdb.xrange(key))
+    return found
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "executor", *args, "--app", "destination_functions:app"],
+        env={**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    return done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_credentials_appear_nowhere_a_user_looks(
+    dest_client, dest_env, aws, webhook, rdb, start_worker
+):
+    aws.client("s3").create_bucket(Bucket="seen")
+    aws.client("sns").create_topic(Name="orders")
+    seen = {"destination": "OBS", "param": {"bucket": "seen", "prefix": "p"}}
+    dest_client.put_async_config(
+        "report",
+        {
+            "max_async_retry_attempts": 0,
+            "destination_config": {"on_success": seen, "on_failure": OBS},
+        },
+    )
+    dest_client.put_async_config("notify", config(on_success=SMN))
+    dest_client.put_async_config("limited", config(on_success=DIS))
+    worker = start_worker("destination_functions:app", env=dest_env, extra=("--loglevel", "DEBUG"))
+    ok = dest_client.invoke_async("report", {"value": 1})
+    bad = dest_client.invoke_async("report", {"fail": "x"})
+    hooked = dest_client.invoke_async("notify", {"value": 2})
+    streamed = dest_client.invoke_async("limited", {"value": 3})
+    for rid, state in (
+        (ok, "delivered"),
+        (bad, "dead-lettered"),
+        (hooked, "delivered"),
+        (streamed, "delivered"),
+    ):
+        assert wait_delivery(dest_client, rid, {state}).deliveries[0].state == state
+
+    outputs = [worker.output(), *every_value(rdb)]
+    for rid in (ok, bad, hooked):
+        outputs.append(run_cli(dest_env, "invocations", "show", rid))
+    outputs.append(run_cli(dest_env, "dlq", "show", f"{bad}:success"))
+    outputs.append(run_cli(dest_env, "dlq", "list"))
+    outputs.append(run_cli(dest_env, "config", "get", "report"))
+    stored = aws.client("s3").get_object(Bucket="seen", Key=f"p/{ok}/success.json")
+    outputs += [stored["Body"].read().decode(), json.dumps(stored["Metadata"])]
+    outputs += [json.dumps(r.headers) + r.body.decode() for r in webhook.received]
+
+    assert "DEBUG" in outputs[0]
+    assert any(ok in text for text in outputs[1:])
+    for text in outputs:
+        for secret in SECRETS:
+            assert secret not in text

@@ -9,8 +9,11 @@ import json
 import pytest
 from destination_services import HOOK_SECRET, TOPIC_URN, recorded_event, wait_delivery
 
-from destinations.smn import signature
+import destinations
+from destinations import Delivery, PermanentDeliveryError
+from destinations.smn import SMNParam, signature
 from executor import ResultEvent
+from executor.client import current_client, set_current_client
 
 pytestmark = pytest.mark.integration
 
@@ -66,16 +69,6 @@ def test_sns_publish_carries_the_event_and_its_attributes(dest_client, dest_env,
         }
 
 
-def test_sns_missing_topic_is_dead_lettered(dest_client, dest_env, aws, start_worker):
-    dest_client.put_async_config("report", {"destination_config": {"on_success": smn()}})
-    start_worker("destination_functions:app", env=dest_env)
-    rid = dest_client.invoke_async("report", {"value": 1})
-    record = wait_delivery(dest_client, rid, {"dead-lettered"})
-    [delivery] = record.deliveries
-    assert delivery.attempts == 1
-    assert "NotFound" in delivery.error
-
-
 def test_webhooks_are_signed_retried_and_posted_once_each(
     dest_client, dest_env, webhook, start_worker
 ):
@@ -102,22 +95,37 @@ def test_webhooks_are_signed_retried_and_posted_once_each(
     assert signature(b"other secret", first[0].body) != first[0].headers["X-Signature"]
 
 
-def test_webhook_refusal_is_dead_lettered(dest_client, dest_env, webhook, start_worker):
+def test_refusals_are_dead_lettered(dest_client, dest_env, webhook, start_worker):
+    """A missing SNS topic and a subscriber answering 404 are permanent: one attempt each."""
     webhook.answers["/first"] = [404]
+    dest_client.put_async_config("report", {"destination_config": {"on_success": smn()}})
     dest_client.put_async_config("notify", {"destination_config": {"on_success": smn()}})
     start_worker("destination_functions:app", env=dest_env)
-    rid = dest_client.invoke_async("notify", {"value": 1})
-    record = wait_delivery(dest_client, rid, {"dead-lettered"})
-    [delivery] = record.deliveries
-    assert delivery.attempts == 1
-    assert "answered 404" in delivery.error
+    to_sns = dest_client.invoke_async("report", {"value": 1})
+    to_hooks = dest_client.invoke_async("notify", {"value": 1})
+    for rid, reason in ((to_sns, "NotFound"), (to_hooks, "answered 404 Not Found")):
+        [delivery] = wait_delivery(dest_client, rid, {"dead-lettered"}).deliveries
+        assert delivery.attempts == 1
+        assert reason in delivery.error
     assert len(webhook.at("/second")) == 1
 
 
-def test_topic_without_subscription_is_dead_lettered(dest_client, dest_env, start_worker):
+def test_topic_without_subscription_is_refused(dest_client):
     other = "urn:smn:local-1:default:nobody-listens"
-    dest_client.put_async_config("notify", {"destination_config": {"on_success": smn(other)}})
-    start_worker("destination_functions:app", env=dest_env)
-    rid = dest_client.invoke_async("notify", {"value": 1})
-    record = wait_delivery(dest_client, rid, {"dead-lettered"})
-    assert "has no subscription in agency 'hooks'" in record.deliveries[0].error
+    previous = current_client()
+    set_current_client(dest_client)
+    try:
+        with pytest.raises(PermanentDeliveryError, match="has no subscription in agency 'hooks'"):
+            destinations.get("SMN").deliver(
+                Delivery(
+                    identity="r:success",
+                    request_id="r",
+                    outcome="success",
+                    function_urn=str(dest_client.resolve("notify")),
+                    event={},
+                    param=SMNParam(topic_urn=other),
+                    agency="hooks",
+                )
+            )
+    finally:
+        set_current_client(previous)
