@@ -1,4 +1,4 @@
-"""``executor api`` in a subprocess, on a free loopback port, for the HTTP API tests."""
+"""``executor api`` in a subprocess on a free loopback port, and helpers to call it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import httpx
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.sdk_request import SdkRequest
+from huaweicloudsdkcore.signer.signer import Signer
 from services import ROOT, free_port, wait_for
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -76,3 +82,61 @@ class ApiServer:
 
     def path(self, function: str, operation: str, project: str = PROJECT) -> str:
         return f"{self.url}/v2/{project}/fgs/functions/{function}/{operation}"
+
+
+AUTH = {"X-Auth-Token": TOKEN}
+HELLO = f"urn:fss:local-1:{PROJECT}:function:default:hello:latest"
+
+
+def refused(response: httpx.Response, status: int, code: str, *words: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error_code", "error_msg"}
+    assert body["error_code"] == code
+    for word in words:
+        assert word in body["error_msg"]
+    return str(body["error_msg"])
+
+
+class Signed:
+    """Requests signed by the official SDK's signer, which a test may then tamper with."""
+
+    def __init__(self, api: ApiServer) -> None:
+        self.api = api
+
+    def request(
+        self,
+        method: str,
+        operation: str,
+        *,
+        function: str = HELLO,
+        query: tuple[tuple[str, str], ...] = (),
+        body: bytes = b"",
+        ak: str = AK,
+        sk: str = SK,
+        project: str = PROJECT,
+        date: datetime | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        path = f"/v2/{project}/fgs/functions/{quote(function, safe='')}/{operation}"
+        fields = {"Content-Type": "application/json", **(headers or {})}
+        if date is not None:
+            fields["X-Sdk-Date"] = date.strftime("%Y%m%dT%H%M%SZ")
+        request = SdkRequest(
+            method=method,
+            schema="http",
+            host=f"127.0.0.1:{self.api.port}",
+            resource_path=path,
+            query_params=list(query),
+            header_params=fields,
+            body=body,
+        )
+        Signer(BasicCredentials(ak, sk)).sign(request)
+        return request.url, dict(request.header_params)
+
+    def send(
+        self, method: str, operation: str, *, send_body: bytes | None = None, **kw: Any
+    ) -> httpx.Response:
+        url, headers = self.request(method, operation, **kw)
+        body = kw.get("body", b"") if send_body is None else send_body
+        return httpx.request(method, url, headers=headers, content=body)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from api_server import AK, CREDENTIALS, OTHER_PROJECT, PROJECT, SK, ApiServer
+from api_server import AK, CREDENTIALS, HELLO, OTHER_PROJECT, PROJECT, SK, ApiServer
 from conftest import FAST
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -40,7 +40,6 @@ from services import RedisServer, Worker
 
 pytestmark = pytest.mark.integration
 
-HELLO = f"urn:fss:local-1:{PROJECT}:function:default:hello:latest"
 SINK = f"urn:fss:local-1:{PROJECT}:function:default:sink:latest"
 HEAVY = f"urn:fss:local-1:{PROJECT}:function:default:heavy:latest"
 
