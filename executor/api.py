@@ -74,6 +74,11 @@ SECURITY = {
     },
 }
 REF = "#/components/schemas/{model}"
+DESCRIPTION = (
+    "FunctionGraph's asynchronous invocation endpoints: async configs, asynchronous invocations, "
+    "their status and cancellation. Authenticate with X-Auth-Token or an SDK-HMAC-SHA256 "
+    'signature. Errors are {"error_code": "FSS.xxxx", "error_msg": "..."}.'
+)
 
 ProjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 FunctionUrn = Annotated[
@@ -137,6 +142,7 @@ def body_of(model: type[M]) -> Callable[[Request], Awaitable[M]]:
 
 
 async def event_body(request: Request) -> Any:
+    """The event of an invocation; an empty body is the empty event ``{}``."""
     data = decode_json(await request.body())
     return {} if data is None else data
 
@@ -157,7 +163,7 @@ def create_api(
     api = FastAPI(
         title="async-executor",
         version="0.1.0",
-        description=__doc__,
+        description=DESCRIPTION,
         separate_input_output_schemas=False,
     )
     api.state.client = client
@@ -332,8 +338,9 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for error in exc.errors():
-        where, *field = (str(part) for part in error.get("loc", ()))
-        problems.append(f"{where} parameter {'.'.join(field)}: {error.get('msg', 'invalid')}")
+        where, *field = [str(part) for part in error.get("loc") or ("request",)]
+        name = f" parameter {'.'.join(field)}" if field else ""
+        problems.append(f"{where}{name}: {error.get('msg', 'invalid')}")
     return error_response(InvalidParameter("invalid request: " + "; ".join(problems)))
 
 

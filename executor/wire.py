@@ -131,9 +131,9 @@ def epoch(value: datetime | None) -> float | None:
 
 
 def decode_json(raw: bytes) -> Any:
-    """A request body as JSON; an empty body is the empty event ``{}``."""
+    """A request body as JSON; ``None`` when it is empty."""
     if not raw.strip():
-        return {}
+        return None
     try:
         return json.loads(raw, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:

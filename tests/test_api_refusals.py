@@ -72,6 +72,8 @@ def test_body_over_the_limit_is_413_by_length_and_by_actual_size(api: ApiServer)
         ("invocations-async", "POST", b"[" * 100_000 + b"]" * 100_000, "nested"),
         ("async-invoke-config", "PUT", b"{", "not valid JSON"),
         ("async-invoke-config", "PUT", b"[]", "body"),
+        ("async-invoke-config", "PUT", b"", "valid dictionary"),
+        ("cancel", "POST", b"", "valid dictionary"),
         (
             "async-invoke-config",
             "PUT",
