@@ -143,7 +143,7 @@ class Authenticator:
         if missing:
             raise Unauthenticated(f"the signature must cover the headers {', '.join(missing)}")
         expected = sign(secret, string_to_sign(canonical_request(request, signed_headers), date))
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise Unauthenticated(
                 "the request signature does not match; check the secret key, and that the "
                 "request was not changed after it was signed"

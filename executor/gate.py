@@ -43,7 +43,8 @@ class Gate:
     async def _read(self, scope: Scope, receive: Receive) -> bytes:
         declared = _headers(scope).get("content-length")
         if declared is not None:
-            if not declared.strip().isdigit():
+            declared = declared.strip()
+            if not (declared.isascii() and declared.isdigit()):
                 raise InvalidParameter("Content-Length must be a number of bytes")
             if int(declared) > self.limit:
                 raise self._too_large(int(declared))

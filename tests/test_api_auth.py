@@ -129,3 +129,24 @@ def test_every_sdk_signature_verifies_and_any_change_is_refused(
     )
     with pytest.raises(Unauthenticated, match="does not match"):
         authenticator().authenticate(changed)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date, Signature=é",
+        f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date",
+        f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date;x-missing, Signature=00",
+        "SDK-HMAC-SHA256",
+        "Bearer abc",
+    ],
+    ids=["non-ascii-signature", "no-signature", "signed-header-absent", "bare-scheme", "bearer"],
+)
+def test_malformed_authorization_is_unauthenticated(authorization: str) -> None:
+    headers = {
+        "authorization": authorization,
+        "host": "h",
+        "x-sdk-date": NOW.strftime("%Y%m%dT%H%M%SZ"),
+    }
+    with pytest.raises(Unauthenticated):
+        authenticator().authenticate(HttpRequest("GET", "/v2/p1/x", "", headers, b""))
