@@ -91,8 +91,8 @@ class SMNDestination:
                 f"SMN topic {topic_urn} has no subscription in agency {agency!r}: add one "
                 f"under [[agencies.{agency}.smn.subscriptions]]"
             )
-        state = runtime().store.redis
-        retention = runtime().settings.status_retention
+        client = runtime()
+        state, retention = client.store.redis, client.settings.status_retention
         body = delivery.body()
         failures: list[DeliveryError] = []
         for subscription in subscriptions:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -224,7 +224,7 @@ class Agencies:
             raise AgencyFileInvalid(f"the agency file {path} is invalid: {problems}") from None
         return cls(parsed.agencies, path)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Agency]:
         return iter(self._agencies.values())
 
     def __repr__(self) -> str:

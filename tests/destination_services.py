@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -314,11 +313,3 @@ def dest_client(settings: Settings, dest_env: dict[str, str]) -> Client:
 
     configured = settings.model_copy(update={"agency_file": dest_env["EXECUTOR_AGENCY_FILE"]})
     return Client(configured, registry=app.registry)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
-    wait_for(predicate, timeout, what, 0.1)
-
-
-def now() -> float:
-    return time.time()
