@@ -173,6 +173,7 @@ class Client:
         enqueued_at: float,
         deadline: float,
         origin: str = "",
+        retries: int = 0,
     ) -> None:
         self.celery.send_task(
             entry.task,
@@ -189,6 +190,7 @@ class Client:
             expires=datetime.fromtimestamp(deadline, tz=UTC),
             kwargsrepr=invocation_repr(self.settings, urn),
             argsrepr="()",
+            retries=retries,
         )
 
     # -- async configs --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from executor.invocation import Status
+from executor.orphans import Orphans
 from executor.store import DEADLINES, OUTBOX
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class Reconciler:
         now = time.time() if now is None else now
         settings = self.app.settings
         store, lifecycle = self.app.client.store, self.app.lifecycle
-        done = {"expired": 0, "lost": 0, "republished": 0}
+        done = {"expired": 0, "lost": 0, "republished": 0, "redriven": 0}
         for rid in store.due(DEADLINES, now - settings.reconcile_grace):
             record = store.raw(rid)
             if not record:
@@ -76,6 +77,7 @@ class Reconciler:
             lifecycle.republish(rid)
             store.redis.zadd(OUTBOX, {rid: now})
             done["republished"] += 1
+        done["redriven"] = Orphans(self.app).redrive(now)
         store.trim_indexes(list(store.catalogue()), now - settings.status_retention)
         if any(done.values()):
             log.info("reconciled: %s", done)

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     reconcile_grace: float = Field(default=5.0, ge=0)
     delivery_deadline: float = Field(default=6 * 3600.0, gt=0, description="seconds")
     outbox_grace: float = Field(default=300.0, gt=0, description="seconds before a re-publish")
+    orphan_grace: float = Field(
+        default=60.0, gt=0, description="seconds a queued invocation may lack its message"
+    )
     max_worker_lost: int = Field(
         default=3, ge=1, description="redeliveries after a crash before FAIL"
     )
