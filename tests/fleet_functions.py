@@ -12,6 +12,9 @@ app = FunctionApp()
 STARTED = "drill:started"
 DONE = "drill:done"
 
+# The agency ``emit`` names: DIS on the state store's Redis (Redis Streams).
+AGENCIES = "[agencies.streamer.dis]\n"
+
 
 def _count(key: str, request_id: str) -> None:
     app.client.store.redis.hincrby(key, request_id, 1)
@@ -33,6 +36,12 @@ def tick(event: Any, context: Context) -> Any:
 @app.function("crunch", queue="heavy")
 def crunch(event: Any, context: Context) -> Any:
     """``tick`` on a queue of its own, for workers dedicated to heavy work."""
+    return _work(event, context)
+
+
+@app.function("emit", agency="streamer")
+def emit(event: Any, context: Context) -> Any:
+    """``tick`` under an agency that grants DIS, for stream destinations."""
     return _work(event, context)
 
 

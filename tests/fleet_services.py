@@ -197,9 +197,15 @@ class RssSampler:
         self._stop.set()
         self._thread.join(5)
 
+    def sample(self) -> int:
+        """The current sum; it counts towards the peak too."""
+        now = sum(tree_rss(pid) for pid in list(self.pids))
+        self.peak = max(self.peak, now)
+        return now
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, sum(tree_rss(pid) for pid in list(self.pids)))
+            self.sample()
 
 
 class RabbitVhost:
