@@ -11,7 +11,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from executor.config import AsyncConfig
+import destinations
+from destinations import Delivery
+from executor.config import AsyncConfig, DestinationRef
 from executor.constants import (
     CONDITION_EVENT_AGE_EXCEEDED,
     CONDITION_RETRIES_EXHAUSTED,
@@ -20,7 +22,8 @@ from executor.constants import (
 )
 from executor.errors import FunctionNotFound
 from executor.events import ResultEvent, build_event
-from executor.invocation import Status
+from executor.guard import ChainBroken
+from executor.invocation import DeliveryState, Status
 from executor.redaction import delivery_repr
 from executor.urn import FunctionURN, parse_urn
 
@@ -28,6 +31,11 @@ if TYPE_CHECKING:
     from executor.app import FunctionApp
 
 log = logging.getLogger("executor.lifecycle")
+
+# Destinations whose delivery only queues more work in this fleet (a FunctionGraph delivery is
+# one record and one publish, as cheap as queueing the delivery task itself), so the worker
+# that ends the invocation delivers at once and spares the event a trip through a queue.
+_IN_PLACE = frozenset({"FunctionGraph"})
 
 
 class Lifecycle:
@@ -84,16 +92,76 @@ class Lifecycle:
             note=note,
         )
         if won and destination is not None:
+            event_body = json.loads(event_json)
+            full_chain = [*chain, parsed.function]
+            if destination.destination in _IN_PLACE and self._deliver_here(
+                request_id, outcome, destination, event_body, full_chain, urn, agency
+            ):
+                return won
             self.dispatch(
                 request_id=request_id,
                 outcome=outcome,
                 destination=destination.model_dump(),
-                event=json.loads(event_json),
-                chain=[*chain, parsed.function],
+                event=event_body,
+                chain=full_chain,
                 function_urn=urn,
                 agency=agency,
             )
         return won
+
+    def _deliver_here(
+        self,
+        request_id: str,
+        outcome: str,
+        destination: DestinationRef,
+        event: dict[str, Any],
+        chain: list[str],
+        function_urn: str,
+        agency: str | None,
+    ) -> bool:
+        """One delivery attempt in this process; False hands it to the delivery task.
+
+        The event is recorded pending before this runs, so a crash here leaves it to the
+        reconciler's re-publish, as a crash before queueing the delivery task would.
+        """
+        state = "delivered"
+        error = ""
+        try:
+            destinations.get(destination.destination).deliver(
+                Delivery(
+                    identity=f"{request_id}:{outcome}",
+                    request_id=request_id,
+                    outcome=outcome,
+                    function_urn=function_urn,
+                    event=event,
+                    param=destination.decoded(),
+                    chain=tuple(chain),
+                    agency=agency,
+                )
+            )
+        except ChainBroken as exc:
+            state, error = "dropped", exc.message
+        except Exception as exc:
+            log.warning(
+                "%s event of %s not delivered in place (%s); the delivery task takes over",
+                outcome,
+                request_id,
+                exc,
+            )
+            return False
+        self.store.set_delivery(
+            request_id,
+            DeliveryState(
+                destination=destination.destination,
+                outcome=outcome,
+                state=state,
+                attempts=1,
+                error=error,
+                updated_at=time.time(),
+            ),
+            self.settings.status_retention,
+        )
+        return True
 
     def dispatch(
         self,
@@ -106,7 +174,8 @@ class Lifecycle:
         function_urn: str,
         agency: str | None,
     ) -> None:
-        """Queue the delivery task; it runs on its own queue so destinations never stall work."""
+        """Queue the delivery task; it runs on its own queue so slow destinations never stall
+        work, and retries until the delivery deadline."""
         self.app.celery.send_task(
             DELIVER_TASK,
             kwargs={

@@ -8,6 +8,7 @@ import pytest
 from fleet_services import Flower, http_get, raw_message, run_executor
 from services import wait_for
 
+from destinations.functiongraph import target_request_id
 from executor import Client, Settings
 from executor.constants import INVOCATION_QUEUE
 
@@ -49,7 +50,8 @@ def test_flower_finds_invocations_with_payloads_masked(env, client, start_worker
         hello = client.invoke_async("hello", {"name": SECRET})
         # flaky fails once: its retry is a new message that Celery builds from the request.
         flaky = client.invoke_async("flaky", {"fail_times": 1, "card": SECRET})
-        delivery = f"{hello}:success"
+        # A FunctionGraph event is delivered in place: Flower sees it as the sink's invocation.
+        delivery = target_request_id(f"{hello}:success")
 
         def info(task_id: str) -> dict[str, object]:
             status, body = http_get(f"{flower.url}/api/task/info/{task_id}", (USER, PASSWORD))
@@ -62,7 +64,7 @@ def test_flower_finds_invocations_with_payloads_masked(env, client, start_worker
         shown = {task_id: info(task_id) for task_id in (hello, flaky, delivery)}
         assert shown[hello]["name"] == "fn:default:hello:latest"
         assert shown[flaky]["name"] == "fn:default:flaky:latest"
-        assert shown[delivery]["name"] == "executor.deliver"
+        assert shown[delivery]["name"] == "fn:default:sink:latest"
         assert "<masked>" in str(shown[hello]["kwargs"])
         assert "<masked>" in str(shown[flaky]["kwargs"])
         assert all(SECRET not in json.dumps(task) for task in shown.values())
