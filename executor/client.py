@@ -81,7 +81,7 @@ class Client:
         """Where and how a function runs: from the local registry, else the worker catalogue."""
         spec = self.registry.get(urn)
         if spec is not None:
-            return spec.entry()
+            return spec.local_entry
         key = str(urn)
         now = time.monotonic()
         hit = self._catalogue.get(key)
@@ -124,7 +124,8 @@ class Client:
         an unknown function, and a call that the chain guard drops (``ChainBroken``).
         """
         urn = self.resolve(function)
-        size = len(_encode(payload))
+        payload_json = _encode(payload)
+        size = len(payload_json.encode())
         if size > self.settings.payload_limit:
             raise PayloadTooLarge(
                 f"the payload is {size} bytes, above the limit of {self.settings.payload_limit}"
@@ -147,7 +148,7 @@ class Client:
             enqueued_at=now,
             deadline=deadline,
             chain=chain,
-            payload=payload,
+            payload_json=payload_json,
             origin=origin,
         )
         if not created and not (status is Status.WAIT and attempts == 0):
@@ -307,11 +308,9 @@ class Client:
         return self.get_invocation(request_id)
 
 
-def _encode(payload: Any) -> bytes:
+def _encode(payload: Any) -> str:
     try:
-        return json.dumps(
-            payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode()
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidParameter(f"the payload must be JSON: {exc}") from None
 

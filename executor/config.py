@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -58,7 +59,13 @@ class DestinationRef(BaseModel):
         return {"destination": kind, "param": parsed.model_dump_json()}
 
     def decoded(self) -> destinations.Param:
-        return destinations.param_model(self.destination).model_validate_json(self.param)
+        return _decode(self.destination, self.param)
+
+
+@lru_cache(maxsize=1024)
+def _decode(kind: str, param: str) -> destinations.Param:
+    """Params are frozen, and the same few are decoded for every message: decode each once."""
+    return destinations.param_model(kind).model_validate_json(param)
 
 
 class DestinationConfig(BaseModel):

@@ -38,25 +38,26 @@ class Configs:
     def __init__(self, store: Store, ttl: float) -> None:
         self._store = store
         self._ttl = ttl
-        self._cache: dict[str, tuple[float, StoredAsyncConfig | None]] = {}
+        # The policy is kept beside the stored config, so a message does not validate it again.
+        self._cache: dict[str, tuple[float, StoredAsyncConfig | None, AsyncConfig | None]] = {}
 
-    def stored(self, urn: FunctionURN) -> StoredAsyncConfig | None:
+    def _read(self, urn: FunctionURN) -> tuple[float, StoredAsyncConfig | None, AsyncConfig | None]:
         key = str(urn)
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
+            return hit
         raw = self._store.get_config(key)
         value = StoredAsyncConfig.model_validate_json(raw) if raw else None
-        self._cache[key] = (now, value)
-        return value
+        hit = self._cache[key] = (now, value, value.policy() if value else None)
+        return hit
+
+    def stored(self, urn: FunctionURN) -> StoredAsyncConfig | None:
+        return self._read(urn)[1]
 
     def effective(self, urn: FunctionURN, default: AsyncConfig | None) -> AsyncConfig:
         """The stored config, else the decorator's default, else the spec's defaults."""
-        stored = self.stored(urn)
-        if stored is not None:
-            return stored.policy()
-        return default or DEFAULT_CONFIG
+        return self._read(urn)[2] or default or DEFAULT_CONFIG
 
     def put(
         self, urn: FunctionURN, body: Any, defaults: dict[str, AsyncConfig | None]

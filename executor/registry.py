@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -58,6 +59,11 @@ class FunctionSpec:
             default_config=self.default_config,
             updated_at=time.time(),
         )
+
+    @cached_property
+    def local_entry(self) -> CatalogueEntry:
+        """The entry a producer in this process routes by, built once instead of per call."""
+        return self.entry()
 
 
 class Registry:

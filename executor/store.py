@@ -114,10 +114,13 @@ class Store:
         enqueued_at: float,
         deadline: float,
         chain: Sequence[str],
-        payload: Any,
+        payload_json: str,
         origin: str = "",
     ) -> tuple[bool, Status, int]:
-        """Record a new invocation as WAIT; ``(False, status, attempts)`` if the id exists."""
+        """Record a new invocation as WAIT; ``(False, status, attempts)`` if the id exists.
+
+        The payload comes already encoded: the producer encoded it to check its size.
+        """
         with reachable():
             created, status, attempts = cast(
                 "list[Any]",
@@ -136,7 +139,7 @@ class Store:
                         repr(enqueued_at),
                         repr(deadline),
                         _dumps(list(chain)),
-                        _dumps(payload),
+                        payload_json,
                         origin,
                         _transition(Status.WAIT, enqueued_at),
                     ],
