@@ -47,5 +47,9 @@ worker: install
 flower: install
 	$(BIN)/executor flower --app $(APP)
 
+# Plain Celery against this engine on a private redis-server; see "Performance" in README.md.
+bench: install
+	$(BIN)/executor bench --n 2000 --rounds 3 --json .bench/latest.json
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -25,6 +25,9 @@ def bench(
         SCENARIO_KEYS
     ),
     warmup: Annotated[int, typer.Option(min=1, help="unmeasured messages first")] = 50,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="scenarios take turns this many times; medians reported")
+    ] = 1,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
 ) -> None:
     """Measure throughput, latency and memory against plain Celery on a private Redis.
@@ -45,6 +48,7 @@ def bench(
                 prefetch=prefetch,
                 only=keys,
                 warmup=warmup,
+                rounds=rounds,
             ),
             _progress,
         )

@@ -13,9 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import boto3
 import psutil
 import redis
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def free_port() -> int:
@@ -42,7 +47,7 @@ class RedisServer:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.mkdtemp(prefix="executor-bench-redis-")
-        self._proc = subprocess.Popen(
+        self.proc = subprocess.Popen(
             [
                 binary,
                 "--port",
@@ -70,9 +75,9 @@ class RedisServer:
 
     def close(self) -> None:
         self.client.close()
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
@@ -82,7 +87,7 @@ class S3Server:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._proc = subprocess.Popen(
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -96,10 +101,27 @@ class S3Server:
         except OSError:
             return False
 
+    def _client(self) -> S3Client:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            region_name="us-east-1",
+        )
+
+    def create_bucket(self, name: str) -> None:
+        self._client().create_bucket(Bucket=name)
+
+    def count(self, bucket: str) -> int:
+        """How many objects the bucket holds."""
+        pages = self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return sum(page.get("KeyCount", 0) for page in pages)
+
     def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 class WorkerProcess:
@@ -111,7 +133,7 @@ class WorkerProcess:
         args = [
             sys.executable,
             "-m",
-            "executor.cli",
+            "executor",
             "worker",
             "--app",
             "executor.bench.worker:app",
@@ -152,6 +174,23 @@ class WorkerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log.unlink(missing_ok=True)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its live children."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 class MemorySampler:

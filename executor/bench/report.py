@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +13,10 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class Run(BaseModel):
-    """One scenario: rates per second, latencies in milliseconds, memory in MiB."""
+    """One scenario: rates per second, latencies in milliseconds, memory in MiB.
+
+    The CPU figures are per message, in milliseconds: where the time of a message goes.
+    """
 
     model_config = _FROZEN
 
@@ -25,6 +29,9 @@ class Run(BaseModel):
     p99_ms: float
     peak_rss_mib: float
     seconds: float
+    worker_cpu_ms: float
+    producer_cpu_ms: float
+    redis_cpu_ms: float
 
 
 class Ratios(BaseModel):
@@ -47,6 +54,7 @@ class Setup(BaseModel):
     prefetch: int | None
     n: int
     warmup: int
+    rounds: int
     worker: str
 
 
@@ -56,8 +64,10 @@ class Report(BaseModel):
     runs: dict[str, Run]
     ratios: Ratios
     setup: Setup
+    rounds: list[dict[str, Run]]
 
     def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
@@ -79,6 +89,27 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def median_run(runs: Sequence[Run]) -> Run:
+    """Each figure's median over rounds of one scenario."""
+    fields = {
+        name: statistics.median(getattr(run, name) for run in runs)
+        for name, info in Run.model_fields.items()
+        if info.annotation is float
+    }
+    return runs[0].model_copy(update=fields)
+
+
+def median_ratios(rounds: Sequence[dict[str, Run]]) -> Ratios:
+    """Each ratio's median over rounds, every one taken within a round."""
+    per_round = [ratios(runs) for runs in rounds]
+
+    def median(name: str) -> float | None:
+        values = [v for r in per_round if (v := getattr(r, name)) is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    return Ratios(**{name: median(name) for name in Ratios.model_fields})
+
+
 def ratios(runs: dict[str, Run]) -> Ratios:
     def over(top: str, bottom: str, field: str) -> float | None:
         if top not in runs or bottom not in runs:
@@ -96,7 +127,19 @@ def ratios(runs: dict[str, Run]) -> Ratios:
 
 def table(report: Report) -> str:
     """The runs as an aligned text table, then the ratios against their targets."""
-    header = ("", "scenario", "enqueue/s", "done/s", "p50 ms", "p95 ms", "p99 ms", "peak MiB")
+    header = (
+        "",
+        "scenario",
+        "enqueue/s",
+        "done/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "peak MiB",
+        "CPU ms/msg: worker",
+        "producer",
+        "redis",
+    )
     rows = [header]
     for key, run in report.runs.items():
         rows.append(
@@ -109,6 +152,9 @@ def table(report: Report) -> str:
                 f"{run.p95_ms:,.1f}",
                 f"{run.p99_ms:,.1f}",
                 f"{run.peak_rss_mib:,.1f}",
+                f"{run.worker_cpu_ms:.3f}",
+                f"{run.producer_cpu_ms:.3f}",
+                f"{run.redis_cpu_ms:.3f}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -124,7 +170,8 @@ def table(report: Report) -> str:
         0,
         (
             f"n={setup.n} per scenario, pool={setup.pool}, concurrency={setup.concurrency}, "
-            f"prefetch={setup.prefetch or 'default'}, {setup.cpus} CPUs, {setup.worker}"
+            f"prefetch={setup.prefetch or 'default'}, {setup.cpus} CPUs, {setup.worker}, "
+            f"median of {setup.rounds} round(s)"
         ),
     )
     lines.append("")

@@ -3,21 +3,32 @@
 Each scenario gets a fresh worker (same pool, concurrency and prefetch) on a flushed Redis,
 a warm-up batch that is not measured, then ``n`` messages sent as fast as one producer can.
 Latency runs from just before a message is sent to the ``task_postrun`` of the last task of
-its flow; throughput from the first send to the last completion.
+its flow; throughput from the first send to the last completion. With several rounds the
+scenarios take turns, so a slow spell of a shared machine falls on all of them alike, and
+each figure and ratio is the median over the rounds.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
-from executor.bench.processes import MemorySampler, RedisServer, S3Server, WorkerProcess, wait_for
-from executor.bench.report import Report, Run, Setup, percentile, ratios
+from executor.bench.processes import (
+    MemorySampler,
+    RedisServer,
+    S3Server,
+    WorkerProcess,
+    tree_cpu_seconds,
+    wait_for,
+)
+from executor.bench.report import Report, Run, Setup, median_ratios, median_run, percentile
 from executor.bench.scenarios import SCENARIOS, Scenario
-from executor.bench.workload import DONE_KEY, READY_KEY, Workload, build
+from executor.bench.workload import DONE_KEY, OBS_AGENCY, OBS_BUCKET, READY_KEY, Workload, build
 from executor.settings import Settings
 
 Progress = Callable[[str, bool], None]
@@ -31,6 +42,7 @@ class Options:
     prefetch: int | None = None
     only: Sequence[str] = tuple(SCENARIOS)
     warmup: int = 50
+    rounds: int = 1
     timeout: float = 600.0
 
 
@@ -43,26 +55,32 @@ class Bench:
             )
         self.options = options
         self.progress = progress
+        self._s3: S3Server | None = None
 
     def run(self) -> Report:
         options = self.options
-        redis_server = RedisServer()
-        s3: S3Server | None = None
-        try:
-            env = {"EXECUTOR_BROKER_URL": redis_server.url, "EXECUTOR_REDIS_URL": redis_server.url}
-            if any(SCENARIOS[key].needs_s3 for key in options.only):
-                s3 = S3Server()
-                env.update(_obs_env(s3.url))
-                os.environ.update(env)
-            workload = build(Settings(broker_url=redis_server.url, redis_url=redis_server.url))
-            runs = {
-                key: self._scenario(SCENARIOS[key], workload, redis_server, env)
-                for key in options.only
-            }
-        finally:
-            if s3 is not None:
-                s3.close()
-            redis_server.close()
+        rounds: list[dict[str, Run]] = []
+        with tempfile.TemporaryDirectory(prefix="executor-bench-") as scratch:
+            server = RedisServer()
+            try:
+                env = {"EXECUTOR_BROKER_URL": server.url, "EXECUTOR_REDIS_URL": server.url}
+                if any(SCENARIOS[key].needs_s3 for key in options.only):
+                    self._s3 = S3Server()
+                    self._s3.create_bucket(OBS_BUCKET)
+                    env["EXECUTOR_AGENCY_FILE"] = _agency_file(Path(scratch), self._s3.url)
+                workload = build(Settings(broker_url=server.url, redis_url=server.url))
+                for number in range(1, options.rounds + 1):
+                    prefix = f"round {number}/{options.rounds} " if options.rounds > 1 else ""
+                    rounds.append(
+                        {
+                            key: self._scenario(SCENARIOS[key], workload, server, env, prefix)
+                            for key in options.only
+                        }
+                    )
+            finally:
+                if self._s3 is not None:
+                    self._s3.close()
+                server.close()
         setup = Setup(
             cpus=os.cpu_count() or 1,
             pool=options.pool,
@@ -70,16 +88,24 @@ class Bench:
             prefetch=options.prefetch,
             n=options.n,
             warmup=options.warmup,
+            rounds=options.rounds,
             worker="fresh worker per scenario",
         )
-        return Report(runs=runs, ratios=ratios(runs), setup=setup)
+        runs = {key: median_run([r[key] for r in rounds]) for key in options.only}
+        return Report(runs=runs, ratios=median_ratios(rounds), setup=setup, rounds=rounds)
 
     def _scenario(
-        self, scenario: Scenario, workload: Workload, server: RedisServer, env: dict[str, str]
+        self,
+        scenario: Scenario,
+        workload: Workload,
+        server: RedisServer,
+        env: dict[str, str],
+        prefix: str,
     ) -> Run:
         options, rdb = self.options, server.client
-        label = f"({scenario.key}) {scenario.title}"
+        label = f"{prefix}({scenario.key}) {scenario.title}"
         rdb.flushdb()
+        stored = self._s3.count(OBS_BUCKET) if scenario.needs_s3 and self._s3 else 0
         worker = WorkerProcess(
             env, pool=options.pool, concurrency=options.concurrency, prefetch=options.prefetch
         )
@@ -93,12 +119,25 @@ class Bench:
                 self._send(scenario, workload, options.warmup)
                 self._wait(server, options.warmup, label + ": warm-up", worker)
                 rdb.delete(DONE_KEY)
+                cpu = self._cpu(worker, server)
                 started, first, sent_at = self._send(scenario, workload, options.n)
+                producer_cpu = time.process_time() - cpu[1]
                 done = self._wait(server, options.n, label, worker)
+                worker_cpu, _, redis_cpu = (
+                    after - before
+                    for after, before in zip(self._cpu(worker, server), cpu, strict=True)
+                )
             finally:
                 peak = sampler.stop()
         finally:
             worker.stop()
+        if scenario.needs_s3 and self._s3 is not None:
+            written = self._s3.count(OBS_BUCKET) - stored
+            if written != options.warmup + options.n:
+                raise RuntimeError(
+                    f"{label}: {written} events reached the bucket, "
+                    f"expected {options.warmup + options.n}"
+                )
         latencies = [(done[rid] - started[rid]) * 1000 for rid in started if rid in done]
         last = max(done.values())
         return Run(
@@ -111,6 +150,18 @@ class Bench:
             p99_ms=round(percentile(latencies, 99), 2),
             peak_rss_mib=round(peak / 2**20, 1),
             seconds=round(last - first, 3),
+            worker_cpu_ms=round(worker_cpu * 1000 / options.n, 3),
+            producer_cpu_ms=round(producer_cpu * 1000 / options.n, 3),
+            redis_cpu_ms=round(redis_cpu * 1000 / options.n, 3),
+        )
+
+    @staticmethod
+    def _cpu(worker: WorkerProcess, server: RedisServer) -> tuple[float, float, float]:
+        """CPU seconds so far of the worker tree, this producer, and redis-server."""
+        return (
+            tree_cpu_seconds(worker.proc.pid),
+            time.process_time(),
+            tree_cpu_seconds(server.proc.pid),
         )
 
     @staticmethod
@@ -152,11 +203,15 @@ class Bench:
         return done
 
 
-def _obs_env(endpoint: str) -> dict[str, str]:
-    """How the OBS destination reaches the local S3 server (credentials moto accepts)."""
-    return {
-        "EXECUTOR_OBS_ENDPOINT": endpoint,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+def _agency_file(directory: Path, endpoint: str) -> str:
+    """The agency that grants the OBS scenario the local S3 server (which takes any keys)."""
+    path = directory / "agencies.toml"
+    path.write_text(
+        f"[agencies.{OBS_AGENCY}.obs]\n"
+        f'endpoint_url = "{endpoint}"\n'
+        'access_key_id = "bench"\n'
+        'secret_access_key = "bench"\n'
+        'addressing_style = "path"\n',
+        encoding="utf-8",
+    )
+    return str(path)

@@ -30,6 +30,7 @@ CALLBACK_TASK: Final = "bench.callback"
 DONE_KEY: Final = "bench:done"
 READY_KEY: Final = "bench:ready"
 OBS_BUCKET: Final = "bench-events"
+OBS_AGENCY: Final = "bench"
 
 # The task that ends each flow; an OBS delivery counts only when it is the flow's last step.
 _FINAL: Final = frozenset(
@@ -72,6 +73,7 @@ def build(settings: Settings) -> Workload:
 
     @app.function(
         STASH,
+        agency=OBS_AGENCY,
         config={
             "destination_config": {
                 "on_success": {"destination": "OBS", "param": {"bucket": OBS_BUCKET}}
@@ -115,9 +117,13 @@ def _is_final(task: Any, kwargs: dict[str, Any] | None) -> bool:
 
 
 def _on_postrun(
-    sender: Any = None, task: Any = None, kwargs: dict[str, Any] | None = None, **_: Any
+    sender: Any = None,
+    task: Any = None,
+    kwargs: dict[str, Any] | None = None,
+    state: str = "",
+    **_: Any,
 ) -> None:
-    if _Recorder.url and _is_final(task, kwargs):
+    if _Recorder.url and state == "SUCCESS" and _is_final(task, kwargs):
         root = task.request.root_id or task.request.id
         _Recorder.client().rpush(DONE_KEY, f"{root} {time.time()!r}")
 

@@ -1,0 +1,82 @@
+"""``executor bench`` runs every scenario and writes its report; speed is not asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_KEYS = {
+    "title",
+    "n",
+    "enqueue_per_s",
+    "throughput_per_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "peak_rss_mib",
+    "seconds",
+    "worker_cpu_ms",
+    "producer_cpu_ms",
+    "redis_cpu_ms",
+}
+
+
+def test_bench_writes_every_scenario_and_ratio(tmp_path: Path) -> None:
+    report = tmp_path / "out" / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "executor",
+            "bench",
+            "--n",
+            "20",
+            "--warmup",
+            "5",
+            "--concurrency",
+            "2",
+            "--json",
+            str(report),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(report.read_text())
+    assert set(data["runs"]) == {"a", "b", "c", "d", "e"}
+    for run in data["runs"].values():
+        assert set(run) == RUN_KEYS
+        assert run["n"] == 20
+        assert run["throughput_per_s"] > 0
+        assert run["enqueue_per_s"] > 0
+        assert 0 < run["p50_ms"] <= run["p95_ms"] <= run["p99_ms"]
+        assert run["peak_rss_mib"] > 0
+    ratios = data["ratios"]
+    for name in ("invoke_vs_celery", "destination_vs_link", "enqueue_vs_apply_async"):
+        assert ratios[name] > 0
+    assert data["setup"]["rounds"] == 1
+    assert "throughput (b)/(a)" in result.stdout
+    assert "invoke_async -> OBS" in result.stdout
+
+
+def test_bench_refuses_an_unknown_scenario() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "executor", "bench", "--only", "a,z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "unknown scenario z" in result.stderr
