@@ -242,6 +242,7 @@ def test_drill_4_sigterm_one_of_two_workers_on_different_queues(env, rdb, start_
         60,
         "a quarter of the heavy invocations",
     )
+    wait_for(lambda: "RUNNING" in statuses(rdb, ids), 10, "a heavy invocation to be running")
     running = sum(1 for status in statuses(rdb, ids) if status == "RUNNING")
     asked = time.monotonic()
     # As Kubernetes does: SIGTERM to the main process, SIGKILL if it outlasts its grace period.
