@@ -140,7 +140,12 @@ class FleetCollector(Collector):
             "executor_reconcile_passes", "Reconciler passes run, fleet-wide (one per period)"
         )
         passes.add_metric([], stats.get("reconcile_passes", 0))
-        yield from (accepted, finished, retries, deliveries, dead, drops, passes)
+        orphans = CounterMetricFamily(
+            "executor_orphans_redriven",
+            "Invocations re-published because the broker had lost their message",
+        )
+        orphans.add_metric([], stats.get("orphans_redriven", 0))
+        yield from (accepted, finished, retries, deliveries, dead, drops, passes, orphans)
 
     def _queues(self) -> dict[str, int] | None:
         """Messages ready in each queue; None when the broker does not answer."""

@@ -159,6 +159,7 @@ def test_metrics_count_per_function_and_destination_fleet_wide(env, client, rdb,
     assert value("executor_queue_depth", queue="executor.invocations") == 0
     assert value("executor_oldest_waiting_seconds", function=crunch) > 0
     assert value("executor_oldest_waiting_seconds", function=tick) == 0
+    assert value("executor_orphans_redriven_total") == 0
 
     # The standalone exporter reads the same fleet-wide counters.
     other = free_port()
