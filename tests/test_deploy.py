@@ -154,7 +154,8 @@ def test_stopping_waits_for_running_invocations():
     for where, doc in k8s_documents():
         commands = [c.get("command", [])[:2] for c in containers(doc)]
         if ["executor", "worker"] in commands:
-            assert doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > TIME_LIMIT
+            grace = doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+            assert grace > TIME_LIMIT, where
     compose = yaml.safe_load(COMPOSE.read_text())
     for service in compose["services"].values():
         if (service.get("command") or [])[:2] == ["executor", "worker"]:
