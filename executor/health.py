@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
 from celery import Celery
 from celery.utils.nodenames import default_nodename, host_format
 from kombu.utils.url import maybe_sanitize_url
 
 from executor.settings import Settings
-from executor.store import Store
+from executor.store import reachable
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,14 @@ def check_store(settings: Settings, timeout: float) -> Check:
     url = maybe_sanitize_url(settings.redis_url)
 
     def probe() -> str:
-        store = Store(settings.redis_url)
-        store.redis.connection_pool.connection_kwargs.update(
-            socket_timeout=timeout, socket_connect_timeout=timeout
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         try:
-            store.ping()
+            with reachable():
+                client.ping()
         finally:
-            store.redis.close()
+            client.close()
         return str(url)
 
     return _timed("state store", probe)
