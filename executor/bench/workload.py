@@ -32,7 +32,8 @@ READY_KEY: Final = "bench:ready"
 OBS_BUCKET: Final = "bench-events"
 OBS_AGENCY: Final = "bench"
 
-# The task that ends each flow; an OBS delivery counts only when it is the flow's last step.
+# The task that ends each flow; a plain task with a link callback, or a delivery to anything
+# but OBS, is a step on the way.
 _FINAL: Final = frozenset(
     {PLAIN_TASK, CALLBACK_TASK, f"fn:default:{NOOP}:latest", f"fn:default:{TARGET}:latest"}
 )
@@ -113,6 +114,8 @@ def _is_final(task: Any, kwargs: dict[str, Any] | None) -> bool:
     if name == DELIVER_TASK:
         destination = (kwargs or {}).get("destination") or {}
         return bool(destination.get("destination") == "OBS")
+    if name == PLAIN_TASK and task.request.callbacks:
+        return False
     return name in _FINAL
 
 
