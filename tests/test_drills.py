@@ -2,7 +2,8 @@
 worker stopped mid-run. Each prints its figures (``pytest -s`` shows them).
 
 The drills shorten the visibility timeout to 10 s (time limits below half of it, as the
-settings require), so that messages a dead worker held come back within the drill.
+settings require) and the outbox grace to 3 s, so that messages a dead worker held, and events
+it never handed on, come back within the drill.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ DRILL = {
     "EXECUTOR_VISIBILITY_TIMEOUT": str(VISIBILITY),
     "EXECUTOR_TIME_LIMIT": "4",
     "EXECUTOR_SOFT_TIME_LIMIT": "3",
+    # An event whose delivery task a killed worker never queued is re-sent after this.
+    "EXECUTOR_OUTBOX_GRACE": "3",
 }
 
 
@@ -96,6 +99,7 @@ def test_drill_1_kill_9_a_prefork_worker_with_300_in_flight(drill_env, rdb, star
         started_twice=sum(starts.values()) - len(ids),
         completed_twice=sum(completions.values()) - len(ids),
         stream_entries=sum(entries.values()),
+        repeated_deliveries=int(rdb.hget("ae:stats", "delivery|DIS|delivered") or 0) - len(ids),
         recovery_seconds=f"{recovery:.1f}",
     )
     assert statuses == ["SUCCESS"] * len(ids)
