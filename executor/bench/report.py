@@ -33,9 +33,18 @@ class Run(BaseModel):
     producer_cpu_ms: float
     redis_cpu_ms: float
 
+    @property
+    def cpu_ms(self) -> float:
+        return self.worker_cpu_ms + self.producer_cpu_ms + self.redis_cpu_ms
+
 
 class Ratios(BaseModel):
-    """Ours over plain Celery, each None when a side was not run."""
+    """Ours over plain Celery, each None when a side was not run.
+
+    The ``cpu_`` ratios compare the CPU a message costs (worker, producer and Redis together),
+    inverted: the throughput ratio a machine would show if CPU were its only limit. They move
+    far less than throughput when other work shares the machine.
+    """
 
     model_config = _FROZEN
 
@@ -43,6 +52,8 @@ class Ratios(BaseModel):
     destination_vs_link: float | None
     enqueue_vs_apply_async: float | None
     memory_vs_celery: float | None
+    cpu_invoke_vs_celery: float | None
+    cpu_destination_vs_link: float | None
 
 
 class Setup(BaseModel):
@@ -117,11 +128,19 @@ def ratios(runs: dict[str, Run]) -> Ratios:
         denominator = getattr(runs[bottom], field)
         return round(getattr(runs[top], field) / denominator, 3) if denominator else None
 
+    def cheaper(ours: str, theirs: str) -> float | None:
+        if ours not in runs or theirs not in runs:
+            return None
+        cost = runs[ours].cpu_ms
+        return round(runs[theirs].cpu_ms / cost, 3) if cost else None
+
     return Ratios(
         invoke_vs_celery=over("b", "a", "throughput_per_s"),
         destination_vs_link=over("d", "c", "throughput_per_s"),
         enqueue_vs_apply_async=over("b", "a", "enqueue_per_s"),
         memory_vs_celery=over("b", "a", "peak_rss_mib"),
+        cpu_invoke_vs_celery=cheaper("b", "a"),
+        cpu_destination_vs_link=cheaper("d", "c"),
     )
 
 
@@ -183,4 +202,11 @@ def table(report: Report) -> str:
         sign = ">=" if higher else "<="
         verdict = "ok" if met else "MISSED"
         lines.append(f"{label:<22} {value:6.3f}   target {sign} {target:<4}  {verdict}")
+    for name, label in (
+        ("cpu_invoke_vs_celery", "by CPU (b)/(a)"),
+        ("cpu_destination_vs_link", "by CPU (d)/(c)"),
+    ):
+        value = getattr(report.ratios, name)
+        if value is not None:
+            lines.append(f"{label:<22} {value:6.3f}   (CPU per message, inverted)")
     return "\n".join(lines)
