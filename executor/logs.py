@@ -17,6 +17,7 @@ from typing import Any
 
 from celery import signals
 from celery._state import get_current_app, get_current_task
+from celery.utils.log import get_multiprocessing_logger
 
 from executor.constants import DELIVER_TASK, INVOKE_TASK_PREFIX
 from executor.settings import Settings, get_settings
@@ -115,7 +116,12 @@ def _settings() -> Settings:
 
 def _on_logger_setup(sender: Any = None, logger: logging.Logger | None = None, **_: Any) -> None:
     if logger is not None:
-        structure(logger, _settings())
+        settings = _settings()
+        structure(logger, settings)
+        # The pool's own logger (a child process lost, say) has a handler of its own.
+        pool_logger = get_multiprocessing_logger()
+        if pool_logger is not None:
+            structure(pool_logger, settings)
 
 
 def _on_worker_init(sender: Any = None, options: dict[str, Any] | None = None, **_: Any) -> None:
