@@ -180,6 +180,7 @@ def run_redis_restart(server: RedisServer, drill_env: dict[str, str], start_work
     assert set(accepted) <= set(completions)
 
 
+@pytest.mark.timeout(300)
 def test_drill_3_a_backlog_of_20000_then_workers(env, rdb, start_worker):
     # A worker on another queue publishes the catalogue; nothing consumes the backlog yet.
     start_worker(APP, queues="heavy", env=DRILL).stop()
