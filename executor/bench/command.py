@@ -32,8 +32,9 @@ def bench(
 ) -> None:
     """Measure throughput, latency and memory against plain Celery on a private Redis.
 
-    (a) Celery task, (b) invoke_async, (c) Celery task with a link callback, (d) invoke_async
-    with a FunctionGraph destination, (e) invoke_async with an OBS destination.
+    (a) Celery task; (b) invoke_async;
+    (c) Celery task with a link callback; (d) invoke_async to a FunctionGraph destination;
+    (e) invoke_async to an OBS destination (a local S3 server).
     """
     from executor.bench.report import table
     from executor.bench.runner import Bench, Options
