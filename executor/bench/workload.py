@@ -18,6 +18,7 @@ from celery import Task, signals
 from executor.app import FunctionApp
 from executor.constants import DELIVER_TASK
 from executor.context import Context
+from executor.registry import task_name
 from executor.settings import Settings
 
 NOOP: Final = "bench-noop"
@@ -31,12 +32,6 @@ DONE_KEY: Final = "bench:done"
 READY_KEY: Final = "bench:ready"
 OBS_BUCKET: Final = "bench-events"
 OBS_AGENCY: Final = "bench"
-
-# The task that ends each flow; a plain task with a link callback, or a delivery to anything
-# but OBS, is a step on the way.
-_FINAL: Final = frozenset(
-    {PLAIN_TASK, CALLBACK_TASK, f"fn:default:{NOOP}:latest", f"fn:default:{TARGET}:latest"}
-)
 
 
 @dataclass(frozen=True)
@@ -93,13 +88,19 @@ def build(settings: Settings) -> Workload:
         return None
 
     _Recorder.url = settings.redis_url
+    _Recorder.final = frozenset(
+        {PLAIN_TASK, CALLBACK_TASK, *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET))}
+    )
     return Workload(app=app, plain=plain, callback=callback)
 
 
 class _Recorder:
-    """The per-process Redis client of the completion and readiness receivers."""
+    """What the completion and readiness receivers of this process need: the Redis client,
+    and the tasks that end a flow (a plain task with a link callback, or a delivery to
+    anything but OBS, is only a step on the way)."""
 
     url = ""
+    final: frozenset[str] = frozenset()
     _client: redis.Redis | None = None
 
     @classmethod
@@ -116,7 +117,7 @@ def _is_final(task: Any, kwargs: dict[str, Any] | None) -> bool:
         return bool(destination.get("destination") == "OBS")
     if name == PLAIN_TASK and task.request.callbacks:
         return False
-    return name in _FINAL
+    return name in _Recorder.final
 
 
 def _on_postrun(
