@@ -247,8 +247,14 @@ def test_drill_4_sigterm_one_of_two_workers_on_different_queues(env, rdb, start_
         60,
         "a quarter of the heavy invocations",
     )
-    wait_for(lambda: "RUNNING" in statuses(rdb, ids), 10, "a heavy invocation to be running")
-    running = sum(1 for status in statuses(rdb, ids) if status == "RUNNING")
+    seen: list[str] = []
+
+    def one_running() -> bool:
+        seen[:] = statuses(rdb, ids)
+        return "RUNNING" in seen
+
+    wait_for(one_running, 10, "a heavy invocation to be running")
+    running = seen.count("RUNNING")
     asked = time.monotonic()
     # As Kubernetes does: SIGTERM to the main process, SIGKILL if it outlasts its grace period.
     heavy.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
