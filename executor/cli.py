@@ -275,4 +275,3 @@ cli.add_typer(dlq_cli, name="dlq")
 
 def main() -> None:
     cli()
-

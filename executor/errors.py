@@ -64,7 +64,7 @@ class CycleDetected(InvalidParameter):
 
 
 class AgencyFileInvalid(InvalidParameter):
-    """The file named by EXECUTOR_AGENCY_FILE is missing, unreadable or invalid; fix it and restart."""
+    """EXECUTOR_AGENCY_FILE is missing, unreadable or invalid; fix the file and restart."""
 
 
 class NotFound(ExecutorError):

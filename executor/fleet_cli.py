@@ -49,9 +49,7 @@ def health(
     from executor.health import node_name, run_checks
 
     settings, celery = _app_parts(app)
-    checks = run_checks(
-        settings, celery, node=node_name(node) if worker else None, timeout=timeout
-    )
+    checks = run_checks(settings, celery, node=node_name(node) if worker else None, timeout=timeout)
     healthy = all(check.ok for check in checks)
     if as_json:
         typer.echo(

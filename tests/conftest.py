@@ -84,14 +84,26 @@ def events(rdb: redis.Redis) -> Callable[..., list[dict[str, Any]]]:
     return wait
 
 
-def route(client: Client, function: str, *, success: str | None = None, failure: str | None = None,
-          **policy: Any) -> None:
+def route(
+    client: Client,
+    function: str,
+    *,
+    success: str | None = None,
+    failure: str | None = None,
+    **policy: Any,
+) -> None:
     """Store ``function``'s async config with FunctionGraph destinations to other functions."""
     side: dict[str, Any] = {}
     if success:
-        side["on_success"] = {"destination": "FunctionGraph", "param": {"func_urn": str(client.resolve(success))}}
+        side["on_success"] = {
+            "destination": "FunctionGraph",
+            "param": {"func_urn": str(client.resolve(success))},
+        }
     if failure:
-        side["on_failure"] = {"destination": "FunctionGraph", "param": {"func_urn": str(client.resolve(failure))}}
+        side["on_failure"] = {
+            "destination": "FunctionGraph",
+            "param": {"func_urn": str(client.resolve(failure))},
+        }
     client.put_async_config(function, {**policy, "destination_config": side})
 
 
@@ -103,4 +115,6 @@ def wait_status(client: Client, request_id: str, *statuses: str, timeout: float 
         if record.status.value in statuses:
             return record
         time.sleep(0.05)
-    raise AssertionError(f"{request_id} still {record.status if record else None}, wanted {statuses}")
+    raise AssertionError(
+        f"{request_id} still {record.status if record else None}, wanted {statuses}"
+    )

@@ -32,7 +32,9 @@ def known(client):
 
 
 def nothing_written(rdb) -> bool:
-    keys = [k for k in rdb.keys("ae:*") if k not in ("ae:catalogue",) and not k.startswith("ae:lock")]
+    keys = [
+        k for k in rdb.keys("ae:*") if k not in ("ae:catalogue",) and not k.startswith("ae:lock")
+    ]
     return not keys and rdb.llen(INVOCATION_QUEUE) == 0
 
 
@@ -42,11 +44,31 @@ def nothing_written(rdb) -> bool:
         ({"max_async_retry_attempts": 5}, "max_async_retry_attempts"),
         ({"max_async_event_age_in_seconds": 0}, "max_async_event_age_in_seconds"),
         ({"max_async_event_age_in_seconds": 90000}, "max_async_event_age_in_seconds"),
-        ({"destination_config": {"on_success": {"destination": "MQ", "param": "{}"}}}, "destination must be one of"),
-        ({"destination_config": {"on_success": {"destination": "OBS", "param": "{"}}}, "not valid JSON"),
+        (
+            {"destination_config": {"on_success": {"destination": "MQ", "param": "{}"}}},
+            "destination must be one of",
+        ),
+        (
+            {"destination_config": {"on_success": {"destination": "OBS", "param": "{"}}},
+            "not valid JSON",
+        ),
         ({"destination_config": {"on_failure": {"destination": "OBS", "param": "{}"}}}, "bucket"),
-        ({"destination_config": {"on_failure": {"destination": "FunctionGraph", "param": {"func_urn": "nope"}}}}, "func_urn"),
-        ({"destination_config": {"on_failure": {"destination": "DIS", "param": {"stream": "s"}}}}, "stream"),
+        (
+            {
+                "destination_config": {
+                    "on_failure": {"destination": "FunctionGraph", "param": {"func_urn": "nope"}}
+                }
+            },
+            "func_urn",
+        ),
+        (
+            {
+                "destination_config": {
+                    "on_failure": {"destination": "DIS", "param": {"stream": "s"}}
+                }
+            },
+            "stream",
+        ),
     ],
 )
 def test_bad_configs_are_refused_and_not_stored(known, rdb, body, fragment):
@@ -76,7 +98,11 @@ def test_cycle_of_function_destinations_is_refused_and_named(known, rdb):
     with pytest.raises(CycleDetected) as caught:
         route(known, "counted", success="hello")
     message = caught.value.message
-    assert "default:counted -> " in message and "default:hello -> " in message and "default:pong" in message
+    assert (
+        "default:counted -> " in message
+        and "default:hello -> " in message
+        and "default:pong" in message
+    )
     assert known.store.all_configs() == before
     with pytest.raises(CycleDetected):
         route(known, "hello", success="hello")

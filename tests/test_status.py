@@ -58,7 +58,14 @@ def test_listing_filters_and_pages(client, start_worker):
     wire = failed.to_wire()
     assert wire["request_id"] == bad and wire["status"] == "FAIL"
     assert wire["error_message"] == "ValueError: always fails"
-    assert set(wire) == {"request_id", "status", "error_message", "error_code", "start_time", "end_time"}
+    assert set(wire) == {
+        "request_id",
+        "status",
+        "error_message",
+        "error_code",
+        "start_time",
+        "end_time",
+    }
     middle = client.get_invocation(ok[2]).enqueued_at
     window = client.list_invocations("hello", since=middle, until=middle)
     assert [i.request_id for i in window.invocations] == [ok[2]]
@@ -66,7 +73,9 @@ def test_listing_filters_and_pages(client, start_worker):
         client.list_invocations("hello", status="DONE")
 
 
-def test_reconciler_discards_an_invocation_whose_message_was_lost(client, start_worker, events, rdb):
+def test_reconciler_discards_an_invocation_whose_message_was_lost(
+    client, start_worker, events, rdb
+):
     start_worker().stop()
     route(client, "hello", failure="sink", max_async_event_age_in_seconds=1)
     rid = client.invoke_async("hello", {"lost": True})

@@ -27,8 +27,14 @@ def parse(value: str):
         ("hello", "urn:fss:r1:p1:function:default:hello:latest"),
         ("hello:v1", "urn:fss:r1:p1:function:default:hello:v1"),
         ("pkg:hello:latest", "urn:fss:r1:p1:function:pkg:hello:latest"),
-        ("urn:fss:cn-north-1:abc:function:default:f:v2", "urn:fss:cn-north-1:abc:function:default:f:v2"),
-        ("urn:fss:cn-north-1:abc:function:default:f", "urn:fss:cn-north-1:abc:function:default:f:latest"),
+        (
+            "urn:fss:cn-north-1:abc:function:default:f:v2",
+            "urn:fss:cn-north-1:abc:function:default:f:v2",
+        ),
+        (
+            "urn:fss:cn-north-1:abc:function:default:f",
+            "urn:fss:cn-north-1:abc:function:default:f:latest",
+        ),
     ],
 )
 def test_urns_expand_and_round_trip(given: str, expected: str) -> None:
@@ -36,7 +42,9 @@ def test_urns_expand_and_round_trip(given: str, expected: str) -> None:
     assert str(parse(expected)) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "urn:fss:x", "1abc", "a:b:c:d", "urn:aws:r:p:function:d:f:l", "hel lo"])
+@pytest.mark.parametrize(
+    "bad", ["", "urn:fss:x", "1abc", "a:b:c:d", "urn:aws:r:p:function:d:f:l", "hel lo"]
+)
 def test_malformed_urns_are_refused(bad: str) -> None:
     with pytest.raises(InvalidURN):
         parse(bad)
@@ -79,10 +87,18 @@ def test_param_accepted_as_string_or_object_and_normalised() -> None:
         {"destination_config": {"on_success": {"destination": "Kafka", "param": "{}"}}},
         {"destination_config": {"on_success": {"destination": "OBS", "param": "{not json"}}},
         {"destination_config": {"on_success": {"destination": "OBS", "param": {"prefix": "x"}}}},
-        {"destination_config": {"on_success": {"destination": "OBS", "param": {"bucket": "b" * 70}}}},
+        {
+            "destination_config": {
+                "on_success": {"destination": "OBS", "param": {"bucket": "b" * 70}}
+            }
+        },
         {"destination_config": {"on_failure": {"destination": "DIS", "param": {}}}},
         {"destination_config": {"on_failure": {"destination": "SMN", "param": {"topic_urn": "x"}}}},
-        {"destination_config": {"on_failure": {"destination": "FunctionGraph", "param": {"func_urn": "f"}}}},
+        {
+            "destination_config": {
+                "on_failure": {"destination": "FunctionGraph", "param": {"func_urn": "f"}}
+            }
+        },
         {"unknown_field": 1},
     ],
 )
@@ -134,7 +150,11 @@ def test_event_has_the_exact_fields_in_order() -> None:
         "response_payload": "hello world!",
     }
     assert list(json.loads(event.model_dump_json())) == [
-        "timestamp", "request_context", "request_payload", "response_context", "response_payload",
+        "timestamp",
+        "request_context",
+        "request_payload",
+        "response_context",
+        "response_payload",
     ]
     assert format_timestamp(0.5) == "1970-01-01T00:00:00.500Z"
 
@@ -149,6 +169,8 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
 
 def test_settings_refuse_limits_near_the_visibility_timeout() -> None:
     with pytest.raises(ValidationError, match="VISIBILITY_TIMEOUT"):
-        Settings(broker_url="redis://x", visibility_timeout=600, time_limit=400, soft_time_limit=300)
+        Settings(
+            broker_url="redis://x", visibility_timeout=600, time_limit=400, soft_time_limit=300
+        )
     with pytest.raises(ValidationError, match="EXECUTOR_REDIS_URL"):
         Settings(broker_url="amqp://guest@localhost//")
