@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from executor.errors import DeadLetterNotFound, InvalidParameter, Unavailable
 from executor.invocation import DeliveryState
-from executor.store import DLQ, DLQ_INDEX, reachable
+from executor.keys import DLQ, DLQ_INDEX
+from executor.store import reachable
 
 if TYPE_CHECKING:
     from executor.app import FunctionApp

@@ -23,8 +23,9 @@ from prometheus_client.registry import Collector
 
 from executor.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.invocation import Status
+from executor.keys import active_key, record_key
 from executor.registry import CatalogueEntry
-from executor.store import Store, active_key, record_key
+from executor.store import Store
 
 if TYPE_CHECKING:
     from executor.app import FunctionApp

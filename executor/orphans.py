@@ -21,8 +21,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any, cast
 
 from executor.invocation import Status
+from executor.keys import active_key, history_key
 from executor.registry import CatalogueEntry
-from executor.store import active_key, history_key
 
 if TYPE_CHECKING:
     from executor.app import FunctionApp

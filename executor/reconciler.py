@@ -12,8 +12,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 from executor.invocation import Status
+from executor.keys import DEADLINES, OUTBOX
 from executor.orphans import Orphans
-from executor.store import DEADLINES, OUTBOX
 
 if TYPE_CHECKING:
     from executor.app import FunctionApp

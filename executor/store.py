@@ -16,42 +16,24 @@ from typing import Any, cast
 import redis
 
 from executor import _scripts
-from executor.constants import KEY_PREFIX
 from executor.errors import Unavailable
 from executor.invocation import DeliveryState, Invocation, Status, Transition
-
-P = KEY_PREFIX
-DEADLINES = P + "deadlines"
-OUTBOX = P + "outbox"
-STATS = P + "stats"
-CATALOGUE = P + "catalogue"
-CONFIGS = P + "cfgs"
-DLQ = P + "dlq"
-DLQ_INDEX = P + "dlq:idx"
-
-
-def record_key(request_id: str) -> str:
-    return f"{P}inv:{request_id}"
-
-
-def history_key(request_id: str) -> str:
-    return f"{P}inv:{request_id}:h"
-
-
-def deliveries_key(request_id: str) -> str:
-    return f"{P}inv:{request_id}:d"
-
-
-def index_key(urn: str) -> str:
-    return f"{P}idx:{urn}"
-
-
-def active_key(urn: str) -> str:
-    return f"{P}active:{urn}"
-
-
-def config_key(urn: str) -> str:
-    return f"{P}cfg:{urn}"
+from executor.keys import (
+    CATALOGUE,
+    CONFIGS,
+    DEADLINES,
+    DLQ,
+    DLQ_INDEX,
+    OUTBOX,
+    STATS,
+    active_key,
+    config_key,
+    deliveries_key,
+    history_key,
+    index_key,
+    lock_key,
+    record_key,
+)
 
 
 def _dumps(value: Any) -> str:
@@ -376,7 +358,7 @@ class Store:
 
     def try_lock(self, name: str, token: str, ttl: float) -> bool:
         """A lease that lets exactly one of many workers run a periodic job."""
-        return bool(self.redis.set(f"{P}lock:{name}", token, nx=True, px=int(ttl * 1000)))
+        return bool(self.redis.set(lock_key(name), token, nx=True, px=int(ttl * 1000)))
 
 
 def _invocation(
