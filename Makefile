@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SHELL := /bin/bash
 
-.PHONY: install demo test test-unit lint format typecheck worker flower bench clean
+.PHONY: install rabbitmq demo test test-unit lint format typecheck worker flower bench clean
 
 install: $(STAMP)
 
@@ -24,7 +25,22 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python -m executor.demo
 
-test: install
+# The broker tests also run on RabbitMQ at 127.0.0.1:5672: start it (installing it with apt-get
+# if needed) when nothing answers there.
+rabbitmq:
+	@up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }; \
+	if ! up; then \
+	  if ! command -v rabbitmq-server >/dev/null 2>&1; then \
+	    echo "installing rabbitmq-server with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server) >/dev/null; \
+	  fi; \
+	  echo "starting rabbitmq-server"; \
+	  rabbitmq-server -detached; \
+	  for _ in $$(seq 120); do up && break; sleep 1; done; \
+	  rabbitmqctl -q --timeout 60 await_startup; \
+	fi
+
+test: install rabbitmq
 	$(BIN)/pytest -q
 
 test-unit: install
