@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
-from executor.errors import ExecutorError, InvalidParameter
+from executor.errors import InvalidParameter, ProjectDenied, Unauthenticated
 from executor.settings import Settings
 
 ALGORITHM = "SDK-HMAC-SHA256"
@@ -32,20 +32,6 @@ DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_CLOCK_SKEW = 15 * 60
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 REQUIRED_SIGNED_HEADERS = ("host", "x-sdk-date")
-
-
-class Unauthenticated(ExecutorError):
-    """No valid credential came with the request."""
-
-    code = "FSS.0401"
-    http_status = 401
-
-
-class ProjectDenied(ExecutorError):
-    """The credential is valid but does not own the project named in the path."""
-
-    code = "FSS.0403"
-    http_status = 403
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,57 @@ class DeliveryTask(MaskedTask):
     typing = False
 
 
+def hand_over(
+    ref: DestinationRef,
+    *,
+    request_id: str,
+    outcome: str,
+    event: dict[str, Any],
+    chain: list[str],
+    function_urn: str,
+    agency: str | None,
+    attempt: int = 1,
+) -> None:
+    """One attempt to deliver an event; raises what its destination raises."""
+    destinations.get(ref.destination).deliver(
+        Delivery(
+            identity=f"{request_id}:{outcome}",
+            request_id=request_id,
+            outcome=outcome,
+            function_urn=function_urn,
+            event=event,
+            param=ref.decoded(),
+            chain=tuple(chain),
+            agency=agency,
+            attempt=attempt,
+        )
+    )
+
+
+def mark(
+    app: FunctionApp,
+    request_id: str,
+    kind: str,
+    outcome: str,
+    state: str,
+    attempts: int,
+    error: str,
+) -> None:
+    """Record where one event stands on its way to its destination."""
+    app.client.store.set_delivery(
+        request_id,
+        DeliveryState(
+            destination=kind,
+            outcome=outcome,
+            state=state,
+            attempts=attempts,
+            error=error,
+            updated_at=time.time(),
+        ),
+        app.settings.status_retention,
+    )
+
+
 def register_delivery(app: FunctionApp) -> Any:
     @app.celery.task(name=DELIVER_TASK, bind=True, base=DeliveryTask, shared=False)  # type: ignore[untyped-decorator]
     def deliver(
@@ -82,19 +133,16 @@ class Deliverer:
         attempts = (previous.attempts if previous else 0) + 1
         started = first_at or time.time()
         try:
-            ref = DestinationRef.model_validate(destination)
-            delivery = Delivery(
-                identity=f"{request_id}:{outcome}",
+            hand_over(
+                DestinationRef.model_validate(destination),
                 request_id=request_id,
                 outcome=outcome,
-                function_urn=function_urn,
                 event=event,
-                param=ref.decoded(),
-                chain=tuple(chain),
+                chain=chain,
+                function_urn=function_urn,
                 agency=agency,
                 attempt=attempts,
             )
-            destinations.get(kind).deliver(delivery)
         except ChainBroken as exc:
             self._mark(request_id, kind, outcome, "dropped", attempts, exc.message)
             return
@@ -125,18 +173,7 @@ class Deliverer:
     def _mark(
         self, request_id: str, kind: str, outcome: str, state: str, attempts: int, error: str
     ) -> None:
-        self.store.set_delivery(
-            request_id,
-            DeliveryState(
-                destination=kind,
-                outcome=outcome,
-                state=state,
-                attempts=attempts,
-                error=error,
-                updated_at=time.time(),
-            ),
-            self.settings.status_retention,
-        )
+        mark(self.app, request_id, kind, outcome, state, attempts, error)
 
     def _failed(
         self,

@@ -7,15 +7,14 @@ again through the normal delivery task, with a fresh delivery deadline) or purge
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from executor.delivery import mark
 from executor.errors import DeadLetterNotFound, InvalidParameter, Unavailable
-from executor.invocation import DeliveryState
 from executor.keys import DLQ, DLQ_INDEX
 from executor.store import reachable
 
@@ -130,18 +129,14 @@ class DeadLetters:
         return queued
 
     def _dispatch(self, letter: DeadLetter) -> None:
-        store, settings = self.app.client.store, self.app.settings
-        store.set_delivery(
+        mark(
+            self.app,
             letter.request_id,
-            DeliveryState(
-                destination=letter.kind,
-                outcome=letter.outcome,
-                state="pending",
-                attempts=letter.attempts,
-                error=f"redriven from the dead-letter store; was: {letter.reason}",
-                updated_at=time.time(),
-            ),
-            settings.status_retention,
+            letter.kind,
+            letter.outcome,
+            "pending",
+            letter.attempts,
+            f"redriven from the dead-letter store; was: {letter.reason}",
         )
         self.app.lifecycle.dispatch(
             request_id=letter.request_id,

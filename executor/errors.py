@@ -16,6 +16,8 @@ API answers with::
     │   ├── InvocationNotFound    FSS.0404  no record for a request id
     │   └── DeadLetterNotFound    FSS.0404  no dead-lettered event with that identity
     ├── AccessDenied              FSS.1121  the function's agency does not grant a destination
+    ├── Unauthenticated           FSS.0401  no valid credential came with an API request
+    ├── ProjectDenied             FSS.0403  the credential does not own the project in the path
     └── Unavailable               FSS.0500  the state store or broker cannot be reached
 """
 
@@ -104,3 +106,17 @@ class Unavailable(ExecutorError):
 
     code = "FSS.0500"
     http_status = 503
+
+
+class Unauthenticated(ExecutorError):
+    """No valid credential came with the request."""
+
+    code = "FSS.0401"
+    http_status = 401
+
+
+class ProjectDenied(ExecutorError):
+    """The credential is valid but does not own the project named in the path."""
+
+    code = "FSS.0403"
+    http_status = 403

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from executor.auth import Authenticator, HttpRequest, ProjectDenied
-from executor.errors import ExecutorError, InvalidParameter, PayloadTooLarge
+from executor.auth import Authenticator, HttpRequest
+from executor.errors import ExecutorError, InvalidParameter, PayloadTooLarge, ProjectDenied
 from executor.wire import ErrorBody
 
 

@@ -11,8 +11,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import destinations
-from destinations import Delivery
 from executor.config import AsyncConfig, DestinationRef
 from executor.constants import (
     CONDITION_EVENT_AGE_EXCEEDED,
@@ -20,10 +18,11 @@ from executor.constants import (
     DELIVER_TASK,
     DELIVERY_QUEUE,
 )
+from executor.delivery import hand_over, mark
 from executor.errors import FunctionNotFound
 from executor.events import ResultEvent, build_event
 from executor.guard import ChainBroken
-from executor.invocation import DeliveryState, Status
+from executor.invocation import Status
 from executor.redaction import delivery_repr
 from executor.urn import FunctionURN, parse_urn
 
@@ -127,17 +126,14 @@ class Lifecycle:
         state = "delivered"
         error = ""
         try:
-            destinations.get(destination.destination).deliver(
-                Delivery(
-                    identity=f"{request_id}:{outcome}",
-                    request_id=request_id,
-                    outcome=outcome,
-                    function_urn=function_urn,
-                    event=event,
-                    param=destination.decoded(),
-                    chain=tuple(chain),
-                    agency=agency,
-                )
+            hand_over(
+                destination,
+                request_id=request_id,
+                outcome=outcome,
+                event=event,
+                chain=chain,
+                function_urn=function_urn,
+                agency=agency,
             )
         except ChainBroken as exc:
             state, error = "dropped", exc.message
@@ -149,18 +145,7 @@ class Lifecycle:
                 exc,
             )
             return False
-        self.store.set_delivery(
-            request_id,
-            DeliveryState(
-                destination=destination.destination,
-                outcome=outcome,
-                state=state,
-                attempts=1,
-                error=error,
-                updated_at=time.time(),
-            ),
-            self.settings.status_retention,
-        )
+        mark(self.app, request_id, destination.destination, outcome, state, 1, error)
         return True
 
     def dispatch(

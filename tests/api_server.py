@@ -6,17 +6,19 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
+from conftest import FAST
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
-from services import ROOT, free_port, wait_for
+from services import ROOT, RedisServer, free_port, wait_for
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 OTHER_PROJECT = "9a8b7c6d5e4f30211203f4e5d6c7b8a9"
@@ -140,3 +142,15 @@ class Signed:
         url, headers = self.request(method, operation, **kw)
         body = kw.get("body", b"") if send_body is None else send_body
         return httpx.request(method, url, headers=headers, content=body)
+
+
+@pytest.fixture(scope="module")
+def api(redis_server: RedisServer) -> Iterator[ApiServer]:
+    server = ApiServer({"EXECUTOR_BROKER_URL": redis_server.url, **FAST, **CREDENTIALS}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clean(env: dict[str, str]) -> None:
+    """An empty state store for this test (the ``env`` fixture flushes it)."""

@@ -11,7 +11,7 @@ from services import RedisServer, Worker
 
 from executor import Client, Settings
 
-pytest_plugins = ["destination_services"]
+pytest_plugins = ["destination_services", "api_server"]
 
 EVENTS_KEY = "test:events"
 

@@ -15,12 +15,10 @@ from hypothesis import strategies as st
 from executor.auth import (
     Authenticator,
     HttpRequest,
-    ProjectDenied,
-    Unauthenticated,
     parse_access_keys,
     parse_tokens,
 )
-from executor.errors import InvalidParameter
+from executor.errors import InvalidParameter, ProjectDenied, Unauthenticated
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 AK, SK, PROJECT = "AKEXAMPLE", "secret/with+odd=chars", "p1"

@@ -17,7 +17,6 @@ import httpx
 import pytest
 from api_server import (
     AUTH,
-    CREDENTIALS,
     HELLO,
     OTHER_AK,
     OTHER_PROJECT,
@@ -29,22 +28,9 @@ from api_server import (
     Signed,
     refused,
 )
-from conftest import FAST
 from services import ROOT, RedisServer, free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def api(redis_server: RedisServer) -> Iterator[ApiServer]:
-    server = ApiServer({"EXECUTOR_BROKER_URL": redis_server.url, **FAST, **CREDENTIALS}).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def clean(env: dict[str, str]) -> None:
-    """An empty state store for this test (the ``env`` fixture flushes it)."""
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,16 @@ not, may make it answer 500."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from api_server import CREDENTIALS, PROJECT, TOKEN, ApiServer
-from conftest import FAST
+from api_server import PROJECT, TOKEN, ApiServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from services import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +34,6 @@ BOUNDED = settings(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-
-
-@pytest.fixture(scope="module")
-def api(redis_server: RedisServer) -> Iterator[ApiServer]:
-    server = ApiServer({"EXECUTOR_BROKER_URL": redis_server.url, **FAST, **CREDENTIALS}).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

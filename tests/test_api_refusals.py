@@ -18,24 +18,11 @@ from api_server import (
     ApiServer,
     refused,
 )
-from conftest import FAST
 from services import RedisServer, free_port
 
 from executor.constants import PAYLOAD_LIMIT
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def api(redis_server: RedisServer) -> Iterator[ApiServer]:
-    server = ApiServer({"EXECUTOR_BROKER_URL": redis_server.url, **FAST, **CREDENTIALS}).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def clean(env: dict[str, str]) -> None:
-    """An empty state store for this test (the ``env`` fixture flushes it)."""
 
 
 def test_body_at_the_limit_is_accepted_and_durably_recorded(api: ApiServer, clean: None) -> None:

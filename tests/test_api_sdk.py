@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from api_server import AK, CREDENTIALS, HELLO, OTHER_PROJECT, PROJECT, SK, ApiServer
-from conftest import FAST
+from api_server import AK, HELLO, OTHER_PROJECT, PROJECT, SK, ApiServer
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
@@ -36,19 +35,12 @@ from huaweicloudsdkfunctiongraph.v2 import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from services import RedisServer, Worker
+from services import Worker
 
 pytestmark = pytest.mark.integration
 
 SINK = f"urn:fss:local-1:{PROJECT}:function:default:sink:latest"
 HEAVY = f"urn:fss:local-1:{PROJECT}:function:default:heavy:latest"
-
-
-@pytest.fixture(scope="module")
-def api(redis_server: RedisServer) -> Iterator[ApiServer]:
-    server = ApiServer({"EXECUTOR_BROKER_URL": redis_server.url, **FAST, **CREDENTIALS}).start()
-    yield server
-    server.stop()
 
 
 def sdk(api: ApiServer, project: str = PROJECT) -> FunctionGraphClient:
