@@ -49,6 +49,7 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check executor destinations tests
 	$(BIN)/ruff format --check executor destinations tests
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format executor destinations tests

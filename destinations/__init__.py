@@ -1,7 +1,7 @@
 """Destination kinds, each a module behind the ``Destination`` protocol.
 
-A new kind is a new module with a ``Param`` model and a class with ``kind``, ``param_model`` and
-``deliver``, listed in ``_KINDS`` below.
+A new kind is a ``Param`` model in ``executor.core.params`` and a module here with a class that
+has ``kind``, ``param_model`` and ``deliver(delivery, runtime)``, listed in ``_KINDS`` below.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from destinations.base import (
     Delivery,
     DeliveryError,
     Destination,
-    Param,
+    DestinationRuntime,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
@@ -18,19 +18,13 @@ from destinations.dis import DISDestination
 from destinations.functiongraph import FunctionGraphDestination
 from destinations.obs import OBSDestination
 from destinations.smn import SMNDestination
+from executor.core.params import KINDS, Param, param_model
 
 _KINDS: dict[str, type[Destination]] = {
     cls.kind: cls
     for cls in (FunctionGraphDestination, OBSDestination, DISDestination, SMNDestination)
 }
 _INSTANCES: dict[str, Destination] = {}
-
-KINDS: tuple[str, ...] = tuple(_KINDS)
-
-
-def param_model(kind: str) -> type[Param]:
-    """The ``param`` model of a kind; ``KeyError`` for an unknown kind."""
-    return _KINDS[kind].param_model
 
 
 def get(kind: str) -> Destination:
@@ -46,6 +40,7 @@ __all__ = [
     "Delivery",
     "DeliveryError",
     "Destination",
+    "DestinationRuntime",
     "Param",
     "PermanentDeliveryError",
     "TemporaryDeliveryError",

@@ -19,7 +19,7 @@ from botocore.exceptions import (
 )
 
 from destinations.base import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
-from executor.agency import OBSAccess, ServiceAccess
+from executor.core.agency import OBSAccess, ServiceAccess
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient

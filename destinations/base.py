@@ -1,24 +1,26 @@
-"""The one protocol every destination kind implements, and the errors it raises."""
+"""The one protocol every destination kind implements, what it is given, and its errors.
+
+A destination is handed a ``Delivery`` (the event and where it goes) and a ``DestinationRuntime``
+(what it may use of the engine: settings, agencies, markers in the state store, and invoking a
+function). The runtime is passed in, never looked up, so a destination can be driven by a test
+with a small stub.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import redis
-from pydantic import BaseModel, ConfigDict
+
+from executor.core.params import Param
 
 if TYPE_CHECKING:
-    from executor.client import Client
-
-
-class Param(BaseModel):
-    """The decoded ``param`` of a destination; each kind subclasses it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    from executor.core.agency import Agencies
+    from executor.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class Delivery:
     """One result event on its way to one destination.
 
     ``identity`` is stable across repeated deliveries of the same outcome (the request id and
-    the outcome), so a destination can overwrite or skip instead of duplicating.
+    the outcome), so a destination can overwrite or skip instead of duplicating. ``chain`` is
+    the call chain of the invocation that produced the event (without its own function).
     """
 
     identity: str
@@ -38,11 +41,34 @@ class Delivery:
     chain: tuple[str, ...] = ()
     agency: str | None = None
     attempt: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> bytes:
         """The event as compact UTF-8 JSON, byte for byte what every destination receives."""
         return json.dumps(self.event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class DestinationRuntime(Protocol):
+    """What the engine lends a destination for one delivery."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def agencies(self) -> Agencies: ...
+
+    def invoke_next(self, function_urn: str, delivery: Delivery, request_id: str) -> str:
+        """Invoke ``function_urn`` asynchronously with the event, one hop down the chain."""
+        ...
+
+    def claim_marker(self, name: str, value: str, ttl: int) -> bool:
+        """Set the marker ``name`` unless it exists; True when this call set it."""
+        ...
+
+    def read_marker(self, name: str) -> str | None: ...
+
+    def write_marker(self, name: str, value: str, ttl: int) -> None: ...
+
+    def drop_marker(self, name: str) -> None: ...
 
 
 class DeliveryError(Exception):
@@ -66,21 +92,13 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class Destination(Protocol):
-    """A destination kind: validates its ``param`` and delivers one event."""
+    """A destination kind: names its ``param`` model and delivers one event."""
 
     kind: ClassVar[str]
     param_model: ClassVar[type[Param]]
 
-    def deliver(self, delivery: Delivery) -> None:
+    def deliver(self, delivery: Delivery, runtime: DestinationRuntime) -> None:
         """Hand the event over, or raise a ``DeliveryError``."""
-
-
-def runtime() -> Client:
-    """The running app's client: its settings, agencies and state store."""
-    # Imported late: the executor package imports this one while it loads.
-    from executor.client import current_client
-
-    return current_client()
 
 
 @contextmanager

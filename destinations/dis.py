@@ -24,18 +24,17 @@ from typing import Any, ClassVar
 
 import redis
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field
 
 from destinations import _aws
 from destinations.base import (
     Delivery,
-    Param,
+    DestinationRuntime,
     TemporaryDeliveryError,
     redis_errors,
-    runtime,
 )
-from executor.agency import DISAccess
-from executor.constants import KEY_PREFIX
+from executor.core.agency import DISAccess
+from executor.core.constants import KEY_PREFIX
+from executor.core.params import DISParam, Param
 
 log = logging.getLogger("executor.destinations.dis")
 
@@ -53,10 +52,6 @@ return {1, id}
 """
 
 
-class DISParam(Param):
-    stream_name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-
-
 def marker_key(stream: str, identity: str) -> str:
     return f"{KEY_PREFIX}dis:{stream}:{identity}"
 
@@ -69,17 +64,19 @@ class DISDestination:
         self._streams: dict[tuple[int, str], tuple[redis.Redis, Any]] = {}
         self._lock = threading.Lock()
 
-    def deliver(self, delivery: Delivery) -> None:
+    def deliver(self, delivery: Delivery, runtime: DestinationRuntime) -> None:
         assert isinstance(delivery.param, DISParam)
-        _, access = runtime().agencies.access(delivery.agency, DISAccess)
+        _, access = runtime.agencies.access(delivery.agency, DISAccess)
         if access.backend == "kinesis":
-            self._put_record(delivery, access, delivery.param.stream_name)
+            self._put_record(delivery, runtime, access, delivery.param.stream_name)
         else:
-            self._append(delivery, access, delivery.param.stream_name)
+            self._append(delivery, runtime, access, delivery.param.stream_name)
 
-    def _append(self, delivery: Delivery, access: DISAccess, stream: str) -> None:
-        client = runtime()
-        url = access.redis_url.get_secret_value() if access.redis_url else client.settings.redis_url
+    def _append(
+        self, delivery: Delivery, runtime: DestinationRuntime, access: DISAccess, stream: str
+    ) -> None:
+        settings = runtime.settings
+        url = access.redis_url.get_secret_value() if access.redis_url else settings.redis_url
         _, append = self._redis(url)
         with redis_errors(f"DIS stream {stream}"):
             added, entry = append(
@@ -88,7 +85,7 @@ class DISDestination:
                     delivery.identity,
                     delivery.body(),
                     access.maxlen,
-                    client.settings.status_retention,
+                    settings.status_retention,
                 ],
             )
         if not added:
@@ -106,15 +103,15 @@ class DISDestination:
                 found = self._streams[key] = (connection, connection.register_script(APPEND_ONCE))
         return found
 
-    def _put_record(self, delivery: Delivery, access: DISAccess, stream: str) -> None:
-        client = runtime()
-        state = client.store.redis
-        marker = marker_key(stream, delivery.identity)
+    def _put_record(
+        self, delivery: Delivery, runtime: DestinationRuntime, access: DISAccess, stream: str
+    ) -> None:
+        marker = f"dis:{stream}:{delivery.identity}"
         what = f"DIS stream {stream}"
         claim_ttl = int(access.connect_timeout + access.read_timeout) + 30
         with redis_errors(f"{what} (the state store)"):
-            if not state.set(marker, f"pending:{uuid.uuid4().hex}", nx=True, ex=claim_ttl):
-                if str(state.get(marker) or "").startswith("done:"):
+            if not runtime.claim_marker(marker, f"pending:{uuid.uuid4().hex}", claim_ttl):
+                if str(runtime.read_marker(marker) or "").startswith("done:"):
                     log.info("event %s is already in %s", delivery.identity, stream)
                     return
                 raise TemporaryDeliveryError(
@@ -127,11 +124,11 @@ class DISDestination:
         except (ClientError, BotoCoreError) as exc:
             # A claim left behind expires by itself; the put's own error is what matters.
             with contextlib.suppress(redis.RedisError):
-                state.delete(marker)
+                runtime.drop_marker(marker)
             raise _aws.delivery_error(exc, what) from exc
         try:
-            state.set(
-                marker, f"done:{reply['SequenceNumber']}", ex=client.settings.status_retention
+            runtime.write_marker(
+                marker, f"done:{reply['SequenceNumber']}", runtime.settings.status_retention
             )
         except redis.RedisError as exc:
             # The record is in the stream: report it delivered rather than put it twice.

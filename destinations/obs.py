@@ -10,36 +10,21 @@ before the first object of a bucket and prefix is written, once per process.
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field, field_validator
 
 from destinations import _aws
-from destinations.base import Delivery, Param, runtime
-from executor.agency import OBSAccess
+from destinations.base import Delivery, DestinationRuntime
+from executor.core.agency import OBSAccess
+from executor.core.params import OBSParam, Param
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import LifecycleRuleOutputTypeDef, LifecycleRuleTypeDef
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 RULE_PREFIX = "async-executor-expiry:"
-
-
-class OBSParam(Param):
-    bucket: str
-    prefix: str = ""
-    expires: int = Field(default=0, ge=0, le=365, description="days; 0 keeps objects")
-
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, value: str) -> str:
-        if not _BUCKET.match(value):
-            raise ValueError("bucket must be 3-63 lowercase letters, digits, '.' or '-'")
-        return value
 
 
 def folder(prefix: str) -> str:
@@ -68,10 +53,10 @@ class OBSDestination:
         self._expiring: set[tuple[OBSAccess, str, str, int]] = set()
         self._lock = threading.Lock()
 
-    def deliver(self, delivery: Delivery) -> None:
+    def deliver(self, delivery: Delivery, runtime: DestinationRuntime) -> None:
         assert isinstance(delivery.param, OBSParam)
         param = delivery.param
-        _, access = runtime().agencies.access(delivery.agency, OBSAccess)
+        _, access = runtime.agencies.access(delivery.agency, OBSAccess)
         client = _aws.s3(access)
         key = object_key(param.prefix, delivery.request_id, delivery.outcome)
         try:

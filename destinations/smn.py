@@ -22,30 +22,22 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field
 
 from destinations import _aws
 from destinations.base import (
     Delivery,
     DeliveryError,
-    Param,
+    DestinationRuntime,
     PermanentDeliveryError,
     TemporaryDeliveryError,
     redis_errors,
-    runtime,
 )
-from executor.agency import SMNAccess, Subscription
-from executor.constants import KEY_PREFIX
+from executor.core.agency import SMNAccess, Subscription
+from executor.core.params import Param, SMNParam
 
 log = logging.getLogger("executor.destinations.smn")
 
 _PASSING = frozenset({408, 425, 429})
-
-
-class SMNParam(Param):
-    topic_urn: str = Field(
-        pattern=r"^urn:smn:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+:[A-Za-z0-9_-]{1,256}$"
-    )
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -61,13 +53,13 @@ class SMNDestination:
     kind: ClassVar[str] = "SMN"
     param_model: ClassVar[type[Param]] = SMNParam
 
-    def deliver(self, delivery: Delivery) -> None:
+    def deliver(self, delivery: Delivery, runtime: DestinationRuntime) -> None:
         assert isinstance(delivery.param, SMNParam)
-        name, access = runtime().agencies.access(delivery.agency, SMNAccess)
+        name, access = runtime.agencies.access(delivery.agency, SMNAccess)
         if access.backend == "sns":
             self._publish(delivery, access, delivery.param.topic_urn)
         else:
-            self._post_all(delivery, access, name, delivery.param.topic_urn)
+            self._post_all(delivery, runtime, access, name, delivery.param.topic_urn)
 
     def _publish(self, delivery: Delivery, access: SMNAccess, topic_urn: str) -> None:
         condition = str(delivery.event.get("request_context", {}).get("condition", ""))
@@ -84,21 +76,27 @@ class SMNDestination:
         except (ClientError, BotoCoreError) as exc:
             raise _aws.delivery_error(exc, f"SMN topic {topic_urn}") from exc
 
-    def _post_all(self, delivery: Delivery, access: SMNAccess, agency: str, topic_urn: str) -> None:
+    def _post_all(
+        self,
+        delivery: Delivery,
+        runtime: DestinationRuntime,
+        access: SMNAccess,
+        agency: str,
+        topic_urn: str,
+    ) -> None:
         subscriptions = [s for s in access.subscriptions if s.topic_urn == topic_urn]
         if not subscriptions:
             raise PermanentDeliveryError(
                 f"SMN topic {topic_urn} has no subscription in agency {agency!r}: add one "
                 f"under [[agencies.{agency}.smn.subscriptions]]"
             )
-        client = runtime()
-        state, retention = client.store.redis, client.settings.status_retention
+        retention = runtime.settings.status_retention
         body = delivery.body()
         failures: list[DeliveryError] = []
         for subscription in subscriptions:
-            sent = f"{KEY_PREFIX}smn:{delivery.identity}:{_fingerprint(subscription)}"
+            sent = f"smn:{delivery.identity}:{_fingerprint(subscription)}"
             with redis_errors("SMN (the state store)"):
-                if state.exists(sent):
+                if runtime.read_marker(sent) is not None:
                     continue
             try:
                 post(subscription, body, delivery.identity)
@@ -106,7 +104,7 @@ class SMNDestination:
                 failures.append(exc)
                 continue
             with redis_errors("SMN (the state store)"):
-                state.set(sent, "1", ex=retention)
+                runtime.write_marker(sent, "1", retention)
         if failures:
             message = "; ".join(f.message for f in failures)
             if all(f.permanent for f in failures):

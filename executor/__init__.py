@@ -7,31 +7,46 @@ app = FunctionApp()
 @app.function("hello")
 def hello(event, context):
     return f"hello {event['name']}"
+
+The names below load on first use, so importing a leaf module (``executor.core.urn``) does not
+bring in Celery, Redis or boto3.
 """
 
-from executor.app import FunctionApp
-from executor.client import Client
-from executor.config import AsyncConfig, DestinationConfig, DestinationRef, StoredAsyncConfig
-from executor.context import Context
-from executor.errors import (
-    AccessDenied,
-    AliasNotAllowed,
-    ConfigNotFound,
-    CycleDetected,
-    ExecutorError,
-    FunctionNotFound,
-    InvalidParameter,
-    InvalidURN,
-    InvocationNotFound,
-    NotFound,
-    PayloadTooLarge,
-    Unavailable,
-)
-from executor.events import ResultEvent
-from executor.guard import ChainBroken
-from executor.invocation import Invocation, InvocationPage, Status
-from executor.settings import Settings, get_settings
-from executor.urn import FunctionURN, parse_urn
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "FunctionApp": "executor.runtime.app",
+    "Client": "executor.runtime.client",
+    "Context": "executor.runtime.context",
+    "AsyncConfig": "executor.core.config",
+    "DestinationConfig": "executor.core.config",
+    "DestinationRef": "executor.core.config",
+    "StoredAsyncConfig": "executor.core.config",
+    "AccessDenied": "executor.core.errors",
+    "AliasNotAllowed": "executor.core.errors",
+    "ConfigNotFound": "executor.core.errors",
+    "CycleDetected": "executor.core.errors",
+    "ExecutorError": "executor.core.errors",
+    "FunctionNotFound": "executor.core.errors",
+    "InvalidParameter": "executor.core.errors",
+    "InvalidURN": "executor.core.errors",
+    "InvocationNotFound": "executor.core.errors",
+    "NotFound": "executor.core.errors",
+    "PayloadTooLarge": "executor.core.errors",
+    "Unavailable": "executor.core.errors",
+    "ResultEvent": "executor.core.events",
+    "ChainBroken": "executor.core.guard",
+    "Invocation": "executor.core.invocation",
+    "InvocationPage": "executor.core.invocation",
+    "Status": "executor.core.invocation",
+    "Settings": "executor.core.settings",
+    "get_settings": "executor.core.settings",
+    "FunctionURN": "executor.core.urn",
+    "parse_urn": "executor.core.urn",
+}
 
 __all__ = [
     "AccessDenied",
@@ -63,3 +78,46 @@ __all__ = [
     "get_settings",
     "parse_urn",
 ]
+
+if TYPE_CHECKING:
+    from executor.core.config import (
+        AsyncConfig,
+        DestinationConfig,
+        DestinationRef,
+        StoredAsyncConfig,
+    )
+    from executor.core.errors import (
+        AccessDenied,
+        AliasNotAllowed,
+        ConfigNotFound,
+        CycleDetected,
+        ExecutorError,
+        FunctionNotFound,
+        InvalidParameter,
+        InvalidURN,
+        InvocationNotFound,
+        NotFound,
+        PayloadTooLarge,
+        Unavailable,
+    )
+    from executor.core.events import ResultEvent
+    from executor.core.guard import ChainBroken
+    from executor.core.invocation import Invocation, InvocationPage, Status
+    from executor.core.settings import Settings, get_settings
+    from executor.core.urn import FunctionURN, parse_urn
+    from executor.runtime.app import FunctionApp
+    from executor.runtime.client import Client
+    from executor.runtime.context import Context
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'executor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -23,7 +23,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from services import ROOT, free_port, wait_for
 
-from executor.invocation import Status
+from executor.core.invocation import Status
 
 TERMINAL = {Status.SUCCESS.value, Status.FAIL.value, Status.DISCARD.value}
 

@@ -19,8 +19,8 @@ from destination_services import (
 from services import ROOT
 
 from executor import AccessDenied
-from executor.agency import DENIED, Agencies, DISAccess, OBSAccess, SMNAccess, load_agencies
-from executor.errors import AgencyFileInvalid
+from executor.core.agency import DENIED, Agencies, DISAccess, OBSAccess, SMNAccess, load_agencies
+from executor.core.errors import AgencyFileInvalid
 
 OBS = {"destination": "OBS", "param": {"bucket": "results", "prefix": "ok"}}
 DIS = {"destination": "DIS", "param": {"stream_name": "events"}}

@@ -12,13 +12,13 @@ from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from executor.auth import (
+from executor.api.auth import (
     Authenticator,
     HttpRequest,
     parse_access_keys,
     parse_tokens,
 )
-from executor.errors import InvalidParameter, ProjectDenied, Unauthenticated
+from executor.core.errors import InvalidParameter, ProjectDenied, Unauthenticated
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 AK, SK, PROJECT = "AKEXAMPLE", "secret/with+odd=chars", "p1"

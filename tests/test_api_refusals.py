@@ -20,7 +20,7 @@ from api_server import (
 )
 from services import RedisServer, free_port
 
-from executor.constants import PAYLOAD_LIMIT
+from executor.core.constants import PAYLOAD_LIMIT
 
 pytestmark = pytest.mark.integration
 

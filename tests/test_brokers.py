@@ -15,7 +15,7 @@ from fleet_services import RabbitVhost
 from services import wait_for
 
 from executor import Client, Settings
-from executor.constants import INVOCATION_QUEUE
+from executor.core.constants import INVOCATION_QUEUE
 
 pytestmark = pytest.mark.integration
 

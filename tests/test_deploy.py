@@ -15,9 +15,10 @@ import typer
 import yaml
 from services import ROOT
 
-from executor.cli import cli, load_app
-from executor.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
-from executor.settings import Settings
+from executor.cli import cli
+from executor.cli.common import load_app
+from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.settings import Settings
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
 from destination_services import recorded_event, wait_delivery
@@ -13,7 +12,7 @@ import destinations
 from destinations import Delivery, PermanentDeliveryError
 from destinations.dis import DISParam
 from executor import Client, ResultEvent
-from executor.client import current_client, set_current_client
+from executor.runtime.hops import EngineRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +22,9 @@ def dis(stream: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def in_process(dest_client: Client) -> Iterator[Client]:
-    """Destinations called in this process reach the test's Redis and agencies."""
-    previous = current_client()
-    set_current_client(dest_client)
-    yield dest_client
-    set_current_client(previous)
+def in_process(dest_client: Client) -> EngineRuntime:
+    """What destinations called in this process are given: the test's Redis and agencies."""
+    return EngineRuntime(dest_client)
 
 
 def delivery(rid: str, agency: str, stream: str = "events", outcome: str = "success") -> Delivery:
@@ -64,15 +60,15 @@ def test_events_are_stream_entries_with_their_identity(dest_client, dest_env, rd
 def test_a_repeated_delivery_adds_no_second_entry(in_process, rdb):
     target = destinations.get("DIS")
     for _ in range(3):
-        target.deliver(delivery("r-1", "writer"))
-    target.deliver(delivery("r-1", "writer", outcome="failure"))
+        target.deliver(delivery("r-1", "writer"), in_process)
+    target.deliver(delivery("r-1", "writer", outcome="failure"), in_process)
     assert [f["id"] for _, f in rdb.xrange("events")] == ["r-1:success", "r-1:failure"]
 
 
 def test_stream_is_trimmed_near_its_maxlen(in_process, rdb):
     target = destinations.get("DIS")
     for n in range(1500):
-        target.deliver(delivery(f"r-{n}", "writer", stream="capped"))
+        target.deliver(delivery(f"r-{n}", "writer", stream="capped"), in_process)
     # The agency caps at 1000 with approximate trimming (whole stream nodes of 100 entries).
     assert 1000 <= rdb.xlen("capped") < 1100
 
@@ -82,8 +78,8 @@ def test_kinesis_backend_puts_one_record_per_event(in_process, aws):
     kinesis.create_stream(StreamName="events", ShardCount=1)
     target = destinations.get("DIS")
     for _ in range(2):
-        target.deliver(delivery("k-1", "kinesis"))
-    target.deliver(delivery("k-2", "kinesis"))
+        target.deliver(delivery("k-1", "kinesis"), in_process)
+    target.deliver(delivery("k-2", "kinesis"), in_process)
 
     shard = kinesis.describe_stream(StreamName="events")["StreamDescription"]["Shards"][0]
     iterator = kinesis.get_shard_iterator(
@@ -98,7 +94,7 @@ def test_kinesis_backend_puts_one_record_per_event(in_process, aws):
 
 def test_kinesis_missing_stream_is_permanent(in_process, aws):
     with pytest.raises(PermanentDeliveryError, match="ResourceNotFoundException"):
-        destinations.get("DIS").deliver(delivery("k-9", "kinesis", stream="absent"))
+        destinations.get("DIS").deliver(delivery("k-9", "kinesis", stream="absent"), in_process)
     assert in_process.store.redis.get("ae:dis:absent:k-9:success") is None
 
 

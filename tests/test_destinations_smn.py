@@ -13,7 +13,7 @@ import destinations
 from destinations import Delivery, PermanentDeliveryError
 from destinations.smn import SMNParam, signature
 from executor import ResultEvent
-from executor.client import current_client, set_current_client
+from executor.runtime.hops import EngineRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -112,20 +112,16 @@ def test_refusals_are_dead_lettered(dest_client, dest_env, webhook, start_worker
 
 def test_topic_without_subscription_is_refused(dest_client):
     other = "urn:smn:local-1:default:nobody-listens"
-    previous = current_client()
-    set_current_client(dest_client)
-    try:
-        with pytest.raises(PermanentDeliveryError, match="has no subscription in agency 'hooks'"):
-            destinations.get("SMN").deliver(
-                Delivery(
-                    identity="r:success",
-                    request_id="r",
-                    outcome="success",
-                    function_urn=str(dest_client.resolve("notify")),
-                    event={},
-                    param=SMNParam(topic_urn=other),
-                    agency="hooks",
-                )
-            )
-    finally:
-        set_current_client(previous)
+    with pytest.raises(PermanentDeliveryError, match="has no subscription in agency 'hooks'"):
+        destinations.get("SMN").deliver(
+            Delivery(
+                identity="r:success",
+                request_id="r",
+                outcome="success",
+                function_urn=str(dest_client.resolve("notify")),
+                event={},
+                param=SMNParam(topic_urn=other),
+                agency="hooks",
+            ),
+            EngineRuntime(dest_client),
+        )

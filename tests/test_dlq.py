@@ -12,9 +12,9 @@ from destination_services import agency_toml, recorded_event, wait_delivery
 from services import ROOT, free_port
 
 from executor import FunctionApp
-from executor.constants import DELIVERY_QUEUE
-from executor.dlq import DeadLetters
-from executor.errors import DeadLetterNotFound
+from executor.core.constants import DELIVERY_QUEUE
+from executor.core.errors import DeadLetterNotFound
+from executor.runtime.dlq import DeadLetters
 
 OBS = {"destination": "OBS", "param": json.dumps({"bucket": "late", "prefix": "in"})}
 
@@ -56,7 +56,7 @@ def dead_letters(settings, dest_env) -> DeadLetters:
 def test_store_lists_shows_redrives_and_purges(dead_letters, rdb):
     store = dead_letters.app.client.store
     for n in range(1, 6):
-        store.dead_letter(f"req-{n}:success", json.dumps(letter(n, 1000.0 + n)), 1000.0 + n)
+        store.dead_letters.add(f"req-{n}:success", json.dumps(letter(n, 1000.0 + n)), 1000.0 + n)
 
     assert dead_letters.count() == 5
     assert [d.attempts for d in dead_letters.page(limit=2, offset=1)] == [2, 3]

@@ -25,8 +25,8 @@ from fleet_services import TERMINAL, RssSampler, statuses, wait_terminal
 from services import RedisServer, wait_for
 
 from executor import Client, Settings
-from executor.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
-from executor.errors import Unavailable
+from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.errors import Unavailable
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,8 @@ import time
 import pytest
 from conftest import EVENTS_KEY, route, wait_status
 
+from executor.core.messages import InvocationMessage
+
 pytestmark = pytest.mark.integration
 
 EVENT_KEYS = [
@@ -134,8 +136,15 @@ def test_redelivered_finished_message_does_not_run_again(client, start_worker, e
     wait_status(client, rid, "SUCCESS")
     record = client.get_invocation(rid)
     entry = client.lookup(client.resolve("counted"))
-    client.publish(
-        entry, rid, record.function_urn, {"n": 1}, (), record.enqueued_at, time.time() + 60
+    client.publisher.invocation(
+        entry,
+        rid,
+        InvocationMessage(
+            payload={"n": 1},
+            urn=record.function_urn,
+            enqueued_at=record.enqueued_at,
+            deadline=time.time() + 60,
+        ),
     )
     time.sleep(1.5)
     assert rdb.get(f"test:runs:{rid}") == "1"

@@ -10,7 +10,7 @@ from services import wait_for
 
 from destinations.functiongraph import target_request_id
 from executor import Client, Settings
-from executor.constants import INVOCATION_QUEUE
+from executor.core.constants import INVOCATION_QUEUE
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import route, wait_status
 from services import wait_for
 
-from executor.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from executor import (
     InvalidURN,
     PayloadTooLarge,
 )
-from executor.constants import INVOCATION_QUEUE
+from executor.core.constants import INVOCATION_QUEUE
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import EVENTS_KEY, route, wait_status
 
 from executor import InvalidParameter
-from executor.constants import INVOCATION_QUEUE
+from executor.core.constants import INVOCATION_QUEUE
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from executor import AsyncConfig, Settings
-from executor.backoff import backoff
-from executor.errors import AliasNotAllowed, CycleDetected, InvalidURN
-from executor.events import build_event, format_timestamp
-from executor.guard import ChainBroken, check_call, find_cycle, refuse_cycle
-from executor.urn import parse_urn
+from executor.core.backoff import backoff
+from executor.core.errors import AliasNotAllowed, CycleDetected, InvalidURN
+from executor.core.events import build_event, format_timestamp
+from executor.core.guard import ChainBroken, check_call, find_cycle, refuse_cycle
+from executor.core.urn import parse_urn
 
 FG = "urn:fss:r1:p1:function:default:{}:latest"
 

@@ -1,0 +1,150 @@
+"""The bodies of the HTTP API that are not async configs, in FunctionGraph's wire shape."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from executor.core.config import AsyncConfig
+from executor.core.constants import CONDITION_EVENT_AGE_EXCEEDED, CONDITION_RETRIES_EXHAUSTED
+from executor.core.errors import InvalidParameter
+from executor.core.invocation import Invocation, InvocationPage
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+# FunctionGraph reports ``error_code`` of an invocation as a number (its SDKs parse an int).
+NO_ERROR = 0
+ERROR_NUMBERS = {
+    "": NO_ERROR,
+    "Cancelled": 4208,  # FunctionGraph's "function invocation canceled"
+    CONDITION_RETRIES_EXHAUSTED: 4101,
+    CONDITION_EVENT_AGE_EXCEEDED: 4102,
+}
+OTHER_ERROR = 4100
+WIRE_TIME = "%Y-%m-%dT%H:%M:%S"
+
+
+class ErrorBody(BaseModel):
+    model_config = _FROZEN
+
+    error_code: str = Field(examples=["FSS.0400"])
+    error_msg: str
+
+
+class AsyncConfigBody(AsyncConfig):
+    """The body of a config update; FunctionGraph's SDKs may also send log group and stream
+    fields, which are accepted and not used (status logs live in the state store)."""
+
+    log_group_id: str | None = None
+    log_stream_id: str | None = None
+    log_group_name: str | None = None
+    log_stream_name: str | None = None
+
+    def policy(self) -> AsyncConfig:
+        return AsyncConfig.model_validate(self.model_dump(include=set(AsyncConfig.model_fields)))
+
+
+class InvokeAccepted(BaseModel):
+    model_config = _FROZEN
+
+    request_id: str
+
+
+class CancelRequest(BaseModel):
+    model_config = _FROZEN
+
+    request_id: str = Field(min_length=1, max_length=128)
+    type: Literal["recursive", "force"] | None = Field(
+        default=None,
+        description="force also stops an invocation that is running; recursive (the default) "
+        "stops it only while it waits",
+    )
+
+
+class InvocationEntry(BaseModel):
+    """One entry of ``async-invocations``: times are UTC ``YYYY-MM-DDTHH:MM:SS``."""
+
+    model_config = _FROZEN
+
+    request_id: str
+    status: str
+    error_message: str
+    error_code: int
+    start_time: str
+    end_time: str
+
+    @classmethod
+    def of(cls, invocation: Invocation) -> InvocationEntry:
+        return cls(
+            request_id=invocation.request_id,
+            status=invocation.status.value,
+            error_message=invocation.error_message,
+            error_code=error_number(invocation.error_code),
+            start_time=wire_time(invocation.started_at or invocation.enqueued_at),
+            end_time=wire_time(invocation.ended_at) if invocation.ended_at else "",
+        )
+
+
+class InvocationList(BaseModel):
+    model_config = _FROZEN
+
+    invocations: tuple[InvocationEntry, ...]
+    count: int
+    next_marker: int | None = Field(description="marker of the next page; null on the last page")
+
+    @classmethod
+    def of(cls, page: InvocationPage) -> InvocationList:
+        marker = page.next_marker
+        return cls(
+            invocations=tuple(InvocationEntry.of(i) for i in page.invocations),
+            count=page.count,
+            next_marker=int(marker) if marker is not None and marker.isdigit() else None,
+        )
+
+
+class Health(BaseModel):
+    model_config = _FROZEN
+
+    status: Literal["ok"] = "ok"
+
+
+def error_number(code: str) -> int:
+    """The numeric ``error_code`` of a stored string code (``FSS.0500`` is 500)."""
+    if code in ERROR_NUMBERS:
+        return ERROR_NUMBERS[code]
+    digits = code.removeprefix("FSS.")
+    return int(digits) if digits.isdigit() else OTHER_ERROR
+
+
+def wire_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime(WIRE_TIME)
+
+
+def epoch(value: datetime | None) -> float | None:
+    """A query time as epoch seconds; a time without an offset is UTC, as FunctionGraph's."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body as JSON; ``None`` when it is empty."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameter(
+            f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except UnicodeDecodeError:
+        raise InvalidParameter("the body is not valid JSON: it is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidParameter("the body is nested too deeply to be read") from None
+
+
+def _no_constants(name: str) -> Any:
+    raise InvalidParameter(f"the body is not valid JSON: {name} is not a JSON number")

@@ -1,0 +1,77 @@
+"""``executor dlq``: list, show, redrive and purge events that could not be delivered."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from executor.cli.common import AppOption, emit, friendly, load_app
+from executor.runtime.dlq import DeadLetters
+
+dlq_cli = typer.Typer(
+    no_args_is_help=True,
+    help="Events a destination refused or could not take in time: list, show, redrive, purge.",
+)
+
+Identities = Annotated[list[str] | None, typer.Argument(help="identities: <request_id>:<outcome>")]
+Everything = Annotated[bool, typer.Option("--all", help="every dead-lettered event")]
+
+
+def dead_letters(app: str | None) -> DeadLetters:
+    from executor.runtime.app import FunctionApp
+
+    return DeadLetters(load_app(app) if app else FunctionApp())
+
+
+def chosen(letters: DeadLetters, identities: list[str] | None, everything: bool) -> list[str]:
+    if bool(identities) == everything:
+        typer.echo("error FSS.0400: name the identities, or give --all (not both)", err=True)
+        raise typer.Exit(1)
+    return letters.identities() if everything else list(identities or ())
+
+
+@dlq_cli.command("list")
+def dlq_list(limit: int = 100, offset: int = 0, app: AppOption = None) -> None:
+    """Dead-lettered events, oldest first, without the events themselves."""
+    with friendly():
+        letters = dead_letters(app)
+        page = letters.page(limit, offset)
+        total = letters.count()
+    emit({"dead_letters": [letter.summary() for letter in page], "count": total})
+
+
+@dlq_cli.command("show")
+def dlq_show(identity: str, app: AppOption = None) -> None:
+    """One dead-lettered event in full: the event, its destination, the reason, the attempts."""
+    with friendly():
+        emit(dead_letters(app).get(identity))
+
+
+@dlq_cli.command("redrive")
+def dlq_redrive(
+    identities: Identities = None, everything: Everything = False, app: AppOption = None
+) -> None:
+    """Deliver events again through the normal delivery task, with a fresh deadline."""
+    with friendly():
+        letters = dead_letters(app)
+        wanted = chosen(letters, identities, everything)
+        queued = letters.redrive(wanted)
+    missing = [identity for identity in wanted if identity not in queued]
+    emit({"redriven": queued, "not_found": missing})
+    if missing and not everything:
+        raise typer.Exit(1)
+
+
+@dlq_cli.command("purge")
+def dlq_purge(
+    identities: Identities = None, everything: Everything = False, app: AppOption = None
+) -> None:
+    """Delete dead-lettered events for good."""
+    with friendly():
+        letters = dead_letters(app)
+        if everything and not identities:
+            removed = letters.purge_all()
+        else:
+            removed = letters.purge(chosen(letters, identities, everything))
+    emit({"purged": removed})

@@ -1,0 +1,206 @@
+"""The ``executor`` command: workers, invocations, async configs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from executor.cli.common import AppOption, client_for, emit, friendly, load_app, read_json
+from executor.cli.dlq import dlq_cli
+from executor.cli.fleet import register_fleet_commands
+from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.ops.bench.command import bench
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+config_cli = typer.Typer(no_args_is_help=True, help="Async configurations of functions.")
+invocations_cli = typer.Typer(no_args_is_help=True, help="Status of invocations; cancel one.")
+cli.add_typer(config_cli, name="config")
+cli.add_typer(invocations_cli, name="invocations")
+
+QUEUE_ALIASES = {"invocations": INVOCATION_QUEUE, "deliveries": DELIVERY_QUEUE}
+
+
+@cli.command()
+def worker(
+    app: Annotated[str, typer.Option("--app", "-A", help="module:attribute of a FunctionApp")],
+    pool: Annotated[str, typer.Option(help="prefork, solo or threads")] = "prefork",
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c")] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues",
+            "-Q",
+            help="comma-separated; 'invocations' and 'deliveries' name the built-in queues "
+            "(default: every queue of the app)",
+        ),
+    ] = None,
+    autoscale: Annotated[str | None, typer.Option(help="max,min processes")] = None,
+    hostname: Annotated[str | None, typer.Option("--hostname", "-n", help="node name")] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+    prefetch: Annotated[int | None, typer.Option(help="messages reserved per process")] = None,
+    max_tasks_per_child: Annotated[
+        int | None, typer.Option(help="replace a pool process after this many tasks")
+    ] = None,
+    max_memory_per_child: Annotated[
+        int | None, typer.Option(help="replace a pool process above this resident KiB")
+    ] = None,
+) -> None:
+    """Run a worker; SIGTERM is a warm shutdown (running invocations finish, the rest requeue)."""
+    function_app = load_app(app)
+    argv = ["worker", f"--pool={pool}", f"--loglevel={loglevel}"]
+    argv.append(f"--queues={worker_queues(queues, function_app.queues())}")
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if autoscale:
+        argv.append(f"--autoscale={autoscale}")
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    if prefetch:
+        argv.append(f"--prefetch-multiplier={prefetch}")
+    if max_tasks_per_child:
+        argv.append(f"--max-tasks-per-child={max_tasks_per_child}")
+    if max_memory_per_child:
+        argv.append(f"--max-memory-per-child={max_memory_per_child}")
+    # Celery's banner is not a log line: with JSON logs it would break every line parser.
+    quiet = ["--quiet"] if function_app.settings.log_format == "json" else []
+    function_app.celery.start(argv=[*quiet, *argv])
+
+
+def worker_queues(spec: str | None, default: list[str]) -> str:
+    """Queue names for ``--queues``, with the built-in queues by their short names."""
+    if not spec:
+        return ",".join(default)
+    names = [QUEUE_ALIASES.get(name.strip(), name.strip()) for name in spec.split(",")]
+    return ",".join(dict.fromkeys(name for name in names if name))
+
+
+@cli.command()
+def invoke(
+    name: Annotated[str, typer.Argument(help="function URN or short name")],
+    payload: Annotated[str, typer.Option(help="JSON, or @file")] = "null",
+    app: AppOption = None,
+) -> None:
+    """Invoke a function asynchronously and print the request id."""
+    body = read_json(payload, "--payload")
+    with friendly():
+        typer.echo(client_for(app).invoke_async(name, body))
+
+
+@config_cli.command("put")
+def config_put(
+    name: str,
+    body: Annotated[str, typer.Option(help="the async config as JSON, or @file")],
+    app: AppOption = None,
+) -> None:
+    """Set (replace) the async configuration of a function version."""
+    data = read_json(body, "--body")
+    with friendly():
+        emit(client_for(app).put_async_config(name, data))
+
+
+@config_cli.command("get")
+def config_get(name: str, app: AppOption = None) -> None:
+    with friendly():
+        emit(client_for(app).get_async_config(name))
+
+
+@config_cli.command("delete")
+def config_delete(name: str, app: AppOption = None) -> None:
+    with friendly():
+        client_for(app).delete_async_config(name)
+    typer.echo("deleted")
+
+
+@config_cli.command("list")
+def config_list(
+    name: str,
+    marker: str | None = None,
+    limit: int = 10,
+    app: AppOption = None,
+) -> None:
+    """The async configurations of every version of a function."""
+    with friendly():
+        emit(client_for(app).list_async_configs(name, marker=marker, limit=limit))
+
+
+@invocations_cli.command("list")
+def invocations_list(
+    name: str,
+    status: str | None = None,
+    since: Annotated[float | None, typer.Option(help="epoch seconds")] = None,
+    until: Annotated[float | None, typer.Option(help="epoch seconds")] = None,
+    limit: int = 100,
+    marker: str | None = None,
+    app: AppOption = None,
+) -> None:
+    """Invocations of a function, newest first."""
+    with friendly():
+        page = client_for(app).list_invocations(
+            name, status=status, since=since, until=until, limit=limit, marker=marker
+        )
+    emit(
+        {
+            "invocations": [i.to_wire() for i in page.invocations],
+            "count": page.count,
+            "next_marker": page.next_marker,
+        }
+    )
+
+
+@invocations_cli.command("show")
+def invocations_show(request_id: str, app: AppOption = None) -> None:
+    """The full status record of one invocation, with its history and deliveries."""
+    with friendly():
+        emit(client_for(app).get_invocation(request_id))
+
+
+@invocations_cli.command("cancel")
+def invocations_cancel(
+    request_id: str,
+    force: Annotated[bool, typer.Option(help="also stop it if it is running")] = False,
+    app: AppOption = None,
+) -> None:
+    with friendly():
+        emit(client_for(app).cancel(request_id, force=force))
+
+
+@cli.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="default: EXECUTOR_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: EXECUTOR_API_PORT")] = None,
+    app: AppOption = None,
+) -> None:
+    """Serve the HTTP API (FunctionGraph's async endpoints) with uvicorn."""
+    import uvicorn
+
+    from executor.api.app import create_api
+    from executor.api.auth import Authenticator
+
+    client = client_for(app)
+    with friendly():
+        authenticator = Authenticator.from_settings(client.settings)
+    if not authenticator.configured:
+        typer.echo(
+            "error: no caller could be let in. Set EXECUTOR_API_TOKENS or "
+            "EXECUTOR_API_ACCESS_KEYS (or their _FILE forms), or EXECUTOR_API_ANONYMOUS=true",
+            err=True,
+        )
+        raise typer.Exit(1)
+    application = create_api(client, client.settings, authenticator=authenticator)
+    uvicorn.run(
+        application,
+        host=host or client.settings.api_host,
+        port=port or client.settings.api_port,
+    )
+
+
+cli.command("bench")(bench)
+
+
+register_fleet_commands(cli)
+cli.add_typer(dlq_cli, name="dlq")
+
+
+def main() -> None:
+    cli()

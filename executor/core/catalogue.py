@@ -1,0 +1,27 @@
+"""The catalogue workers publish, so a producer can route to a function it does not import."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from executor.core.config import AsyncConfig
+from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.core.urn import FunctionURN
+
+
+def task_name(urn: FunctionURN) -> str:
+    """The Celery task name of a function, readable in Flower."""
+    return f"{INVOKE_TASK_PREFIX}{urn.package}:{urn.name}:{urn.qualifier}"
+
+
+class CatalogueEntry(BaseModel):
+    """What a producer needs to know of a function it does not import."""
+
+    model_config = ConfigDict(frozen=True)
+
+    urn: str
+    task: str
+    queue: str
+    agency: str | None = None
+    default_config: AsyncConfig | None = None
+    updated_at: float = 0.0

@@ -1,0 +1,116 @@
+"""The status record of one asynchronous invocation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Status(StrEnum):
+    WAIT = "WAIT"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    DISCARD = "DISCARD"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Status.SUCCESS, Status.FAIL, Status.DISCARD)
+
+
+class ClaimState(StrEnum):
+    """What a worker may do with an invocation message it received."""
+
+    RUN = "run"
+    DONE = "done"  # the invocation ended already
+    STALE = "stale"  # an older copy of a message that was retried since
+    MISSING = "missing"  # no record (it passed its retention)
+    CRASHED = "crashed"  # its worker was lost too often
+
+
+class DeliveryStatus(StrEnum):
+    """Where one result event stands on its way to its destination."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DROPPED = "dropped"  # the chain guard refused the call a FunctionGraph delivery makes
+    DEAD_LETTERED = "dead-lettered"
+
+    @property
+    def final(self) -> bool:
+        return self is not DeliveryStatus.PENDING
+
+
+_FROZEN = ConfigDict(frozen=True)
+
+
+class Transition(BaseModel):
+    """One change of status, in the order it happened; ``status`` is None for a note alone."""
+
+    model_config = _FROZEN
+
+    status: Status | None
+    at: float
+    attempt: int = 0
+    note: str = ""
+
+
+class DeliveryState(BaseModel):
+    """Where one result event stands on its way to its destination."""
+
+    model_config = _FROZEN
+
+    destination: str
+    outcome: str
+    state: DeliveryStatus
+    attempts: int = 0
+    error: str = ""
+    updated_at: float = 0.0
+
+
+class Invocation(BaseModel):
+    model_config = _FROZEN
+
+    request_id: str
+    function_urn: str
+    status: Status
+    attempts: int = 0
+    enqueued_at: float
+    deadline: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    condition: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    chain: tuple[str, ...] = ()
+    origin: str = ""
+    cycle_drops: int = 0
+    payload: Any = None
+    history: tuple[Transition, ...] = ()
+    deliveries: tuple[DeliveryState, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        """The FunctionGraph shape of an entry of ``async-invocations``."""
+        return {
+            "request_id": self.request_id,
+            "status": self.status.value,
+            "error_message": self.error_message,
+            "error_code": self.error_code,
+            "start_time": _iso(self.started_at or self.enqueued_at),
+            "end_time": _iso(self.ended_at) if self.ended_at else "",
+        }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
+
+
+class InvocationPage(BaseModel):
+    model_config = _FROZEN
+
+    invocations: tuple[Invocation, ...]
+    count: int
+    next_marker: str | None

@@ -1,0 +1,100 @@
+"""The messages that cross the broker, as typed models.
+
+An ``InvocationMessage`` is the keyword arguments of a function's task; a ``DeliveryJob`` those
+of the delivery task. Each is built by one method of the runtime and read back by its task, so
+the field names on the wire are written in this module alone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from executor.core.config import DestinationRef
+
+_WIRE = ConfigDict(frozen=True, extra="ignore")
+
+
+class InvocationMessage(BaseModel):
+    """One invocation of one function, as its task receives it."""
+
+    model_config = _WIRE
+
+    payload: Any = None
+    urn: str = ""
+    chain: tuple[str, ...] = ()
+    enqueued_at: float = 0.0
+    deadline: float = 0.0
+    origin: str = ""
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "payload": self.payload,
+            "urn": self.urn,
+            "chain": list(self.chain),
+            "enqueued_at": self.enqueued_at,
+            "deadline": self.deadline,
+            "origin": self.origin,
+        }
+
+
+class DeliveryJob(BaseModel):
+    """One result event to hand to one destination.
+
+    ``chain`` is the chain of the invocation that produced the event; ``first_at`` is when the
+    first attempt was queued, which fixes the delivery deadline for every later attempt.
+    """
+
+    model_config = _WIRE
+
+    request_id: str
+    outcome: str
+    destination: DestinationRef
+    event: dict[str, Any]
+    chain: tuple[str, ...] = ()
+    function_urn: str
+    agency: str | None = None
+    first_at: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def identity(self) -> str:
+        """Stable across every attempt of this event: ``<request_id>:<outcome>``."""
+        return f"{self.request_id}:{self.outcome}"
+
+    @property
+    def kind(self) -> str:
+        return self.destination.destination
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "outcome": self.outcome,
+            "destination": self.destination.model_dump(),
+            "event": self.event,
+            "chain": list(self.chain),
+            "function_urn": self.function_urn,
+            "agency": self.agency,
+            "first_at": self.first_at,
+        }
+
+
+class DeadLetter(DeliveryJob):
+    """An event that was not delivered, with why and after how many attempts."""
+
+    reason: str
+    attempts: int
+    at: float
+
+    def summary(self) -> dict[str, Any]:
+        """What a listing shows: everything but the event itself."""
+        return {
+            "identity": self.identity,
+            "function_urn": self.function_urn,
+            "destination": self.kind,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "at": datetime.fromtimestamp(self.at, tz=UTC).isoformat(timespec="seconds"),
+        }

@@ -1,0 +1,1 @@
+"""Operating a fleet: health checks, Flower and the benchmark."""

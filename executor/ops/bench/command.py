@@ -1,0 +1,72 @@
+"""The ``executor bench`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SCENARIO_KEYS = ("a", "b", "c", "d", "e")
+
+
+def bench(
+    n: Annotated[int, typer.Option("--n", min=1, help="messages per scenario")] = 2000,
+    pool: Annotated[str, typer.Option(help="worker pool: prefork, solo or threads")] = "prefork",
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="default: CPU count")
+    ] = None,
+    prefetch: Annotated[
+        int | None, typer.Option(min=1, help="prefetch multiplier; default: Celery's")
+    ] = None,
+    only: Annotated[str, typer.Option(help="comma-separated scenarios among a,b,c,d,e")] = ",".join(
+        SCENARIO_KEYS
+    ),
+    warmup: Annotated[int, typer.Option(min=1, help="unmeasured messages first")] = 50,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="scenarios take turns this many times; medians reported")
+    ] = 1,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+) -> None:
+    """Measure throughput, latency and memory against plain Celery on a private Redis.
+
+    (a) Celery task; (b) invoke_async;
+    (c) Celery task with a link callback; (d) invoke_async to a FunctionGraph destination;
+    (e) invoke_async to an OBS destination (a local S3 server).
+    """
+    from executor.ops.bench.report import table
+    from executor.ops.bench.runner import Bench, Options
+
+    keys = tuple(dict.fromkeys(k.strip() for k in only.split(",") if k.strip()))
+    try:
+        runner = Bench(
+            Options(
+                n=n,
+                pool=pool,
+                concurrency=concurrency or os.cpu_count() or 1,
+                prefetch=prefetch,
+                only=keys,
+                warmup=warmup,
+                rounds=rounds,
+            ),
+            _progress,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--only") from None
+    report = runner.run()
+    typer.echo(table(report))
+    if json_path is not None:
+        report.write(json_path)
+        typer.echo(f"wrote {json_path}")
+
+
+def _progress(message: str, final: bool) -> None:
+    """One line that updates in place on a terminal; only finished steps otherwise."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[2K{message}" + ("\n" if final else ""))
+        sys.stderr.flush()
+    elif final:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()

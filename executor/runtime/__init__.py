@@ -1,0 +1,1 @@
+"""The engine at work on Celery: the app, the invocation task, lifecycle, delivery, reconciler."""

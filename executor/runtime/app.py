@@ -1,0 +1,104 @@
+"""``FunctionApp``: where functions are registered and the Celery app lives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from executor.core.config import AsyncConfig
+from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.errors import InvalidParameter
+from executor.core.settings import Settings, get_settings
+from executor.runtime import logs, metrics, signals  # noqa: F401  (connects the signal hooks)
+from executor.runtime.client import Client
+from executor.runtime.delivery import register_delivery
+from executor.runtime.engine import make_celery
+from executor.runtime.reconciler import Reconciler
+from executor.runtime.registry import FunctionSpec, Handler, Registry
+from executor.runtime.task import InvocationTask, make_runner
+
+log = logging.getLogger("executor.app")
+
+
+class FunctionApp:
+    """Register handlers with ``@app.function(name)``; run them with ``executor worker``.
+
+    ``app.celery`` is a plain Celery app, so ``celery -A module:app.celery worker`` and Flower
+    work on it as on any other.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, name: str = "executor") -> None:
+        self.settings = settings or get_settings()
+        self.registry = Registry()
+        self.celery = make_celery(self.settings, main=name)
+        self.celery.executor_app = self
+        self.client = Client(self.settings, celery=self.celery, registry=self.registry)
+        self.lifecycle = self.client.lifecycle
+        self.reconciler = Reconciler(self)
+        register_delivery(self.celery, self.client.deliveries)
+
+    def function(
+        self,
+        name: str,
+        *,
+        version: str | None = None,
+        queue: str | None = None,
+        agency: str | None = None,
+        config: AsyncConfig | Mapping[str, Any] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register ``handler(event, context)`` as a function.
+
+        ``config`` is the default async configuration, used while none is stored.
+        """
+        urn = self.client.resolve(name)
+        if version is not None:
+            if ":" in name:
+                raise InvalidParameter(
+                    f"give the version either in {name!r} or as version=, not both"
+                )
+            urn = urn.with_qualifier(version)
+        urn.require_version()
+        default = None
+        if config is not None:
+            default = (
+                config if isinstance(config, AsyncConfig) else AsyncConfig.model_validate(config)
+            )
+
+        def decorate(handler: Handler) -> Handler:
+            spec = FunctionSpec(
+                urn=urn,
+                handler=handler,
+                queue=queue or INVOCATION_QUEUE,
+                agency=agency,
+                default_config=default,
+            )
+            self.registry.add(spec)
+            self.celery.task(name=spec.task_name, bind=True, base=InvocationTask, shared=False)(
+                make_runner(self, spec)
+            )
+            return handler
+
+        return decorate
+
+    def invoke_async(self, function: str, payload: Any = None) -> str:
+        return self.client.invoke_async(function, payload)
+
+    def queues(self) -> list[str]:
+        """Every queue a worker of this app consumes by default."""
+        return sorted(self.registry.queues() | {INVOCATION_QUEUE, DELIVERY_QUEUE})
+
+    def publish_catalogue(self) -> None:
+        self.client.store.publish_catalogue(self.registry.catalogue())
+
+    def on_worker_ready(self) -> None:
+        self.publish_catalogue()
+        self.reconciler.start()
+        log.info(
+            "worker ready with %d functions: %s",
+            len(self.registry),
+            ", ".join(str(s.urn) for s in self.registry),
+        )
+
+    def on_worker_shutdown(self) -> None:
+        self.reconciler.stop()

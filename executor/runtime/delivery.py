@@ -1,0 +1,183 @@
+"""Every attempt to hand a result event to its destination, and the record of each.
+
+Deliveries are at least once: a delivery retries with backoff until the delivery deadline,
+then goes to the dead-letter store, as does a permanent refusal. Each event's identity
+(request id and outcome) lets the destination overwrite instead of duplicating.
+
+A FunctionGraph delivery only queues more work in this fleet (one record and one publish, as
+cheap as queueing the delivery task itself), so the worker that ends the invocation makes the
+first attempt at once; the delivery task takes over when that attempt fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import destinations
+from destinations import Delivery, DeliveryError, DestinationRuntime
+from executor.core.backoff import backoff
+from executor.core.constants import DELIVER_TASK
+from executor.core.errors import ExecutorError
+from executor.core.guard import ChainBroken
+from executor.core.invocation import DeliveryState, DeliveryStatus
+from executor.core.messages import DeadLetter, DeliveryJob
+from executor.core.settings import Settings
+from executor.runtime.publisher import Publisher
+from executor.runtime.redaction import MaskedTask
+from executor.state.store import Store
+
+log = logging.getLogger("executor.delivery")
+
+_IN_PLACE = frozenset({"FunctionGraph"})
+
+
+class DeliveryTask(MaskedTask):
+    max_retries = None
+    acks_late = True
+    reject_on_worker_lost = True
+    ignore_result = True
+    typing = False
+
+
+class Deliveries:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        publisher: Publisher,
+        runtime: DestinationRuntime,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.publisher = publisher
+        self.runtime = runtime
+
+    def start(self, job: DeliveryJob) -> None:
+        """The first attempt: here for in-fleet kinds, else through the delivery task.
+
+        The event is recorded pending before this runs, so a crash here leaves it to the
+        reconciler's re-send, as a crash before queueing the delivery task would.
+        """
+        if job.kind in _IN_PLACE:
+            try:
+                self.attempt(job, 1)
+            except ChainBroken as exc:
+                self._record(job, DeliveryStatus.DROPPED, 1, exc.message)
+                return
+            except Exception as exc:
+                log.warning(
+                    "%s event of %s not delivered in place (%s); the delivery task takes over",
+                    job.outcome,
+                    job.request_id,
+                    exc,
+                )
+            else:
+                self._record(job, DeliveryStatus.DELIVERED, 1, "")
+                return
+        self.publisher.delivery(job.model_copy(update={"first_at": time.time()}))
+
+    def attempt(self, job: DeliveryJob, attempt: int) -> None:
+        """One attempt; raises what the destination raises."""
+        destinations.get(job.kind).deliver(
+            Delivery(
+                identity=job.identity,
+                request_id=job.request_id,
+                outcome=job.outcome,
+                function_urn=job.function_urn,
+                event=job.event,
+                param=job.destination.decoded(),
+                chain=job.chain,
+                agency=job.agency,
+                attempt=attempt,
+            ),
+            self.runtime,
+        )
+
+    def run(self, job: DeliveryJob, task: DeliveryTask) -> None:
+        """The delivery task's body: one attempt, then its record, a retry or a dead letter."""
+        previous = self.store.delivery(job.request_id, job.outcome)
+        if previous is not None and previous.state in (
+            DeliveryStatus.DELIVERED,
+            DeliveryStatus.DROPPED,
+        ):
+            log.info("%s event of %s already %s", job.outcome, job.request_id, previous.state)
+            return
+        attempts = (previous.attempts if previous else 0) + 1
+        if not job.first_at:
+            job = job.model_copy(update={"first_at": time.time()})
+        try:
+            self.attempt(job, attempts)
+        except ChainBroken as exc:
+            self._record(job, DeliveryStatus.DROPPED, attempts, exc.message)
+            return
+        except (DeliveryError, ExecutorError, ValueError) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            permanent = (
+                getattr(exc, "permanent", False)
+                or (isinstance(exc, ExecutorError) and exc.http_status < 500)
+                or isinstance(exc, ValueError)
+            )
+            self._failed(job, task, attempts, message, permanent)
+            return
+        self._record(job, DeliveryStatus.DELIVERED, attempts, "")
+
+    def redrive(self, letter: DeadLetter) -> None:
+        """Queue a dead-lettered event again, with a fresh delivery deadline."""
+        self._record(
+            letter,
+            DeliveryStatus.PENDING,
+            letter.attempts,
+            f"redriven from the dead-letter store; was: {letter.reason}",
+        )
+        self.publisher.delivery(
+            DeliveryJob.model_validate(letter.model_dump() | {"first_at": time.time()})
+        )
+
+    def _failed(
+        self, job: DeliveryJob, task: DeliveryTask, attempts: int, message: str, permanent: bool
+    ) -> None:
+        now = time.time()
+        countdown = backoff(self.settings, attempts - 1)
+        if not permanent and now + countdown < job.first_at + self.settings.delivery_deadline:
+            self._record(job, DeliveryStatus.PENDING, attempts, message)
+            log.warning(
+                "delivery of %s to %s failed (%s); retry in %.1fs",
+                job.identity,
+                job.kind,
+                message,
+                countdown,
+            )
+            raise task.retry(countdown=countdown, kwargs=job.kwargs())
+        reason = message if permanent else f"delivery deadline passed; last error: {message}"
+        letter = DeadLetter.model_validate(
+            job.model_dump() | {"reason": reason, "attempts": attempts, "at": now}
+        )
+        self.store.dead_letters.add(job.identity, letter.model_dump_json(), now)
+        self._record(job, DeliveryStatus.DEAD_LETTERED, attempts, reason)
+        log.error("event %s dead-lettered after %d attempts: %s", job.identity, attempts, reason)
+
+    def _record(self, job: DeliveryJob, state: DeliveryStatus, attempts: int, error: str) -> None:
+        self.store.set_delivery(
+            job.request_id,
+            DeliveryState(
+                destination=job.kind,
+                outcome=job.outcome,
+                state=state,
+                attempts=attempts,
+                error=error,
+                updated_at=time.time(),
+            ),
+            self.settings.status_retention,
+        )
+
+
+def register_delivery(celery: Any, deliveries: Deliveries) -> Any:
+    """The delivery task on ``celery``; its keyword arguments are a ``DeliveryJob``."""
+
+    @celery.task(name=DELIVER_TASK, bind=True, base=DeliveryTask, shared=False)  # type: ignore[untyped-decorator]
+    def deliver(task: DeliveryTask, **kwargs: Any) -> None:
+        deliveries.run(DeliveryJob.model_validate(kwargs), task)
+
+    return deliver

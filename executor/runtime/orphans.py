@@ -1,0 +1,101 @@
+"""Re-publishing invocations whose message the Redis broker lost.
+
+Redis hands a message to a worker with BRPOP and records it as unacknowledged with a second
+command. A Redis that stops between the two (a restart, a failover) has removed the message
+from the queue, while the worker never received it: the invocation stays WAIT with no message
+anywhere, until it ages out. The state store still holds everything needed to publish it again.
+
+A message can only be in a queue or in the broker's unacknowledged set (prefetched, running or
+waiting for a retry countdown). So when a function's queue is empty and nothing is
+unacknowledged, an invocation of it that has waited longer than ``EXECUTOR_ORPHAN_GRACE``
+has no message, and gets one. Under a steady backlog the check waits until the queue drains;
+the message age limit stays the last safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from executor.core.catalogue import CatalogueEntry
+from executor.core.invocation import Status
+
+if TYPE_CHECKING:
+    from executor.runtime.app import FunctionApp
+
+log = logging.getLogger("executor.orphans")
+
+# How many in-flight invocations of one function one pass looks at.
+_SCAN = 1_000
+
+
+class Orphans:
+    def __init__(self, app: FunctionApp) -> None:
+        self.app = app
+        self.store = app.client.store
+
+    def redrive(self, now: float | None = None) -> int:
+        """Publish again every orphaned invocation; returns how many were."""
+        if self.app.celery.conf.broker_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+            return 0  # other brokers keep a delivered message until it is acknowledged
+        now = time.time() if now is None else now
+        by_queue: dict[str, list[CatalogueEntry]] = defaultdict(list)
+        for raw in self.store.catalogue().values():
+            entry = CatalogueEntry.model_validate_json(raw)
+            by_queue[entry.queue].append(entry)
+        idle = self._idle_queues(set(by_queue))
+        if not idle:
+            return 0
+        cutoff = now - self.app.settings.orphan_grace
+        candidates = [
+            (entry, rid, record)
+            for queue in idle
+            for entry in by_queue[queue]
+            for rid, record in self._waiting(entry.urn, cutoff)
+        ]
+        # Look again: a message taken from a queue is unacknowledged a moment later.
+        if not candidates or self._idle_queues(idle) != idle:
+            return 0
+        redriven = 0
+        for entry, rid, record in candidates:
+            if self.store.raw(rid).get("claimed") != record["claimed"]:
+                continue
+            self._publish(entry, rid, record)
+            redriven += 1
+        if redriven:
+            self.store.incr("orphans_redriven", redriven)
+        return redriven
+
+    def _idle_queues(self, queues: set[str]) -> set[str]:
+        """The queues holding no message, if no message is unacknowledged; else none."""
+        idle: set[str] = set()
+        with self.app.celery.connection_for_read() as connection:
+            channel = connection.default_channel
+            if int(channel.client.hlen(channel.unacked_key)):
+                return idle
+            for queue in queues:
+                if not channel._size(queue):
+                    idle.add(queue)
+        return idle
+
+    def _waiting(self, urn: str, cutoff: float) -> list[tuple[str, dict[str, str]]]:
+        """Invocations of ``urn`` in WAIT since before ``cutoff``."""
+        found = []
+        for rid in self.store.waiting_since(urn, cutoff, _SCAN):
+            record = self.store.raw(rid)
+            if record.get("status") != Status.WAIT.value:
+                continue
+            if self.store.last_change(rid) > cutoff:
+                continue  # a retry was scheduled recently: its message may be on its way
+            found.append((rid, record))
+        return found
+
+    def _publish(self, entry: CatalogueEntry, rid: str, record: dict[str, str]) -> None:
+        log.warning(
+            "re-publishing %s %s: its message is in no queue (lost by the broker)",
+            record["urn"],
+            rid,
+        )
+        self.app.lifecycle.requeue_lost(entry, rid, record)

@@ -1,0 +1,84 @@
+"""The periodic safety net: ends what aged out unnoticed and re-sends events not yet queued.
+
+Every worker runs the loop; a lease in Redis lets exactly one of them do each period's work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from executor.core.invocation import Status
+from executor.runtime.orphans import Orphans
+from executor.state.keys import DEADLINES, OUTBOX
+
+if TYPE_CHECKING:
+    from executor.runtime.app import FunctionApp
+
+log = logging.getLogger("executor.reconciler")
+
+
+class Reconciler:
+    def __init__(self, app: FunctionApp) -> None:
+        self.app = app
+        self.token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="executor-reconciler", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        interval = self.app.settings.reconcile_interval
+        while not self._stop.wait(interval):
+            try:
+                self.app.publish_catalogue()
+                if self.app.client.store.try_lock("reconcile", self.token, interval * 0.9):
+                    self.app.client.store.incr("reconcile_passes")
+                    self.run_once()
+            except Exception:
+                log.exception("reconcile pass failed; the next one tries again")
+
+    def run_once(self, now: float | None = None) -> dict[str, int]:
+        """One pass; returns how many invocations it ended and events it re-sent."""
+        now = time.time() if now is None else now
+        settings = self.app.settings
+        store, lifecycle = self.app.client.store, self.app.lifecycle
+        done = {"expired": 0, "lost": 0, "republished": 0, "redriven": 0}
+        for rid in store.due(DEADLINES, now - settings.reconcile_grace):
+            record = store.raw(rid)
+            if not record:
+                store.forget_deadline(rid)
+                continue
+            status = Status(record["status"])
+            if status is Status.WAIT:
+                done["expired"] += lifecycle.expire(rid, note="aged out (reconciler)")
+            elif status is Status.RUNNING:
+                overdue = float(record["deadline"]) + settings.time_limit + settings.reconcile_grace
+                if now > overdue:
+                    done["lost"] += lifecycle.fail_platform(
+                        rid,
+                        "WorkerLostError: no worker finished this invocation within its time limit",
+                        note="lost (reconciler)",
+                    )
+            else:
+                store.forget_deadline(rid)
+        for rid in store.due(OUTBOX, now - settings.outbox_grace):
+            lifecycle.resend_event(rid)
+            store.touch_outbox(rid, now)
+            done["republished"] += 1
+        done["redriven"] = Orphans(self.app).redrive(now)
+        store.trim_indexes(list(store.catalogue()), now - settings.status_retention)
+        if any(done.values()):
+            log.info("reconciled: %s", done)
+        return done

@@ -1,0 +1,73 @@
+"""Celery signal hooks for the outcomes that never reach the task body.
+
+Celery ends an expired message in the worker's main process with only ``task_revoked``; a
+hard time limit or a lost worker ends with ``task_failure`` there too. Both must still end
+the invocation and emit its event. Receivers are connected once, strongly, at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from celery import signals
+from celery.exceptions import Reject, Retry
+
+from executor.core.constants import INVOKE_TASK_PREFIX
+
+if TYPE_CHECKING:
+    from executor.runtime.app import FunctionApp
+
+log = logging.getLogger("executor.signals")
+
+
+def app_of(sender: Any) -> FunctionApp | None:
+    celery = getattr(sender, "app", None)
+    return getattr(celery, "executor_app", None)
+
+
+def _is_invocation(sender: Any) -> bool:
+    return str(getattr(sender, "name", "")).startswith(INVOKE_TASK_PREFIX)
+
+
+def _on_revoked(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+    app = app_of(sender)
+    if not expired or app is None or request is None or not _is_invocation(sender):
+        return
+    try:
+        app.lifecycle.expire(request.id, note="expired in the queue")
+    except Exception:
+        log.exception("could not end expired invocation %s; the reconciler will", request.id)
+
+
+def _on_failure(
+    sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_: Any
+) -> None:
+    app = app_of(sender)
+    if app is None or task_id is None or not _is_invocation(sender):
+        return
+    if isinstance(exception, (Retry, Reject)):
+        return
+    error = f"{type(exception).__name__}: {exception}"
+    try:
+        app.lifecycle.fail_platform(task_id, error, note="platform failure")
+    except Exception:
+        log.exception("could not end failed invocation %s; the reconciler will", task_id)
+
+
+def _on_ready(sender: Any = None, **_: Any) -> None:
+    app = app_of(sender)
+    if app is not None:
+        app.on_worker_ready()
+
+
+def _on_shutdown(sender: Any = None, **_: Any) -> None:
+    app = app_of(sender)
+    if app is not None:
+        app.on_worker_shutdown()
+
+
+signals.task_revoked.connect(_on_revoked, weak=False)
+signals.task_failure.connect(_on_failure, weak=False)
+signals.worker_ready.connect(_on_ready, weak=False)
+signals.worker_shutdown.connect(_on_shutdown, weak=False)

@@ -1,0 +1,191 @@
+"""The Celery task that runs one invocation of one function.
+
+Retries are counted by the message (``request.retries``) and bounded here by the function's
+``max_async_retry_attempts`` and by the message's deadline, never by Celery's per-task
+``max_retries``, which is shared between threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from celery.exceptions import Reject
+
+from executor.core.backoff import backoff
+from executor.core.constants import (
+    CONDITION_EVENT_AGE_EXCEEDED,
+    CONDITION_RETRIES_EXHAUSTED,
+    CONDITION_SUCCESS,
+)
+from executor.core.events import build_event
+from executor.core.invocation import ClaimState, Status
+from executor.core.messages import InvocationMessage
+from executor.runtime.context import Context
+from executor.runtime.redaction import MaskedTask
+from executor.runtime.registry import FunctionSpec
+from executor.state.connection import STORE_DOWN
+
+if TYPE_CHECKING:
+    from executor.runtime.app import FunctionApp
+
+log = logging.getLogger("executor.task")
+
+
+class InvocationTask(MaskedTask):
+    """Base of every function's task: at-least-once, retried only by our own rules."""
+
+    max_retries = None
+    acks_late = True
+    reject_on_worker_lost = True
+    ignore_result = True
+    typing = False
+
+
+def make_runner(app: FunctionApp, spec: FunctionSpec) -> Any:
+    def run(task: InvocationTask, **kwargs: Any) -> None:
+        Execution(app, spec, task, InvocationMessage.model_validate(kwargs)).run()
+
+    # Celery compiles a signature from this name, so it must be an identifier ('-' is not).
+    run.__name__ = spec.urn.name.replace("-", "_")
+    run.__doc__ = spec.handler.__doc__
+    return run
+
+
+class Execution:
+    """One message of one invocation, from claim to its outcome."""
+
+    def __init__(
+        self, app: FunctionApp, spec: FunctionSpec, task: InvocationTask, message: InvocationMessage
+    ) -> None:
+        self.app = app
+        self.lifecycle = app.client.lifecycle
+        self.spec = spec
+        self.task = task
+        self.payload = message.payload
+        self.urn = message.urn or str(spec.urn)
+        self.chain = message.chain
+        self.enqueued_at = message.enqueued_at
+        self.deadline = message.deadline
+        self.request_id: str = task.request.id
+        self.retry: int = task.request.retries or 0
+
+    def run(self) -> None:
+        lifecycle = self.lifecycle
+        try:
+            if time.time() >= self.deadline:
+                lifecycle.expire(self.request_id, note="aged out before it started")
+                return
+            claim = lifecycle.claim(self.request_id, self.retry)
+        except STORE_DOWN as exc:
+            log.warning(
+                "state store unreachable (%s); %s goes back to the queue", exc, self.request_id
+            )
+            time.sleep(1)
+            raise Reject(str(exc), requeue=True) from exc
+        if claim.state is ClaimState.DONE:
+            if claim.pending_event:
+                lifecycle.resend_event(self.request_id)
+            return
+        if claim.state in (ClaimState.STALE, ClaimState.MISSING):
+            log.info(
+                "skipping %s message of %s (retry %d)", claim.state, self.request_id, self.retry
+            )
+            return
+        if claim.state is ClaimState.CRASHED:
+            lifecycle.fail_platform(
+                self.request_id,
+                f"WorkerLostError: the worker running this invocation was lost "
+                f"{self.app.settings.max_worker_lost} times",
+                note="worker lost",
+            )
+            return
+        self.execute(claim.attempts)
+
+    def execute(self, attempt: int) -> None:
+        config = self.config = self.app.client.configs.effective(
+            self.spec.urn, self.spec.default_config
+        )
+        logger = logging.LoggerAdapter(
+            logging.getLogger(f"executor.fn.{self.spec.urn.name}"),
+            {"request_id": self.request_id, "function_urn": self.urn},
+        )
+        context = Context(
+            client=self.app.client,
+            request_id=self.request_id,
+            function_urn=self.urn,
+            attempt=attempt,
+            deadline=self.deadline,
+            chain=self.chain,
+            function=self.spec.urn.function,
+            logger=logger,
+        )
+        try:
+            result = self.spec.handler(self.payload, context)
+            encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except Exception as exc:
+            self.failed(exc, attempt, config.max_async_retry_attempts)
+            return
+        limit = self.app.settings.payload_limit
+        self.settle(
+            Status.SUCCESS,
+            CONDITION_SUCCESS,
+            attempt,
+            response=result if len(encoded.encode()) <= limit else "",
+        )
+
+    def failed(self, exc: BaseException, attempt: int, max_retries: int) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if self.retry < max_retries:
+            countdown = backoff(self.app.settings, self.retry)
+            now = time.time()
+            if now + countdown >= self.deadline:
+                self.settle(
+                    Status.FAIL,
+                    CONDITION_EVENT_AGE_EXCEEDED,
+                    attempt,
+                    error=error,
+                    note=f"retry in {countdown:.2f}s would start after the deadline",
+                )
+                return
+            note = f"retry {self.retry + 1} of {max_retries} in {countdown:.2f}s"
+            if self.lifecycle.retry(self.request_id, error, note):
+                log.info("%s %s failed (%s); %s", self.urn, self.request_id, error, note)
+                raise self.task.retry(countdown=countdown, exc=exc)
+            return
+        self.settle(Status.FAIL, CONDITION_RETRIES_EXHAUSTED, attempt, error=error)
+
+    def settle(
+        self,
+        status: Status,
+        condition: str,
+        attempt: int,
+        *,
+        response: Any = "",
+        error: str = "",
+        note: str = "",
+    ) -> None:
+        event = build_event(
+            request_id=self.request_id,
+            function_urn=self.urn,
+            enqueued_at=self.enqueued_at,
+            condition=condition,
+            invoke_count=attempt,
+            request_payload=self.payload,
+            function_error=error,
+            response_payload=response,
+        )
+        self.lifecycle.settle(
+            request_id=self.request_id,
+            urn=self.urn,
+            status=status,
+            event=event,
+            chain=self.chain,
+            error_code=condition if status is not Status.SUCCESS else "",
+            error_message=error,
+            note=note,
+            config=self.config,
+            agency=self.spec.agency,
+        )

@@ -1,0 +1,423 @@
+"""The state store: invocation records, async configs, the function catalogue, counters.
+
+Everything lives in Redis under the ``ae:`` prefix. Each status transition is one Lua script,
+so a transition and its indexes change together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from executor.core.constants import KEY_PREFIX
+from executor.core.invocation import ClaimState, DeliveryState, Invocation, Status, Transition
+from executor.state import scripts as _scripts
+from executor.state.connection import connect, reachable
+from executor.state.dead_letters import DeadLetterStore
+from executor.state.keys import (
+    CATALOGUE,
+    CONFIGS,
+    DEADLINES,
+    OUTBOX,
+    STATS,
+    active_key,
+    config_key,
+    deliveries_key,
+    history_key,
+    index_key,
+    lock_key,
+    record_key,
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _transition(status: Status, at: float, attempt: int = 0, note: str = "") -> str:
+    return _dumps({"status": status.value, "at": at, "attempt": attempt, "note": note})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker may do with a message, and the attempt it runs as."""
+
+    state: ClaimState
+    attempts: int
+    pending_event: str = ""
+
+
+class Store:
+    """One Redis connection pool per process, and the operations on it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.redis: redis.Redis = connect(url)
+        self.dead_letters = DeadLetterStore(self.redis)
+        self._create = self.redis.register_script(_scripts.CREATE)
+        self._claim = self.redis.register_script(_scripts.CLAIM)
+        self._retry = self.redis.register_script(_scripts.RETRY)
+        self._finish = self.redis.register_script(_scripts.FINISH)
+
+    def ping(self) -> bool:
+        with reachable():
+            return bool(self.redis.ping())
+
+    # -- invocation records -------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        request_id: str,
+        urn: str,
+        enqueued_at: float,
+        deadline: float,
+        chain: Sequence[str],
+        payload_json: str,
+        origin: str = "",
+    ) -> tuple[bool, Status, int]:
+        """Record a new invocation as WAIT; ``(False, status, attempts)`` if the id exists.
+
+        The payload comes already encoded: the producer encoded it to check its size.
+        """
+        with reachable():
+            created, status, attempts = cast(
+                "list[Any]",
+                self._create(
+                    keys=[
+                        record_key(request_id),
+                        history_key(request_id),
+                        index_key(urn),
+                        active_key(urn),
+                        DEADLINES,
+                        STATS,
+                    ],
+                    args=[
+                        request_id,
+                        urn,
+                        repr(enqueued_at),
+                        repr(deadline),
+                        _dumps(list(chain)),
+                        payload_json,
+                        origin,
+                        _transition(Status.WAIT, enqueued_at),
+                    ],
+                ),
+            )
+        return bool(created), Status(status), int(attempts)
+
+    def forget(self, request_id: str, urn: str) -> None:
+        """Remove a record whose message could not be published, so nothing is half-written."""
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.delete(record_key(request_id), history_key(request_id))
+            pipe.zrem(index_key(urn), request_id)
+            pipe.zrem(active_key(urn), request_id)
+            pipe.zrem(DEADLINES, request_id)
+            pipe.execute()
+            self.redis.eval(_scripts.UNCOUNT, 1, STATS, f"fn|{urn}|accepted")
+
+    def claim(self, request_id: str, retry: int, now: float, max_crashes: int) -> Claim:
+        state, attempts, pending = cast(
+            "list[Any]",
+            self._claim(
+                keys=[record_key(request_id), history_key(request_id), OUTBOX],
+                args=[request_id, retry, repr(now), max_crashes],
+            ),
+        )
+        return Claim(ClaimState(state), int(attempts), str(pending or ""))
+
+    def mark_retry(self, request_id: str, now: float, error: str, note: str) -> bool:
+        """Back to WAIT between attempts; False if the invocation ended meanwhile."""
+        return bool(
+            self._retry(
+                keys=[record_key(request_id), history_key(request_id), STATS],
+                args=[repr(now), error, note],
+            )
+        )
+
+    def finish(
+        self,
+        *,
+        request_id: str,
+        urn: str,
+        status: Status,
+        now: float,
+        retention: int,
+        condition: str = "",
+        error_code: str = "",
+        error_message: str = "",
+        event: str = "",
+        destination: str = "",
+        outcome: str = "",
+        destination_kind: str = "",
+        note: str = "",
+    ) -> bool:
+        """The one terminal transition; True only for the caller that made it."""
+        pending = ""
+        if destination:
+            pending = DeliveryState(
+                destination=destination_kind, outcome=outcome, state="pending", updated_at=now
+            ).model_dump_json()
+        return bool(
+            self._finish(
+                keys=[
+                    record_key(request_id),
+                    history_key(request_id),
+                    deliveries_key(request_id),
+                    active_key(urn),
+                    DEADLINES,
+                    OUTBOX,
+                    STATS,
+                ],
+                args=[
+                    request_id,
+                    status.value,
+                    repr(now),
+                    condition,
+                    error_code,
+                    error_message,
+                    event,
+                    destination,
+                    retention,
+                    note,
+                    outcome,
+                    pending,
+                ],
+            )
+        )
+
+    def raw(self, request_id: str) -> dict[str, str]:
+        with reachable():
+            return cast("dict[str, str]", self.redis.hgetall(record_key(request_id)))
+
+    def get(self, request_id: str) -> Invocation | None:
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hgetall(record_key(request_id))
+            pipe.lrange(history_key(request_id), 0, -1)
+            pipe.hgetall(deliveries_key(request_id))
+            record, history, deliveries = pipe.execute()
+        if not record:
+            return None
+        return _invocation(request_id, record, history, deliveries)
+
+    def get_many(self, request_ids: Sequence[str]) -> list[Invocation]:
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            for rid in request_ids:
+                pipe.hgetall(record_key(rid))
+                pipe.lrange(history_key(rid), 0, -1)
+                pipe.hgetall(deliveries_key(rid))
+            replies = pipe.execute()
+        found = []
+        for i, rid in enumerate(request_ids):
+            record, history, deliveries = replies[3 * i : 3 * i + 3]
+            if record:
+                found.append(_invocation(rid, record, history, deliveries))
+        return found
+
+    def page_ids(
+        self,
+        urn: str,
+        *,
+        active_only: bool,
+        since: float | str,
+        until: float | str,
+        offset: int,
+        count: int,
+    ) -> list[str]:
+        """Request ids of a function, newest first, within ``[since, until]``."""
+        key = active_key(urn) if active_only else index_key(urn)
+        with reachable():
+            return cast(
+                "list[str]",
+                self.redis.zrevrangebyscore(key, until, since, start=offset, num=count),
+            )
+
+    def set_delivery(self, request_id: str, state: DeliveryState, retention: int) -> None:
+        key = deliveries_key(request_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, state.outcome, state.model_dump_json())
+        pipe.expire(key, retention)
+        if state.state.final:
+            pipe.zrem(OUTBOX, request_id)
+        pipe.hincrby(STATS, f"delivery|{state.destination}|{state.state}", 1)
+        pipe.execute()
+
+    def delivery(self, request_id: str, outcome: str) -> DeliveryState | None:
+        raw = self.redis.hget(deliveries_key(request_id), outcome)
+        return DeliveryState.model_validate_json(raw) if raw else None
+
+    def record_drop(self, request_id: str, target: str, reason: str) -> None:
+        """Count a call the guard refused, on the invocation that tried to make it."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        if request_id:
+            pipe.hincrby(record_key(request_id), "cycle_drops", 1)
+            pipe.rpush(
+                history_key(request_id),
+                _dumps({"status": None, "at": now, "note": f"dropped call to {target}: {reason}"}),
+            )
+        pipe.hincrby(STATS, "cycle_drops", 1)
+        pipe.execute()
+
+    def incr(self, counter: str, amount: int = 1) -> None:
+        self.redis.hincrby(STATS, counter, amount)
+
+    def stats(self) -> dict[str, int]:
+        with reachable():
+            return {k: int(v) for k, v in cast("dict[str, str]", self.redis.hgetall(STATS)).items()}
+
+    def trim_indexes(self, urns: Sequence[str], before: float) -> None:
+        """Forget request ids older than the retention; their records have expired already."""
+        pipe = self.redis.pipeline(transaction=False)
+        for urn in urns:
+            pipe.zremrangebyscore(index_key(urn), "-inf", before)
+        pipe.execute()
+
+    def due(self, key: str, before: float, count: int = 500) -> list[str]:
+        return cast("list[str]", self.redis.zrangebyscore(key, "-inf", before, start=0, num=count))
+
+    def forget_deadline(self, request_id: str) -> None:
+        """Take an invocation that ended (or vanished) off the deadline index."""
+        self.redis.zrem(DEADLINES, request_id)
+
+    def touch_outbox(self, request_id: str, now: float) -> None:
+        """Start the grace period of a pending event again, after it was re-sent."""
+        self.redis.zadd(OUTBOX, {request_id: now}, xx=True)
+
+    def waiting_since(self, urn: str, cutoff: float, count: int) -> list[str]:
+        """Request ids of ``urn`` not ended and accepted before ``cutoff``, oldest first."""
+        return cast(
+            "list[str]",
+            self.redis.zrangebyscore(active_key(urn), "-inf", cutoff, start=0, num=count),
+        )
+
+    def last_change(self, request_id: str) -> float:
+        """When the invocation's status last changed (0 if unknown)."""
+        last = self.redis.lindex(history_key(request_id), -1)
+        return float(json.loads(last).get("at", 0)) if last else 0.0
+
+    def oldest_waiting(self, urn: str, scan: int, page: int) -> float | None:
+        """The acceptance time of the oldest invocation of ``urn`` in WAIT, among the first
+        ``scan`` not ended; None if there is none."""
+        active = active_key(urn)
+        for start in range(0, scan, page):
+            entries = cast(
+                "list[tuple[str, float]]",
+                self.redis.zrange(active, start, start + page - 1, withscores=True),
+            )
+            if not entries:
+                break
+            pipe = self.redis.pipeline(transaction=False)
+            for request_id, _ in entries:
+                pipe.hget(record_key(request_id), "status")
+            for (_, enqueued_at), status in zip(entries, pipe.execute(), strict=True):
+                if status == Status.WAIT.value:
+                    return float(enqueued_at)
+        return None
+
+    def in_flight(self, urns: Sequence[str]) -> dict[str, int]:
+        """How many invocations of each function have not ended."""
+        pipe = self.redis.pipeline(transaction=False)
+        for urn in urns:
+            pipe.zcard(active_key(urn))
+        return dict(zip(urns, (int(n) for n in pipe.execute()), strict=True))
+
+    # -- markers of destinations ----------------------------------------------------------------
+
+    def claim_marker(self, name: str, value: str, ttl: int) -> bool:
+        return bool(self.redis.set(KEY_PREFIX + name, value, nx=True, ex=ttl))
+
+    def read_marker(self, name: str) -> str | None:
+        return cast("str | None", self.redis.get(KEY_PREFIX + name))
+
+    def write_marker(self, name: str, value: str, ttl: int) -> None:
+        self.redis.set(KEY_PREFIX + name, value, ex=ttl)
+
+    def drop_marker(self, name: str) -> None:
+        self.redis.delete(KEY_PREFIX + name)
+
+    # -- async configs --------------------------------------------------------------------------
+
+    def put_config(self, urn: str, body: str) -> None:
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.set(config_key(urn), body)
+            pipe.sadd(CONFIGS, urn)
+            pipe.execute()
+
+    def get_config(self, urn: str) -> str | None:
+        with reachable():
+            return cast("str | None", self.redis.get(config_key(urn)))
+
+    def delete_config(self, urn: str) -> bool:
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.delete(config_key(urn))
+            pipe.srem(CONFIGS, urn)
+            deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def all_configs(self) -> dict[str, str]:
+        with reachable():
+            urns = sorted(cast("set[str]", self.redis.smembers(CONFIGS)))
+            if not urns:
+                return {}
+            bodies = cast("list[str | None]", self.redis.mget([config_key(u) for u in urns]))
+        return {u: b for u, b in zip(urns, bodies, strict=True) if b}
+
+    # -- function catalogue ---------------------------------------------------------------------
+
+    def publish_catalogue(self, entries: dict[str, str]) -> None:
+        if entries:
+            with reachable():
+                self.redis.hset(CATALOGUE, mapping=cast("Any", entries))
+
+    def catalogue_entry(self, urn: str) -> str | None:
+        with reachable():
+            return cast("str | None", self.redis.hget(CATALOGUE, urn))
+
+    def catalogue(self) -> dict[str, str]:
+        with reachable():
+            return cast("dict[str, str]", self.redis.hgetall(CATALOGUE))
+
+    # -- coordination ---------------------------------------------------------------------------
+
+    def try_lock(self, name: str, token: str, ttl: float) -> bool:
+        """A lease that lets exactly one of many workers run a periodic job."""
+        return bool(self.redis.set(lock_key(name), token, nx=True, px=int(ttl * 1000)))
+
+
+def _invocation(
+    request_id: str, record: dict[str, str], history: list[str], deliveries: dict[str, str]
+) -> Invocation:
+    def number(name: str) -> float | None:
+        value = record.get(name)
+        return float(value) if value else None
+
+    return Invocation(
+        request_id=request_id,
+        function_urn=record.get("urn", ""),
+        status=Status(record.get("status", "WAIT")),
+        attempts=int(record.get("attempts", 0)),
+        enqueued_at=number("enqueued_at") or 0.0,
+        deadline=number("deadline") or 0.0,
+        started_at=number("started_at"),
+        ended_at=number("ended_at"),
+        condition=record.get("condition", ""),
+        error_code=record.get("error_code", ""),
+        error_message=record.get("error_message", ""),
+        chain=tuple(json.loads(record.get("chain", "[]"))),
+        origin=record.get("origin", ""),
+        cycle_drops=int(record.get("cycle_drops", 0)),
+        payload=json.loads(record["payload"]) if "payload" in record else None,
+        history=tuple(Transition.model_validate_json(h) for h in history),
+        deliveries=tuple(DeliveryState.model_validate_json(d) for d in deliveries.values()),
+    )
