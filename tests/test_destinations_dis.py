@@ -24,7 +24,9 @@ def dis(stream: str) -> dict[str, object]:
 @pytest.fixture
 def in_process(dest_client: Client) -> EngineRuntime:
     """What destinations called in this process are given: the test's Redis and agencies."""
-    return EngineRuntime(dest_client)
+    return EngineRuntime(
+        dest_client.settings, dest_client.agencies, dest_client.store, dest_client.invoke_async
+    )
 
 
 def delivery(rid: str, agency: str, stream: str = "events", outcome: str = "success") -> Delivery:
@@ -95,7 +97,7 @@ def test_kinesis_backend_puts_one_record_per_event(in_process, aws):
 def test_kinesis_missing_stream_is_permanent(in_process, aws):
     with pytest.raises(PermanentDeliveryError, match="ResourceNotFoundException"):
         destinations.get("DIS").deliver(delivery("k-9", "kinesis", stream="absent"), in_process)
-    assert in_process.store.redis.get("ae:dis:absent:k-9:success") is None
+    assert in_process.read_marker("dis:absent:k-9:success") is None
 
 
 def test_kinesis_stream_through_a_worker(dest_client, dest_env, aws, start_worker):

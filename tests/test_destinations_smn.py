@@ -123,5 +123,10 @@ def test_topic_without_subscription_is_refused(dest_client):
                 param=SMNParam(topic_urn=other),
                 agency="hooks",
             ),
-            EngineRuntime(dest_client),
+            EngineRuntime(
+                dest_client.settings,
+                dest_client.agencies,
+                dest_client.store,
+                dest_client.invoke_async,
+            ),
         )

@@ -12,10 +12,12 @@ from executor.core.errors import InvalidParameter
 from executor.core.settings import Settings, get_settings
 from executor.runtime import logs, metrics, signals  # noqa: F401  (connects the signal hooks)
 from executor.runtime.client import Client
+from executor.runtime.context import Handler
 from executor.runtime.delivery import register_delivery
 from executor.runtime.engine import make_celery
+from executor.runtime.orphans import Orphans
 from executor.runtime.reconciler import Reconciler
-from executor.runtime.registry import FunctionSpec, Handler, Registry
+from executor.runtime.registry import FunctionSpec, Registry
 from executor.runtime.task import InvocationTask, make_runner
 
 log = logging.getLogger("executor.app")
@@ -35,7 +37,13 @@ class FunctionApp:
         self.celery.executor_app = self
         self.client = Client(self.settings, celery=self.celery, registry=self.registry)
         self.lifecycle = self.client.lifecycle
-        self.reconciler = Reconciler(self)
+        self.reconciler = Reconciler(
+            self.settings,
+            self.client.store,
+            self.lifecycle,
+            Orphans(self.celery, self.settings, self.client.store, self.lifecycle),
+            self.publish_catalogue,
+        )
         register_delivery(self.celery, self.client.deliveries)
 
     def function(
@@ -75,7 +83,7 @@ class FunctionApp:
             )
             self.registry.add(spec)
             self.celery.task(name=spec.task_name, bind=True, base=InvocationTask, shared=False)(
-                make_runner(self, spec)
+                make_runner(self.client, spec)
             )
             return handler
 

@@ -56,7 +56,8 @@ class Client:
         self.configs = Configs(self.store, self.settings.config_cache_ttl)
         self.functions = Functions(self.settings, self.registry, self.store, self.configs)
         self.publisher = Publisher(self.celery, self.settings)
-        self.deliveries = Deliveries(self.settings, self.store, self.publisher, EngineRuntime(self))
+        runtime = EngineRuntime(self.settings, self.agencies, self.store, self.invoke_async)
+        self.deliveries = Deliveries(self.settings, self.store, self.publisher, runtime)
         self.lifecycle = Lifecycle(
             self.settings, self.store, self.functions, self.publisher, self.deliveries
         )

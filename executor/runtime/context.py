@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from executor.core.guard import ChainBroken, hop
 
-if TYPE_CHECKING:
-    from executor.runtime.client import Client
+
+class Invoker(Protocol):
+    """What a handler's context calls to invoke another function (the client's method)."""
+
+    def __call__(
+        self,
+        function: str,
+        payload: Any = None,
+        *,
+        chain: Sequence[str] = (),
+        request_id: str | None = None,
+        origin: str = "",
+    ) -> str: ...
 
 
 class Context:
@@ -22,7 +34,7 @@ class Context:
     def __init__(
         self,
         *,
-        client: Client,
+        invoke: Invoker,
         request_id: str,
         function_urn: str,
         attempt: int,
@@ -31,7 +43,7 @@ class Context:
         function: str,
         logger: logging.LoggerAdapter[logging.Logger],
     ) -> None:
-        self._client = client
+        self._invoke = invoke
         self.request_id = request_id
         self.function_urn = function_urn
         self.attempt = attempt
@@ -48,7 +60,7 @@ class Context:
     def invoke_async(self, function: str, payload: Any) -> str | None:
         """Invoke another function asynchronously; None when the chain guard drops the call."""
         try:
-            return self._client.invoke_async(
+            return self._invoke(
                 function,
                 payload,
                 chain=hop(self.chain, self._function),
@@ -57,3 +69,7 @@ class Context:
         except ChainBroken as exc:
             self.logger.warning("%s", exc.message)
             return None
+
+
+Handler = Callable[[Any, Context], Any]
+"""A function's code: ``handler(event, context)``."""

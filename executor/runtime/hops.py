@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from destinations import Delivery
 from executor.core.agency import Agencies
 from executor.core.guard import hop
 from executor.core.settings import Settings
 from executor.core.urn import parse_urn
-
-if TYPE_CHECKING:
-    from executor.runtime.client import Client
+from executor.runtime.context import Invoker
+from executor.state.store import Store
 
 
 class EngineRuntime:
-    """Invokes through the client, keeps markers in its state store."""
+    """Invokes through the producer's ``invoke_async``, keeps markers in the state store."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, settings: Settings, agencies: Agencies, store: Store, invoke: Invoker):
+        self._settings = settings
+        self._agencies = agencies
+        self._store = store
+        self._invoke = invoke
 
     @property
     def settings(self) -> Settings:
-        return self._client.settings
+        return self._settings
 
     @property
     def agencies(self) -> Agencies:
-        return self._client.agencies
+        return self._agencies
 
     def invoke_next(self, function_urn: str, delivery: Delivery, request_id: str) -> str:
         source = parse_urn(delivery.function_urn, region="", project="")
-        return self._client.invoke_async(
+        return self._invoke(
             function_urn,
             delivery.event,
             chain=hop(delivery.chain, source.function),
@@ -39,13 +39,13 @@ class EngineRuntime:
         )
 
     def claim_marker(self, name: str, value: str, ttl: int) -> bool:
-        return self._client.store.claim_marker(name, value, ttl)
+        return self._store.claim_marker(name, value, ttl)
 
     def read_marker(self, name: str) -> str | None:
-        return self._client.store.read_marker(name)
+        return self._store.read_marker(name)
 
     def write_marker(self, name: str, value: str, ttl: int) -> None:
-        self._client.store.write_marker(name, value, ttl)
+        self._store.write_marker(name, value, ttl)
 
     def drop_marker(self, name: str) -> None:
-        self._client.store.drop_marker(name)
+        self._store.drop_marker(name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery, signals
 from prometheus_client import CollectorRegistry, start_http_server
@@ -23,11 +23,9 @@ from prometheus_client.registry import Collector
 from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.invocation import Status
+from executor.core.settings import Settings
 from executor.state.connection import STORE_ERRORS
 from executor.state.store import Store
-
-if TYPE_CHECKING:
-    from executor.runtime.app import FunctionApp
 
 log = logging.getLogger("executor.metrics")
 
@@ -212,13 +210,13 @@ def serve(store: Store, celery: Celery, port: int, address: str) -> None:
     log.info("serving fleet metrics on http://%s:%d/metrics", address, port)
 
 
-def serve_from_worker(app: FunctionApp) -> None:
+def serve_from_worker(settings: Settings, store: Store, celery: Celery) -> None:
     """Start the exporter in a worker when ``EXECUTOR_METRICS_PORT`` asks for one."""
-    port = app.settings.metrics_port
+    port = settings.metrics_port
     if not port:
         return
     try:
-        serve(app.client.store, app.celery, port, app.settings.metrics_address)
+        serve(store, celery, port, settings.metrics_address)
     except OSError as exc:
         # Another worker on this host serves the same fleet-wide values already.
         log.warning("metrics not served on port %d (%s); another process holds it", port, exc)
@@ -227,7 +225,7 @@ def serve_from_worker(app: FunctionApp) -> None:
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     app = getattr(getattr(sender, "app", None), "executor_app", None)
     if app is not None:
-        serve_from_worker(app)
+        serve_from_worker(app.settings, app.client.store, app.celery)
 
 
 signals.worker_ready.connect(_on_worker_ready, weak=False)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING
+
+from celery import Celery
 
 from executor.core.catalogue import CatalogueEntry
 from executor.core.invocation import Status
-
-if TYPE_CHECKING:
-    from executor.runtime.app import FunctionApp
+from executor.core.settings import Settings
+from executor.runtime.lifecycle import Lifecycle
+from executor.state.store import Store
 
 log = logging.getLogger("executor.orphans")
 
@@ -32,13 +33,17 @@ _SCAN = 1_000
 
 
 class Orphans:
-    def __init__(self, app: FunctionApp) -> None:
-        self.app = app
-        self.store = app.client.store
+    def __init__(
+        self, celery: Celery, settings: Settings, store: Store, lifecycle: Lifecycle
+    ) -> None:
+        self.celery = celery
+        self.settings = settings
+        self.store = store
+        self.lifecycle = lifecycle
 
     def redrive(self, now: float | None = None) -> int:
         """Publish again every orphaned invocation; returns how many were."""
-        if self.app.celery.conf.broker_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+        if self.celery.conf.broker_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
             return 0  # other brokers keep a delivered message until it is acknowledged
         now = time.time() if now is None else now
         by_queue: dict[str, list[CatalogueEntry]] = defaultdict(list)
@@ -48,7 +53,7 @@ class Orphans:
         idle = self._idle_queues(set(by_queue))
         if not idle:
             return 0
-        cutoff = now - self.app.settings.orphan_grace
+        cutoff = now - self.settings.orphan_grace
         candidates = [
             (entry, rid, record)
             for queue in idle
@@ -71,7 +76,7 @@ class Orphans:
     def _idle_queues(self, queues: set[str]) -> set[str]:
         """The queues holding no message, if no message is unacknowledged; else none."""
         idle: set[str] = set()
-        with self.app.celery.connection_for_read() as connection:
+        with self.celery.connection_for_read() as connection:
             channel = connection.default_channel
             if int(channel.client.hlen(channel.unacked_key)):
                 return idle
@@ -98,4 +103,4 @@ class Orphans:
             record["urn"],
             rid,
         )
-        self.app.lifecycle.requeue_lost(entry, rid, record)
+        self.lifecycle.requeue_lost(entry, rid, record)

@@ -9,21 +9,32 @@ import logging
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from executor.core.invocation import Status
+from executor.core.settings import Settings
+from executor.runtime.lifecycle import Lifecycle
 from executor.runtime.orphans import Orphans
 from executor.state.keys import DEADLINES, OUTBOX
-
-if TYPE_CHECKING:
-    from executor.runtime.app import FunctionApp
+from executor.state.store import Store
 
 log = logging.getLogger("executor.reconciler")
 
 
 class Reconciler:
-    def __init__(self, app: FunctionApp) -> None:
-        self.app = app
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        lifecycle: Lifecycle,
+        orphans: Orphans,
+        each_period: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.lifecycle = lifecycle
+        self.orphans = orphans
+        self.each_period = each_period
         self.token = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -39,12 +50,12 @@ class Reconciler:
         self._stop.set()
 
     def _loop(self) -> None:
-        interval = self.app.settings.reconcile_interval
+        interval = self.settings.reconcile_interval
         while not self._stop.wait(interval):
             try:
-                self.app.publish_catalogue()
-                if self.app.client.store.try_lock("reconcile", self.token, interval * 0.9):
-                    self.app.client.store.incr("reconcile_passes")
+                self.each_period()
+                if self.store.try_lock("reconcile", self.token, interval * 0.9):
+                    self.store.incr("reconcile_passes")
                     self.run_once()
             except Exception:
                 log.exception("reconcile pass failed; the next one tries again")
@@ -52,8 +63,8 @@ class Reconciler:
     def run_once(self, now: float | None = None) -> dict[str, int]:
         """One pass; returns how many invocations it ended and events it re-sent."""
         now = time.time() if now is None else now
-        settings = self.app.settings
-        store, lifecycle = self.app.client.store, self.app.lifecycle
+        settings = self.settings
+        store, lifecycle = self.store, self.lifecycle
         done = {"expired": 0, "lost": 0, "republished": 0, "redriven": 0}
         for rid in store.due(DEADLINES, now - settings.reconcile_grace):
             record = store.raw(rid)
@@ -77,7 +88,7 @@ class Reconciler:
             lifecycle.resend_event(rid)
             store.touch_outbox(rid, now)
             done["republished"] += 1
-        done["redriven"] = Orphans(self.app).redrive(now)
+        done["redriven"] = self.orphans.redrive(now)
         store.trim_indexes(list(store.catalogue()), now - settings.status_retention)
         if any(done.values()):
             log.info("reconciled: %s", done)

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from executor.core.catalogue import CatalogueEntry, task_name
 from executor.core.config import AsyncConfig
 from executor.core.urn import FunctionURN
-
-if TYPE_CHECKING:
-    from executor.runtime.context import Context
-
-Handler = Callable[[Any, "Context"], Any]
+from executor.runtime.context import Handler
 
 
 @dataclass(frozen=True)

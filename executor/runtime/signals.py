@@ -8,20 +8,29 @@ the invocation and emit its event. Receivers are connected once, strongly, at im
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from celery import signals
 from celery.exceptions import Reject, Retry
 
 from executor.core.constants import INVOKE_TASK_PREFIX
-
-if TYPE_CHECKING:
-    from executor.runtime.app import FunctionApp
+from executor.runtime.lifecycle import Lifecycle
 
 log = logging.getLogger("executor.signals")
 
 
-def app_of(sender: Any) -> FunctionApp | None:
+class WorkerApp(Protocol):
+    """What the hooks need of the app whose worker sent a signal (a ``FunctionApp``)."""
+
+    @property
+    def lifecycle(self) -> Lifecycle: ...
+
+    def on_worker_ready(self) -> None: ...
+
+    def on_worker_shutdown(self) -> None: ...
+
+
+def app_of(sender: Any) -> WorkerApp | None:
     celery = getattr(sender, "app", None)
     return getattr(celery, "executor_app", None)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery.exceptions import Reject
 
@@ -23,13 +23,11 @@ from executor.core.constants import (
 from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
 from executor.core.messages import InvocationMessage
+from executor.runtime.client import Client
 from executor.runtime.context import Context
 from executor.runtime.redaction import MaskedTask
 from executor.runtime.registry import FunctionSpec
 from executor.state.connection import STORE_DOWN
-
-if TYPE_CHECKING:
-    from executor.runtime.app import FunctionApp
 
 log = logging.getLogger("executor.task")
 
@@ -44,9 +42,9 @@ class InvocationTask(MaskedTask):
     typing = False
 
 
-def make_runner(app: FunctionApp, spec: FunctionSpec) -> Any:
+def make_runner(client: Client, spec: FunctionSpec) -> Any:
     def run(task: InvocationTask, **kwargs: Any) -> None:
-        Execution(app, spec, task, InvocationMessage.model_validate(kwargs)).run()
+        Execution(client, spec, task, InvocationMessage.model_validate(kwargs)).run()
 
     # Celery compiles a signature from this name, so it must be an identifier ('-' is not).
     run.__name__ = spec.urn.name.replace("-", "_")
@@ -58,10 +56,11 @@ class Execution:
     """One message of one invocation, from claim to its outcome."""
 
     def __init__(
-        self, app: FunctionApp, spec: FunctionSpec, task: InvocationTask, message: InvocationMessage
+        self, client: Client, spec: FunctionSpec, task: InvocationTask, message: InvocationMessage
     ) -> None:
-        self.app = app
-        self.lifecycle = app.client.lifecycle
+        self.client = client
+        self.settings = client.settings
+        self.lifecycle = client.lifecycle
         self.spec = spec
         self.task = task
         self.payload = message.payload
@@ -98,14 +97,14 @@ class Execution:
             lifecycle.fail_platform(
                 self.request_id,
                 f"WorkerLostError: the worker running this invocation was lost "
-                f"{self.app.settings.max_worker_lost} times",
+                f"{self.settings.max_worker_lost} times",
                 note="worker lost",
             )
             return
         self.execute(claim.attempts)
 
     def execute(self, attempt: int) -> None:
-        config = self.config = self.app.client.configs.effective(
+        config = self.config = self.client.configs.effective(
             self.spec.urn, self.spec.default_config
         )
         logger = logging.LoggerAdapter(
@@ -113,7 +112,7 @@ class Execution:
             {"request_id": self.request_id, "function_urn": self.urn},
         )
         context = Context(
-            client=self.app.client,
+            invoke=self.client.invoke_async,
             request_id=self.request_id,
             function_urn=self.urn,
             attempt=attempt,
@@ -128,7 +127,7 @@ class Execution:
         except Exception as exc:
             self.failed(exc, attempt, config.max_async_retry_attempts)
             return
-        limit = self.app.settings.payload_limit
+        limit = self.settings.payload_limit
         self.settle(
             Status.SUCCESS,
             CONDITION_SUCCESS,
@@ -139,7 +138,7 @@ class Execution:
     def failed(self, exc: BaseException, attempt: int, max_retries: int) -> None:
         error = f"{type(exc).__name__}: {exc}"
         if self.retry < max_retries:
-            countdown = backoff(self.app.settings, self.retry)
+            countdown = backoff(self.settings, self.retry)
             now = time.time()
             if now + countdown >= self.deadline:
                 self.settle(
