@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from executor.core.catalogue import CatalogueEntry
+from executor.core.config import AsyncConfig
 from executor.core.constants import CONDITION_EVENT_AGE_EXCEEDED, CONDITION_RETRIES_EXHAUSTED
 from executor.core.errors import Unavailable
 from executor.core.events import ResultEvent, build_event
@@ -148,7 +149,7 @@ class Lifecycle:
         error_code: str = "",
         error_message: str = "",
         note: str = "",
-        config: Any = None,
+        config: AsyncConfig | None = None,
         agency: str | None = None,
     ) -> bool:
         """End the invocation; the caller that wins hands the event to its destination."""
