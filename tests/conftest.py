@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,6 +24,38 @@ FAST = {
     "EXECUTOR_RECONCILE_GRACE": "0.5",
     "EXECUTOR_CONFIG_CACHE_TTL": "0.2",
 }
+
+
+# Fixtures that start a process; a test that uses one belongs to the integration layer.
+PROCESS_FIXTURES = frozenset({"redis_server", "start_worker", "moto", "api"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        started = PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if started and item.get_closest_marker("integration") is None:
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a process ({', '.join(sorted(started))}) but is not "
+                "marked integration: add 'pytestmark = pytest.mark.integration' to its file"
+            )
+
+
+@pytest.fixture(autouse=True)
+def _no_process_in_unit_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast layer starts no process: refuse one at the call, naming the test."""
+    if request.node.get_closest_marker("integration") is not None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(
+            f"{request.node.nodeid} started a process; mark it integration or use fakeredis"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    monkeypatch.setattr(os, "fork", refuse)
+    monkeypatch.setattr(os, "posix_spawn", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ from executor.core.constants import DELIVERY_QUEUE
 from executor.core.errors import DeadLetterNotFound
 from executor.runtime.dlq import DeadLetters
 
+pytestmark = pytest.mark.integration
+
 OBS = {"destination": "OBS", "param": json.dumps({"bucket": "late", "prefix": "in"})}
 
 
@@ -78,7 +80,6 @@ def test_store_lists_shows_redrives_and_purges(dead_letters, rdb):
     assert dead_letters.count() == 0
 
 
-@pytest.mark.integration
 def test_refused_event_is_redriven_and_delivered(dest_client, dest_env, aws, start_worker):
     dest_client.put_async_config("report", {"destination_config": {"on_success": OBS}})
     start_worker("destination_functions:app", env=dest_env)
@@ -111,7 +112,6 @@ def test_refused_event_is_redriven_and_delivered(dest_client, dest_env, aws, sta
     assert json.loads(missing.stdout) == {"redriven": [], "not_found": [f"{rid}:success"]}
 
 
-@pytest.mark.integration
 def test_deadline_passed_sends_the_event_to_the_store(
     dest_client, dest_env, aws, webhook, start_worker, write_agencies
 ):

@@ -55,9 +55,10 @@ class Claim:
 class Store:
     """One Redis connection pool per process, and the operations on it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, client: redis.Redis | None = None) -> None:
+        """``client``, when given, is used instead of a new connection to ``url``."""
         self.url = url
-        self.redis: redis.Redis = connect(url)
+        self.redis: redis.Redis = client if client is not None else connect(url)
         self.dead_letters = DeadLetterStore(self.redis)
         self._create = self.redis.register_script(_scripts.CREATE)
         self._claim = self.redis.register_script(_scripts.CLAIM)

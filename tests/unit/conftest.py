@@ -1,0 +1,159 @@
+"""The unit layer: the real store, Lua scripts included, on fakeredis; no process is started.
+
+The fixtures here shadow the integration fixtures of the same name (``settings``, ``client``),
+so a unit test cannot reach a real redis-server by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import fakeredis
+import pytest
+from stubs import RecordingCelery, RecordingPublisher, StubRuntime
+
+from executor import Client, Settings
+from executor.core.agency import Agencies
+from executor.core.config import AsyncConfig
+from executor.core.urn import parse_urn
+from executor.runtime.delivery import Deliveries
+from executor.runtime.functions import Functions
+from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.registry import FunctionSpec, Registry
+from executor.state.configs import Configs
+from executor.state.store import Store
+
+# Nothing listens here: a unit test that opened a real connection would fail at once.
+NOWHERE = "redis://127.0.0.1:1/0"
+REGION, PROJECT = "r1", "p1"
+
+
+def urn(name: str, version: str = "latest") -> str:
+    return f"urn:fss:{REGION}:{PROJECT}:function:default:{name}:{version}"
+
+
+def fg(name: str) -> dict[str, Any]:
+    """A FunctionGraph destination to ``name``."""
+    return {"destination": "FunctionGraph", "param": {"func_urn": urn(name)}}
+
+
+@pytest.fixture
+def fake_redis() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        broker_url=NOWHERE,
+        region=REGION,
+        project_id=PROJECT,
+        retry_backoff_base=0.05,
+        retry_backoff_max=0.4,
+        config_cache_ttl=0,
+        status_retention=3600,
+        delivery_deadline=30,
+    )
+
+
+@pytest.fixture
+def store(fake_redis: fakeredis.FakeRedis, settings: Settings) -> Store:
+    return Store(settings.redis_url, client=fake_redis)
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """Three functions, ``hello`` with an agency and ``strict`` with a decorator default."""
+    found = Registry()
+    for name, agency, default in [
+        ("hello", "writer", None),
+        ("next", None, None),
+        ("strict", None, AsyncConfig(max_async_retry_attempts=0)),
+    ]:
+        found.add(
+            FunctionSpec(
+                urn=parse_urn(urn(name), region=REGION, project=PROJECT),
+                handler=lambda payload, context: payload,
+                queue=f"q-{name}",
+                agency=agency,
+                default_config=default,
+            )
+        )
+    return found
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> StubRuntime:
+    return StubRuntime(settings)
+
+
+@pytest.fixture
+def configs(store: Store, settings: Settings) -> Configs:
+    return Configs(store, settings.config_cache_ttl)
+
+
+@pytest.fixture
+def functions(settings: Settings, registry: Registry, store: Store, configs: Configs) -> Functions:
+    return Functions(settings, registry, store, configs)
+
+
+@pytest.fixture
+def deliveries(
+    settings: Settings, store: Store, publisher: RecordingPublisher, runtime: StubRuntime
+) -> Deliveries:
+    return Deliveries(settings, store, publisher, runtime)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def lifecycle(
+    settings: Settings,
+    store: Store,
+    functions: Functions,
+    publisher: RecordingPublisher,
+    deliveries: Deliveries,
+) -> Lifecycle:
+    return Lifecycle(settings, store, functions, publisher, deliveries)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def celery() -> RecordingCelery:
+    return RecordingCelery()
+
+
+@pytest.fixture
+def client(settings: Settings, celery: RecordingCelery, registry: Registry, store: Store) -> Client:
+    """A real ``Client`` (and its real ``Publisher``) over fakeredis and a recording Celery."""
+    return Client(settings, celery=celery, registry=registry, store=store, agencies=Agencies())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def make_client(
+    settings: Settings, celery: RecordingCelery, registry: Registry, store: Store
+) -> Callable[..., Client]:
+    """A ``Client`` over the same store with other settings or agencies."""
+
+    def make(**changes: Any) -> Client:
+        agencies = changes.pop("agencies", None)
+        return Client(
+            settings.model_copy(update=changes),
+            celery=celery,  # type: ignore[arg-type]
+            registry=registry,
+            store=store,
+            agencies=agencies,
+        )
+
+    return make
+
+
+@pytest.fixture
+def redis_server() -> None:
+    raise pytest.UsageError(
+        "a unit test asked for a real redis-server: use the fakeredis fixtures here, or move "
+        "the test to an integration file"
+    )

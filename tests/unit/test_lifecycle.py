@@ -1,0 +1,340 @@
+"""The lifecycle's decisions, over the real store on fakeredis and a recording publisher."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import fg, urn
+from stubs import RecordingPublisher, StubRuntime
+
+from executor.core.errors import Unavailable
+from executor.core.events import build_event
+from executor.core.invocation import ClaimState, Status
+from executor.core.urn import parse_urn
+from executor.runtime.functions import Functions
+from executor.runtime.lifecycle import Lifecycle
+from executor.state import keys
+from executor.state.configs import Configs
+from executor.state.store import Store
+
+HELLO = urn("hello")
+DIS = {"destination": "DIS", "param": {"stream_name": "s"}}
+
+
+def accept(lifecycle: Lifecycle, request_id: str = "r1", payload: Any = None, **kw: Any) -> str:
+    entry = lifecycle.functions.lookup(parse_urn(HELLO, region="", project=""))
+    fields = {
+        "request_id": request_id,
+        "payload": payload if payload is not None else {"n": 1},
+        "chain": ("up",),
+        "max_age": 90,
+    } | kw
+    fields.setdefault("payload_json", json.dumps(fields["payload"]))
+    return lifecycle.accept(entry, **fields)
+
+
+def route(configs: Configs, functions: Functions, **sides: Any) -> None:
+    hello = parse_urn(HELLO, region="", project="")
+    configs.put(hello, {"destination_config": sides}, functions.defaults())
+
+
+def event(request_id: str = "r1", condition: str = "", count: int = 1) -> Any:
+    return build_event(
+        request_id=request_id,
+        function_urn=HELLO,
+        enqueued_at=1.0,
+        condition=condition,
+        invoke_count=count,
+        request_payload={"n": 1},
+        response_payload="ok" if not condition else "",
+    )
+
+
+def settle(lifecycle: Lifecycle, request_id: str = "r1", status: Status = Status.SUCCESS) -> bool:
+    condition = "" if status is Status.SUCCESS else "RetriesExhausted"
+    return lifecycle.settle(
+        request_id=request_id,
+        urn=HELLO,
+        status=status,
+        event=event(request_id, condition),
+        chain=("up",),
+    )
+
+
+# -- accept --------------------------------------------------------------------------------------
+
+
+def test_accept_writes_wait_then_publishes_one_message(
+    lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher
+) -> None:
+    assert accept(lifecycle, origin="parent") == "r1"
+    record = store.get("r1")
+    assert record is not None and record.status is Status.WAIT
+    [sent] = publisher.invocations
+    assert (sent.request_id, sent.entry.queue, sent.retries) == ("r1", "q-hello", 0)
+    message = sent.message
+    assert (message.urn, message.payload, message.chain, message.origin) == (
+        HELLO,
+        {"n": 1},
+        ("up",),
+        "parent",
+    )
+    assert message.enqueued_at == record.enqueued_at
+    assert message.deadline == pytest.approx(record.enqueued_at + 90)
+    assert record.deadline == message.deadline
+
+
+@pytest.mark.parametrize("failure", [ConnectionError("refused"), OSError("reset"), KeyError("x")])
+def test_a_publish_failure_leaves_nothing_written(
+    lifecycle: Lifecycle,
+    store: Store,
+    publisher: RecordingPublisher,
+    fake_redis,
+    failure: Exception,
+) -> None:
+    publisher.fail = failure
+    with pytest.raises(Unavailable, match="nothing was queued") as refused:
+        accept(lifecycle)
+    assert refused.value.__cause__ is failure
+    assert store.get("r1") is None
+    assert fake_redis.keys("*") == []
+
+
+def test_a_duplicate_that_already_ran_is_not_published_again(
+    lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher
+) -> None:
+    accept(lifecycle)
+    lifecycle.claim("r1", 0)
+    assert accept(lifecycle, payload={"n": 2}) == "r1"
+    assert len(publisher.invocations) == 1
+    record = store.get("r1")
+    assert record is not None and record.payload == {"n": 1}
+
+
+def test_a_duplicate_never_claimed_is_published_again_and_counted_once(
+    lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher
+) -> None:
+    accept(lifecycle)
+    accept(lifecycle)
+    assert [p.request_id for p in publisher.invocations] == ["r1", "r1"]
+    assert store.stats()[f"fn|{HELLO}|accepted"] == 1
+
+
+def test_a_failed_republish_keeps_the_record_it_did_not_write(
+    lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher
+) -> None:
+    accept(lifecycle)
+    publisher.fail = ConnectionError("down")
+    with pytest.raises(Unavailable):
+        accept(lifecycle)
+    record = store.get("r1")
+    assert record is not None and record.status is Status.WAIT
+
+
+@pytest.mark.parametrize(("claims", "expected"), [(0, 0), (1, 1), (3, 3)])
+def test_requeue_lost_publishes_the_next_retry_index_which_then_runs(
+    lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher, claims: int, expected: int
+) -> None:
+    accept(lifecycle)
+    for retry in range(claims):
+        assert lifecycle.claim("r1", retry).state is ClaimState.RUN
+        assert lifecycle.retry("r1", "boom", f"retry {retry}")
+    entry = publisher.invocations[0].entry
+    lifecycle.requeue_lost(entry, "r1", store.raw("r1"))
+    sent = publisher.invocations[-1]
+    assert sent.retries == expected
+    assert sent.message == publisher.invocations[0].message
+    assert lifecycle.claim("r1", sent.retries).state is ClaimState.RUN
+
+
+# -- settle --------------------------------------------------------------------------------------
+
+
+def test_settle_hands_a_functiongraph_event_over_once_in_place(
+    lifecycle: Lifecycle,
+    store: Store,
+    configs: Configs,
+    functions: Functions,
+    runtime: StubRuntime,
+    publisher: RecordingPublisher,
+) -> None:
+    route(configs, functions, on_success=fg("next"))
+    accept(lifecycle)
+    lifecycle.claim("r1", 0)
+    assert settle(lifecycle)
+    assert not settle(lifecycle, status=Status.FAIL)
+    [(target, delivery, _)] = runtime.calls
+    assert target == urn("next")
+    assert (delivery.identity, delivery.chain, delivery.attempt) == ("r1:success", ("up",), 1)
+    assert delivery.event == json.loads(event().model_dump_json())
+    assert publisher.deliveries == []
+    state = store.delivery("r1", "success")
+    assert state is not None and (state.state, state.attempts) == ("delivered", 1)
+
+
+def test_settle_queues_other_kinds_with_the_agency_of_the_function(
+    lifecycle: Lifecycle,
+    store: Store,
+    configs: Configs,
+    functions: Functions,
+    publisher: RecordingPublisher,
+) -> None:
+    route(configs, functions, on_failure=DIS)
+    accept(lifecycle)
+    lifecycle.claim("r1", 0)
+    assert settle(lifecycle, status=Status.FAIL)
+    assert not settle(lifecycle, status=Status.FAIL)
+    [job] = publisher.deliveries
+    assert (job.identity, job.kind, job.agency, job.function_urn) == (
+        "r1:failure",
+        "DIS",
+        "writer",
+        HELLO,
+    )
+    assert job.first_at > 0
+    state = store.delivery("r1", "failure")
+    assert state is not None and state.state == "pending"
+
+
+def test_settle_without_a_destination_for_the_outcome_hands_over_nothing(
+    lifecycle: Lifecycle,
+    configs: Configs,
+    functions: Functions,
+    runtime: StubRuntime,
+    publisher: RecordingPublisher,
+    store: Store,
+) -> None:
+    route(configs, functions, on_failure=DIS)
+    accept(lifecycle)
+    assert settle(lifecycle, status=Status.SUCCESS)
+    assert (runtime.calls, publisher.deliveries) == ([], [])
+    record = store.get("r1")
+    assert record is not None and record.deliveries == ()
+
+
+# -- other ends ----------------------------------------------------------------------------------
+
+
+def test_expire_discards_a_waiting_invocation_with_an_age_event(
+    lifecycle: Lifecycle, store: Store, configs: Configs, functions: Functions, publisher
+) -> None:
+    route(configs, functions, on_failure=DIS)
+    accept(lifecycle, max_age=45)
+    assert lifecycle.expire("r1", "aged out")
+    record = store.get("r1")
+    assert record is not None
+    assert (record.status, record.condition, record.error_code) == (
+        Status.DISCARD,
+        "EventAgeExceeded",
+        "EventAgeExceeded",
+    )
+    assert record.error_message == "the message aged out: not run within 45 s of being queued"
+    [job] = publisher.deliveries
+    assert job.event["request_context"]["condition"] == "EventAgeExceeded"
+    assert job.event["request_context"]["approximate_invoke_count"] == 0
+
+
+def test_fail_platform_ends_a_running_invocation_with_a_500_event(
+    lifecycle: Lifecycle, store: Store, configs: Configs, functions: Functions, publisher
+) -> None:
+    route(configs, functions, on_failure=DIS)
+    accept(lifecycle)
+    lifecycle.claim("r1", 0)
+    assert lifecycle.fail_platform("r1", "worker lost", "lost")
+    record = store.get("r1")
+    assert record is not None
+    assert (record.status, record.error_code, record.error_message) == (
+        Status.FAIL,
+        "FSS.0500",
+        "worker lost",
+    )
+    [job] = publisher.deliveries
+    assert job.event["response_context"] == {"status_code": 500, "function_error": "worker lost"}
+    assert job.event["request_context"]["approximate_invoke_count"] == 1
+
+
+@pytest.mark.parametrize("end", ["expire", "fail_platform", "cancel"])
+@pytest.mark.parametrize("ended", [Status.SUCCESS, Status.FAIL, Status.DISCARD])
+def test_ends_of_an_ended_invocation_do_nothing(
+    lifecycle: Lifecycle,
+    store: Store,
+    configs: Configs,
+    functions: Functions,
+    publisher: RecordingPublisher,
+    runtime: StubRuntime,
+    fake_redis,
+    end: str,
+    ended: Status,
+) -> None:
+    route(configs, functions, on_success=fg("next"), on_failure=DIS)
+    accept(lifecycle)
+    lifecycle.claim("r1", 0)
+    assert settle(lifecycle, status=ended)
+    before = store.get("r1")
+    assert before is not None
+    handed = (len(publisher.deliveries), len(runtime.calls))
+    if end == "cancel":
+        assert not lifecycle.cancel(before, force=True)
+    elif end == "expire":
+        assert not lifecycle.expire("r1", "late")
+    else:
+        assert not lifecycle.fail_platform("r1", "lost", "late")
+    assert store.get("r1") == before
+    assert (len(publisher.deliveries), len(runtime.calls)) == handed
+
+
+@pytest.mark.parametrize("end", ["expire", "fail_platform"])
+def test_ends_of_a_missing_record_do_nothing(lifecycle: Lifecycle, fake_redis, end: str) -> None:
+    if end == "expire":
+        assert not lifecycle.expire("gone", "late")
+    else:
+        assert not lifecycle.fail_platform("gone", "lost", "late")
+    assert fake_redis.keys("*") == []
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_cancel_discards_with_no_event(
+    lifecycle: Lifecycle,
+    store: Store,
+    configs: Configs,
+    functions: Functions,
+    publisher: RecordingPublisher,
+    fake_redis,
+    force: bool,
+) -> None:
+    route(configs, functions, on_failure=DIS)
+    accept(lifecycle)
+    record = store.get("r1")
+    assert record is not None
+    assert lifecycle.cancel(record, force)
+    ended = store.get("r1")
+    assert ended is not None
+    assert (ended.status, ended.error_code) == (Status.DISCARD, "Cancelled")
+    assert ended.error_message == "cancelled by request" + (" (forced)" if force else "")
+    assert publisher.deliveries == []
+    assert fake_redis.zcard(keys.OUTBOX) == 0
+
+
+def test_resend_event_queues_the_recorded_event_again(
+    lifecycle: Lifecycle, configs: Configs, functions: Functions, publisher: RecordingPublisher
+) -> None:
+    route(configs, functions, on_failure=DIS)
+    accept(lifecycle)
+    assert settle(lifecycle, status=Status.FAIL)
+    [first] = publisher.deliveries
+    lifecycle.resend_event("r1")
+    [_, again] = publisher.deliveries
+    assert again.model_dump(exclude={"first_at"}) == first.model_dump(exclude={"first_at"})
+    assert again.first_at >= first.first_at
+
+
+def test_resend_event_of_a_record_without_a_destination_sends_nothing(
+    lifecycle: Lifecycle, publisher: RecordingPublisher
+) -> None:
+    accept(lifecycle)
+    settle(lifecycle)
+    lifecycle.resend_event("r1")
+    lifecycle.resend_event("gone")
+    assert publisher.deliveries == []

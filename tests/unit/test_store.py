@@ -1,0 +1,430 @@
+"""The state store's transitions, run as the real Lua scripts on fakeredis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from executor.core.invocation import ClaimState, DeliveryState, DeliveryStatus, Status
+from executor.state import keys
+from executor.state.store import Store
+
+URN = "urn:fss:r1:p1:function:default:hello:latest"
+OTHER = "urn:fss:r1:p1:function:default:other:latest"
+T0 = 1_700_000_000.0
+
+
+def create(store: Store, request_id: str = "r1", urn: str = URN, at: float = T0, **kw: object):
+    fields = {
+        "request_id": request_id,
+        "urn": urn,
+        "enqueued_at": at,
+        "deadline": at + 60,
+        "chain": ("a", "b"),
+        "payload_json": json.dumps({"n": 1}),
+        "origin": "",
+    } | kw
+    return store.create(**fields)  # type: ignore[arg-type]
+
+
+def finish(store: Store, request_id: str = "r1", status: Status = Status.SUCCESS, **kw: object):
+    fields = {
+        "request_id": request_id,
+        "urn": URN,
+        "status": status,
+        "now": T0 + 5,
+        "retention": 600,
+    } | kw
+    return store.finish(**fields)  # type: ignore[arg-type]
+
+
+DEST = json.dumps({"destination": "DIS", "param": '{"stream_name":"s"}'})
+
+
+# -- create --------------------------------------------------------------------------------------
+
+
+def test_create_records_wait_with_every_index(store: Store, fake_redis) -> None:
+    assert create(store, origin="parent") == (True, Status.WAIT, 0)
+    record = store.get("r1")
+    assert record is not None
+    assert (record.status, record.attempts, record.function_urn) == (Status.WAIT, 0, URN)
+    assert (record.enqueued_at, record.deadline) == (T0, T0 + 60)
+    assert record.chain == ("a", "b")
+    assert record.payload == {"n": 1}
+    assert record.origin == "parent"
+    assert [h.status for h in record.history] == [Status.WAIT]
+    assert fake_redis.zscore(keys.index_key(URN), "r1") == T0
+    assert fake_redis.zscore(keys.active_key(URN), "r1") == T0
+    assert fake_redis.zscore(keys.DEADLINES, "r1") == T0 + 60
+    assert store.stats() == {f"fn|{URN}|accepted": 1}
+
+
+@pytest.mark.parametrize("status", [Status.WAIT, Status.RUNNING, Status.SUCCESS])
+def test_duplicate_create_changes_nothing_and_reports_the_record(
+    store: Store, fake_redis, status: Status
+) -> None:
+    create(store)
+    if status is not Status.WAIT:
+        store.claim("r1", 0, T0 + 1, 3)
+    if status is Status.SUCCESS:
+        finish(store)
+    before = fake_redis.hgetall(keys.record_key("r1"))
+    created, seen, attempts = create(store, at=T0 + 30, payload_json='"other"')
+    assert (created, seen) == (False, status)
+    assert attempts == (0 if status is Status.WAIT else 1)
+    assert fake_redis.hgetall(keys.record_key("r1")) == before
+    assert store.stats()[f"fn|{URN}|accepted"] == 1
+
+
+def test_forget_removes_every_trace_of_an_unpublished_create(store: Store, fake_redis) -> None:
+    create(store, "r1")
+    create(store, "r2")
+    store.forget("r1", URN)
+    assert store.get("r1") is None
+    assert fake_redis.exists(keys.history_key("r1")) == 0
+    for key in (keys.index_key(URN), keys.active_key(URN), keys.DEADLINES):
+        assert fake_redis.zrange(key, 0, -1) == ["r2"]
+    assert store.stats() == {f"fn|{URN}|accepted": 1}
+    store.forget("r2", URN)
+    assert store.stats() == {}
+
+
+# -- claim ---------------------------------------------------------------------------------------
+
+
+def test_claim_runs_a_waiting_invocation(store: Store) -> None:
+    create(store)
+    claim = store.claim("r1", 0, T0 + 2, 3)
+    assert (claim.state, claim.attempts, claim.pending_event) == (ClaimState.RUN, 1, "")
+    record = store.get("r1")
+    assert record is not None
+    assert (record.status, record.attempts, record.started_at) == (Status.RUNNING, 1, T0 + 2)
+    assert [(h.status, h.attempt) for h in record.history] == [
+        (Status.WAIT, 0),
+        (Status.RUNNING, 1),
+    ]
+
+
+def test_claim_of_a_missing_record_says_missing(store: Store) -> None:
+    assert store.claim("nope", 0, T0, 3).state is ClaimState.MISSING
+
+
+@pytest.mark.parametrize("status", [Status.SUCCESS, Status.FAIL, Status.DISCARD])
+def test_claim_of_an_ended_invocation_says_done(store: Store, status: Status) -> None:
+    create(store)
+    store.claim("r1", 0, T0 + 1, 3)
+    finish(store, status=status)
+    claim = store.claim("r1", 1, T0 + 9, 3)
+    assert (claim.state, claim.attempts, claim.pending_event) == (ClaimState.DONE, 1, "")
+
+
+def test_claim_of_an_ended_invocation_hands_back_its_pending_event(store: Store) -> None:
+    create(store)
+    store.claim("r1", 0, T0 + 1, 3)
+    finish(store, event='{"e":1}', destination=DEST, destination_kind="DIS", outcome="success")
+    assert store.claim("r1", 0, T0 + 9, 3).pending_event == '{"e":1}'
+    store.set_delivery(
+        "r1", DeliveryState(destination="DIS", outcome="success", state="delivered"), 600
+    )
+    assert store.claim("r1", 0, T0 + 9, 3).pending_event == ""
+
+
+def test_older_copy_of_a_retried_message_is_stale(store: Store) -> None:
+    create(store)
+    store.claim("r1", 0, T0 + 1, 3)
+    store.mark_retry("r1", T0 + 2, "boom", "retry 1")
+    assert store.claim("r1", 0, T0 + 3, 3).state is ClaimState.STALE
+    assert store.claim("r1", 1, T0 + 4, 3).state is ClaimState.RUN
+    assert store.claim("r1", 0, T0 + 5, 3).state is ClaimState.STALE
+    record = store.get("r1")
+    assert record is not None and record.attempts == 2
+
+
+def test_same_retry_index_while_waiting_is_a_duplicate(store: Store) -> None:
+    create(store)
+    store.claim("r1", 2, T0 + 1, 3)
+    store.mark_retry("r1", T0 + 2, "boom", "")
+    assert store.claim("r1", 2, T0 + 3, 3).state is ClaimState.STALE
+
+
+@pytest.mark.parametrize("max_crashes", [1, 2, 3, 5])
+def test_a_message_redelivered_while_running_runs_again_until_the_crash_limit(
+    store: Store, fake_redis, max_crashes: int
+) -> None:
+    create(store)
+    assert store.claim("r1", 0, T0 + 1, max_crashes).state is ClaimState.RUN
+    for crash in range(1, max_crashes):
+        claim = store.claim("r1", 0, T0 + 1 + crash, max_crashes)
+        assert (claim.state, claim.attempts) == (ClaimState.RUN, crash + 1)
+    claim = store.claim("r1", 0, T0 + 100, max_crashes)
+    assert claim.state is ClaimState.CRASHED
+    assert claim.attempts == max_crashes
+    assert fake_redis.hget(keys.record_key("r1"), "crashes") == str(max_crashes)
+
+
+# -- retry ---------------------------------------------------------------------------------------
+
+
+def test_retry_goes_back_to_wait_and_is_counted(store: Store) -> None:
+    create(store)
+    store.claim("r1", 0, T0 + 1, 3)
+    assert store.mark_retry("r1", T0 + 2, "ValueError: boom", "retry in 1s")
+    record = store.get("r1")
+    assert record is not None
+    assert (record.status, record.error_message) == (Status.WAIT, "ValueError: boom")
+    assert record.history[-1].note == "retry in 1s"
+    assert record.history[-1].attempt == 1
+    assert store.stats()[f"fn|{URN}|retries"] == 1
+
+
+def test_retry_of_an_ended_or_missing_invocation_does_nothing(store: Store) -> None:
+    assert not store.mark_retry("nope", T0, "e", "")
+    create(store)
+    store.claim("r1", 0, T0 + 1, 3)
+    finish(store, status=Status.FAIL)
+    assert not store.mark_retry("r1", T0 + 9, "late", "")
+    record = store.get("r1")
+    assert record is not None and record.status is Status.FAIL
+    assert f"fn|{URN}|retries" not in store.stats()
+
+
+# -- finish --------------------------------------------------------------------------------------
+
+
+def test_finish_wins_once(store: Store) -> None:
+    create(store)
+    store.claim("r1", 0, T0 + 1, 3)
+    assert finish(store, status=Status.SUCCESS, event='{"first":1}')
+    assert not finish(store, status=Status.FAIL, event='{"second":1}', error_message="late")
+    assert not finish(store, status=Status.DISCARD)
+    record = store.get("r1")
+    assert record is not None
+    assert (record.status, record.error_message) == (Status.SUCCESS, "")
+    assert store.raw("r1")["event"] == '{"first":1}'
+    assert store.stats()["invocations.success"] == 1
+    assert "invocations.fail" not in store.stats()
+
+
+def test_finish_of_a_missing_record_does_nothing(store: Store, fake_redis) -> None:
+    assert not finish(store, "nope")
+    assert fake_redis.keys("*") == []
+
+
+def test_finish_leaves_the_indexes_and_expires_the_record(store: Store, fake_redis) -> None:
+    create(store)
+    store.claim("r1", 0, T0 + 1, 3)
+    assert finish(
+        store,
+        status=Status.FAIL,
+        condition="RetriesExhausted",
+        error_code="FSS.0500",
+        error_message="boom",
+        retention=321,
+        note="gave up",
+    )
+    assert fake_redis.zscore(keys.active_key(URN), "r1") is None
+    assert fake_redis.zscore(keys.DEADLINES, "r1") is None
+    assert fake_redis.zscore(keys.index_key(URN), "r1") == T0
+    for key in (keys.record_key("r1"), keys.history_key("r1")):
+        assert 0 < fake_redis.ttl(key) <= 321
+    record = store.get("r1")
+    assert record is not None
+    assert (record.condition, record.error_code, record.ended_at) == (
+        "RetriesExhausted",
+        "FSS.0500",
+        T0 + 5,
+    )
+    assert (record.history[-1].status, record.history[-1].note) == (Status.FAIL, "gave up")
+    assert store.stats()[f"fn|{URN}|fail"] == 1
+
+
+def test_finish_with_a_destination_records_the_event_pending_in_the_outbox(
+    store: Store, fake_redis
+) -> None:
+    create(store)
+    finish(store, event='{"e":1}', destination=DEST, destination_kind="DIS", outcome="failure")
+    assert fake_redis.zscore(keys.OUTBOX, "r1") == T0 + 5
+    assert store.raw("r1")["dest"] == DEST
+    assert store.raw("r1")["outcome"] == "failure"
+    state = store.delivery("r1", "failure")
+    assert state is not None
+    assert (state.destination, state.state, state.attempts) == ("DIS", "pending", 0)
+    assert 0 < fake_redis.ttl(keys.deliveries_key("r1")) <= 600
+
+
+def test_finish_without_a_destination_keeps_the_outbox_empty(store: Store, fake_redis) -> None:
+    create(store)
+    finish(store, event='{"e":1}')
+    assert fake_redis.zcard(keys.OUTBOX) == 0
+    assert store.delivery("r1", "success") is None
+
+
+# -- deliveries ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "leaves_outbox"),
+    [
+        (DeliveryStatus.PENDING, False),
+        (DeliveryStatus.DELIVERED, True),
+        (DeliveryStatus.DROPPED, True),
+        (DeliveryStatus.DEAD_LETTERED, True),
+    ],
+)
+def test_set_delivery_records_the_state_and_clears_the_outbox_when_final(
+    store: Store, fake_redis, state: DeliveryStatus, leaves_outbox: bool
+) -> None:
+    create(store)
+    finish(store, event="{}", destination=DEST, destination_kind="DIS", outcome="success")
+    store.set_delivery(
+        "r1",
+        DeliveryState(destination="DIS", outcome="success", state=state, attempts=2, error="x"),
+        600,
+    )
+    got = store.delivery("r1", "success")
+    assert got is not None and (got.state, got.attempts, got.error) == (state, 2, "x")
+    assert (fake_redis.zscore(keys.OUTBOX, "r1") is None) is leaves_outbox
+    assert store.stats()[f"delivery|DIS|{state.value}"] == 1
+    record = store.get("r1")
+    assert record is not None and [d.state for d in record.deliveries] == [state]
+
+
+def test_outbox_touch_only_moves_an_entry_that_is_there(store: Store, fake_redis) -> None:
+    store.touch_outbox("r1", T0)
+    assert fake_redis.zcard(keys.OUTBOX) == 0
+    create(store)
+    finish(store, event="{}", destination=DEST, destination_kind="DIS", outcome="success")
+    store.touch_outbox("r1", T0 + 50)
+    assert fake_redis.zscore(keys.OUTBOX, "r1") == T0 + 50
+    assert store.due(keys.OUTBOX, T0 + 49) == []
+    assert store.due(keys.OUTBOX, T0 + 50) == ["r1"]
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def test_pages_are_newest_first_and_active_excludes_ended(store: Store) -> None:
+    for n in range(5):
+        create(store, f"r{n}", at=T0 + n)
+    store.claim("r3", 0, T0 + 10, 3)
+    finish(store, "r3")
+    assert store.page_ids(
+        URN, active_only=False, since="-inf", until="+inf", offset=0, count=10
+    ) == [
+        "r4",
+        "r3",
+        "r2",
+        "r1",
+        "r0",
+    ]
+    assert store.page_ids(URN, active_only=True, since="-inf", until="+inf", offset=1, count=2) == [
+        "r2",
+        "r1",
+    ]
+    assert store.page_ids(
+        URN, active_only=False, since=T0 + 1, until=T0 + 2, offset=0, count=9
+    ) == [
+        "r2",
+        "r1",
+    ]
+    assert [r.request_id for r in store.get_many(["r0", "gone", "r4"])] == ["r0", "r4"]
+
+
+def test_waiting_and_in_flight_follow_the_active_index(store: Store) -> None:
+    for n in range(4):
+        create(store, f"r{n}", at=T0 + n)
+    create(store, "x", urn=OTHER, at=T0)
+    store.claim("r0", 0, T0 + 9, 3)
+    assert store.waiting_since(URN, T0 + 2, 10) == ["r0", "r1", "r2"]
+    assert store.oldest_waiting(URN, scan=10, page=1) == T0 + 1
+    assert store.in_flight([URN, OTHER, "urn:none"]) == {URN: 4, OTHER: 1, "urn:none": 0}
+    store.trim_indexes([URN], before=T0 + 1)
+    assert store.page_ids(
+        URN, active_only=False, since="-inf", until="+inf", offset=0, count=9
+    ) == [
+        "r3",
+        "r2",
+    ]
+
+
+def test_last_change_is_the_latest_transition(store: Store) -> None:
+    assert store.last_change("r1") == 0.0
+    create(store)
+    assert store.last_change("r1") == T0
+    store.claim("r1", 0, T0 + 7, 3)
+    assert store.last_change("r1") == T0 + 7
+
+
+def test_record_drop_is_counted_on_the_caller_and_overall(store: Store) -> None:
+    create(store)
+    store.record_drop("r1", OTHER, "re-enters other")
+    store.record_drop("", OTHER, "from a producer")
+    record = store.get("r1")
+    assert record is not None and record.cycle_drops == 1
+    assert record.history[-1].status is None
+    assert record.history[-1].note == f"dropped call to {OTHER}: re-enters other"
+    assert store.stats()["cycle_drops"] == 2
+
+
+# -- markers, configs, catalogue, lock -----------------------------------------------------------
+
+
+def test_markers_claim_once_read_write_and_drop(store: Store, fake_redis) -> None:
+    assert store.claim_marker("m:1", "a", 60)
+    assert not store.claim_marker("m:1", "b", 60)
+    assert store.read_marker("m:1") == "a"
+    assert 0 < fake_redis.ttl(keys.P + "m:1") <= 60
+    store.write_marker("m:1", "c", 30)
+    assert store.read_marker("m:1") == "c"
+    store.drop_marker("m:1")
+    assert store.read_marker("m:1") is None
+    assert store.claim_marker("m:1", "d", 60)
+
+
+def test_configs_are_kept_listed_and_deleted(store: Store, fake_redis) -> None:
+    assert store.get_config(URN) is None
+    store.put_config(URN, '{"v":1}')
+    store.put_config(OTHER, '{"v":2}')
+    store.put_config(URN, '{"v":3}')
+    assert store.get_config(URN) == '{"v":3}'
+    assert store.all_configs() == {OTHER: '{"v":2}', URN: '{"v":3}'}
+    assert fake_redis.smembers(keys.CONFIGS) == {URN, OTHER}
+    assert store.delete_config(URN)
+    assert not store.delete_config(URN)
+    assert store.all_configs() == {OTHER: '{"v":2}'}
+
+
+def test_catalogue_entries_are_merged(store: Store) -> None:
+    store.publish_catalogue({})
+    assert store.catalogue() == {}
+    store.publish_catalogue({URN: "a", OTHER: "b"})
+    store.publish_catalogue({URN: "c"})
+    assert store.catalogue() == {URN: "c", OTHER: "b"}
+    assert store.catalogue_entry(URN) == "c"
+    assert store.catalogue_entry("urn:none") is None
+
+
+def test_lock_is_held_by_one_until_it_lapses(store: Store, fake_redis) -> None:
+    assert store.try_lock("reconcile", "w1", 5.0)
+    assert not store.try_lock("reconcile", "w2", 5.0)
+    assert fake_redis.get(keys.lock_key("reconcile")) == "w1"
+    assert 0 < fake_redis.pttl(keys.lock_key("reconcile")) <= 5000
+    assert store.try_lock("other", "w2", 5.0)
+    fake_redis.delete(keys.lock_key("reconcile"))
+    assert store.try_lock("reconcile", "w2", 5.0)
+
+
+def test_counters_add_up(store: Store) -> None:
+    store.incr("x")
+    store.incr("x", 4)
+    assert store.stats() == {"x": 5}
+    assert store.ping()
+
+
+def test_store_made_from_a_url_connects_lazily() -> None:
+    store = Store("redis://127.0.0.1:1/0")
+    assert store.url == "redis://127.0.0.1:1/0"
+    pool = store.redis.connection_pool.connection_kwargs
+    assert (pool["port"], pool["decode_responses"]) == (1, True)
