@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
+from pathlib import Path
 
-import redis
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from executor.ops.servers import RedisServer, WorkerProcess
 
 
 @contextmanager
@@ -29,63 +20,32 @@ def private_redis() -> Iterator[str]:
     if os.environ.get("EXECUTOR_BROKER_URL"):
         yield os.environ["EXECUTOR_BROKER_URL"]
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is not installed: run 'make install' or set EXECUTOR_BROKER_URL")
-    port, folder = _free_port(), tempfile.mkdtemp(prefix="executor-demo-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        for _ in range(100):
-            with suppress(redis.ConnectionError):
-                if redis.Redis.from_url(url).ping():
-                    break
-            time.sleep(0.05)
-        print(f"started a private redis-server on port {port}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
+        server = RedisServer(prefix="executor-demo-")
+    except RuntimeError:
+        sys.exit("redis-server is not installed: run 'make install' or set EXECUTOR_BROKER_URL")
+    with server:
+        print(f"started a private redis-server on port {server.port}")
+        yield server.url
 
 
 @contextmanager
 def worker(queues: str, name: str) -> Iterator[None]:
-    log = open(os.path.join(tempfile.gettempdir(), f"executor-demo-{name}.log"), "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "executor",
-            "worker",
-            "--app",
-            "executor.demo.functions:app",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--queues",
-            queues,
-            "--hostname",
-            f"{name}@%h",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    print(f"started worker {name} on {queues} (log: {log.name})")
+    log = Path(tempfile.gettempdir()) / f"executor-demo-{name}.log"
+    log.unlink(missing_ok=True)
+    process = WorkerProcess(
+        "executor.demo.functions:app",
+        pool="prefork",
+        concurrency=2,
+        queues=queues,
+        hostname=f"{name}@%h",
+        log=log,
+    ).start(wait=False)
+    print(f"started worker {name} on {queues} (log: {log})")
     try:
         yield
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        process.stop()
         print(f"stopped worker {name}")
 
 

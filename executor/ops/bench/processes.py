@@ -1,84 +1,24 @@
-"""The processes a benchmark starts and watches: redis-server, workers, an S3 server."""
+"""The processes a benchmark starts and watches: an S3 server, and the CPU and memory of each.
+
+redis-server and workers are the shared ones of ``executor.ops.servers``.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import boto3
 import psutil
-import redis
+
+from executor.ops.servers import WorkerProcess, free_port, wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(ready: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not come up within {timeout:.0f} s")
-        time.sleep(0.05)
-
-
-class RedisServer:
-    """A private ``redis-server`` on a free loopback port, never the machine's own."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed; 'make install' installs it")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._dir = tempfile.mkdtemp(prefix="executor-bench-redis-")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                self._dir,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.client = redis.Redis.from_url(self.url, decode_responses=True)
-        wait_for(self._up, 10, f"redis-server on port {self.port}")
-
-    def _up(self) -> bool:
-        try:
-            return bool(self.client.ping())
-        except redis.ConnectionError:
-            return False
-
-    def close(self) -> None:
-        self.client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class S3Server:
@@ -124,56 +64,19 @@ class S3Server:
             self.proc.wait(10)
 
 
-class WorkerProcess:
-    """``executor worker`` on the benchmark app, in its own process group."""
-
-    def __init__(
-        self, env: Mapping[str, str], *, pool: str, concurrency: int, prefetch: int | None
-    ) -> None:
-        args = [
-            sys.executable,
-            "-m",
-            "executor",
-            "worker",
-            "--app",
-            "executor.ops.bench.worker:app",
-            "--pool",
-            pool,
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "WARNING",
-            "--hostname",
-            f"bench{free_port()}@%h",
-        ]
-        if prefetch:
-            args += ["--prefetch", str(prefetch)]
-        handle, name = tempfile.mkstemp(prefix="executor-bench-worker-", suffix=".log")
-        self._log = Path(name)
-        with os.fdopen(handle, "wb") as log:
-            self.proc = subprocess.Popen(
-                args,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def output(self) -> str:
-        return self._log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log.unlink(missing_ok=True)
+def bench_worker(
+    env: Mapping[str, str], *, pool: str, concurrency: int, prefetch: int | None
+) -> WorkerProcess:
+    """``executor worker`` on the benchmark app, started; it says it is ready in the store."""
+    return WorkerProcess(
+        "executor.ops.bench.worker:app",
+        env,
+        pool=pool,
+        concurrency=concurrency,
+        prefetch=prefetch,
+        loglevel="WARNING",
+        hostname=f"bench{free_port()}@%h",
+    ).start(wait=False)
 
 
 def tree_cpu_seconds(pid: int) -> float:

@@ -19,17 +19,11 @@ from pathlib import Path
 from typing import cast
 
 from executor.core.settings import Settings
-from executor.ops.bench.processes import (
-    MemorySampler,
-    RedisServer,
-    S3Server,
-    WorkerProcess,
-    tree_cpu_seconds,
-    wait_for,
-)
+from executor.ops.bench.processes import MemorySampler, S3Server, bench_worker, tree_cpu_seconds
 from executor.ops.bench.report import Report, Run, Setup, median_ratios, median_run, percentile
 from executor.ops.bench.scenarios import SCENARIOS, Scenario
 from executor.ops.bench.workload import DONE_KEY, OBS_AGENCY, OBS_BUCKET, READY_KEY, Workload, build
+from executor.ops.servers import RedisServer, WorkerProcess, wait_for
 
 Progress = Callable[[str, bool], None]
 
@@ -61,7 +55,7 @@ class Bench:
         options = self.options
         rounds: list[dict[str, Run]] = []
         with tempfile.TemporaryDirectory(prefix="executor-bench-") as scratch:
-            server = RedisServer()
+            server = RedisServer(prefix="executor-bench-redis-").start()
             try:
                 env = {"EXECUTOR_BROKER_URL": server.url, "EXECUTOR_REDIS_URL": server.url}
                 if any(SCENARIOS[key].needs_s3 for key in options.only):
@@ -106,7 +100,7 @@ class Bench:
         label = f"{prefix}({scenario.key}) {scenario.title}"
         rdb.flushdb()
         stored = self._s3.count(OBS_BUCKET) if scenario.needs_s3 and self._s3 else 0
-        worker = WorkerProcess(
+        worker = bench_worker(
             env, pool=options.pool, concurrency=options.concurrency, prefetch=options.prefetch
         )
         self.progress(f"{label}: starting a worker", False)
@@ -114,7 +108,7 @@ class Bench:
             wait_for(lambda: bool(rdb.exists(READY_KEY)) or not worker.alive(), 60, "the worker")
             if not worker.alive():
                 raise RuntimeError(f"the benchmark worker exited:\n{worker.output()}")
-            sampler = MemorySampler(worker.proc.pid)
+            sampler = MemorySampler(worker.pid)
             try:
                 self._send(scenario, workload, options.warmup)
                 self._wait(server, options.warmup, label + ": warm-up", worker)
@@ -130,7 +124,7 @@ class Bench:
             finally:
                 peak = sampler.stop()
         finally:
-            worker.stop()
+            worker.close()
         if scenario.needs_s3 and self._s3 is not None:
             written = self._s3.count(OBS_BUCKET) - stored
             if written != options.warmup + options.n:
@@ -159,9 +153,9 @@ class Bench:
     def _cpu(worker: WorkerProcess, server: RedisServer) -> tuple[float, float, float]:
         """CPU seconds so far of the worker tree, this producer, and redis-server."""
         return (
-            tree_cpu_seconds(worker.proc.pid),
+            tree_cpu_seconds(worker.pid),
             time.process_time(),
-            tree_cpu_seconds(server.proc.pid),
+            tree_cpu_seconds(server.pid),
         )
 
     @staticmethod
