@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services import ROOT, free_port, wait_for
 
 from executor.core.invocation import Status
+from executor.state.keys import record_key
 
 TERMINAL = {Status.SUCCESS.value, Status.FAIL.value, Status.DISCARD.value}
 
@@ -135,7 +136,7 @@ def wait_port(port: int, timeout: float = 20) -> None:
 def statuses(rdb: redis.Redis, request_ids: Iterable[str]) -> list[str]:
     pipe = rdb.pipeline(transaction=False)
     for rid in request_ids:
-        pipe.hget(f"ae:inv:{rid}", "status")
+        pipe.hget(record_key(rid), "status")
     return [s.decode() if isinstance(s, bytes) else (s or "") for s in pipe.execute()]
 
 

@@ -16,6 +16,7 @@ from services import wait_for
 
 from executor import Client, Settings
 from executor.core.constants import INVOCATION_QUEUE
+from executor.state.keys import STATS
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +82,7 @@ def test_core_scenarios(broker_env, rdb, start_worker, events):
     assert rdb.get(f"test:runs:{aged}") is None
 
     # ping -> pong -> (pong's destination) ping is dropped: ping is already in the chain.
-    wait_for(lambda: rdb.hget("ae:stats", "cycle_drops") == "1", 20, "the cycle drop")
+    wait_for(lambda: rdb.hget(STATS, "cycle_drops") == "1", 20, "the cycle drop")
     assert rdb.get("test:runs:ping:loop") == "1"
     assert rdb.get("test:runs:pong") == "1"
 

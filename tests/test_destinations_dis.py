@@ -13,6 +13,7 @@ from destinations import Delivery, PermanentDeliveryError
 from destinations.dis import DISParam
 from executor import Client, ResultEvent
 from executor.runtime.hops import EngineRuntime
+from executor.state.keys import marker_key
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +108,6 @@ def test_kinesis_stream_through_a_worker(dest_client, dest_env, aws, start_worke
     rid = dest_client.invoke_async("stream", {"value": 3})
     record = wait_delivery(dest_client, rid, {"delivered", "dead-lettered"})
     assert [d.state for d in record.deliveries] == ["delivered"]
-    marker = dest_client.store.redis.get(f"ae:dis:runs:{rid}:success")
+    marker = dest_client.store.redis.get(marker_key(f"dis:runs:{rid}:success"))
     assert marker is not None
     assert marker.startswith("done:")

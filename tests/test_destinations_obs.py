@@ -9,6 +9,7 @@ from destination_services import recorded_event, wait_delivery
 
 from destinations.obs import RULE_PREFIX, ensure_expiry, object_key
 from executor import ResultEvent
+from executor.state.keys import DLQ
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +103,6 @@ def test_missing_bucket_is_permanent_and_dead_lettered(dest_client, dest_env, st
     [delivery] = record.deliveries
     assert delivery.attempts == 1
     assert "NoSuchBucket" in delivery.error
-    entry = json.loads(dest_client.store.redis.hget("ae:dlq", f"{rid}:success"))
+    entry = json.loads(dest_client.store.redis.hget(DLQ, f"{rid}:success"))
     assert entry["destination"]["destination"] == "OBS"
     assert entry["event"] == recorded_event(dest_client, rid)

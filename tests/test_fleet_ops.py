@@ -13,6 +13,8 @@ from fleet_functions import DONE
 from fleet_services import executor_env, run_executor, scrape, wait_port, wait_terminal
 from services import ROOT, free_port, wait_for
 
+from executor.state.keys import STATS
+
 pytestmark = pytest.mark.integration
 
 APP = "fleet_functions:app"
@@ -82,7 +84,7 @@ def test_many_workers_make_one_reconcile_pass_per_period(env, rdb, start_worker)
         start_worker(APP, env={"EXECUTOR_RECONCILE_INTERVAL": str(interval)})
 
     def passes() -> int:
-        return int(rdb.hget("ae:stats", "reconcile_passes") or 0)
+        return int(rdb.hget(STATS, "reconcile_passes") or 0)
 
     first, started = passes(), time.monotonic()
     time.sleep(4)

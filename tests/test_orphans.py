@@ -9,6 +9,8 @@ from fleet_functions import DONE, STARTED
 from fleet_services import wait_terminal
 from services import wait_for
 
+from executor.state.keys import STATS
+
 pytestmark = pytest.mark.integration
 
 APP = "fleet_functions:app"
@@ -20,20 +22,20 @@ def test_a_message_lost_by_the_broker_is_published_again(client, rdb, start_work
     rid = client.invoke_async("crunch", {"n": 1})
 
     def passes() -> int:
-        return int(rdb.hget("ae:stats", "reconcile_passes") or 0)
+        return int(rdb.hget(STATS, "reconcile_passes") or 0)
 
     time.sleep(1.5)  # past the grace: only the message in the queue keeps it from a re-publish
     seen = passes()
     wait_for(lambda: passes() >= seen + 2, 10, "two reconcile passes")
     assert rdb.llen("heavy") == 1
-    assert rdb.hget("ae:stats", "orphans_redriven") is None
+    assert rdb.hget(STATS, "orphans_redriven") is None
 
     rdb.delete("heavy")  # what a Redis restart between BRPOP and the worker's bookkeeping does
-    wait_for(lambda: rdb.hget("ae:stats", "orphans_redriven") == "1", 10, "the re-publish")
+    wait_for(lambda: rdb.hget(STATS, "orphans_redriven") == "1", 10, "the re-publish")
     assert rdb.llen("heavy") == 1
 
     start_worker(APP, queues="heavy")
     assert wait_terminal(rdb, [rid], 20) == ["SUCCESS"]
     assert rdb.hget(STARTED, rid) == "1"
     assert rdb.hget(DONE, rid) == "1"
-    assert rdb.hget("ae:stats", "orphans_redriven") == "1"
+    assert rdb.hget(STATS, "orphans_redriven") == "1"

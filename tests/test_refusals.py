@@ -16,6 +16,7 @@ from executor import (
     PayloadTooLarge,
 )
 from executor.core.constants import INVOCATION_QUEUE
+from executor.state.keys import CATALOGUE, P, lock_key
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +33,8 @@ def known(client):
 
 
 def nothing_written(rdb) -> bool:
-    keys = [
-        k for k in rdb.keys("ae:*") if k not in ("ae:catalogue",) and not k.startswith("ae:lock")
-    ]
-    return not keys and rdb.llen(INVOCATION_QUEUE) == 0
+    written = [k for k in rdb.keys(P + "*") if k != CATALOGUE and not k.startswith(lock_key(""))]
+    return not written and rdb.llen(INVOCATION_QUEUE) == 0
 
 
 @pytest.mark.parametrize(

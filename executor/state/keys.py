@@ -44,3 +44,8 @@ def config_key(urn: str) -> str:
 
 def lock_key(name: str) -> str:
     return f"{P}lock:{name}"
+
+
+def marker_key(name: str) -> str:
+    """A marker a destination keeps (``dis:<stream>:<identity>``, ...)."""
+    return f"{P}{name}"

@@ -14,7 +14,6 @@ from typing import Any, cast
 
 import redis
 
-from executor.core.constants import KEY_PREFIX
 from executor.core.invocation import ClaimState, DeliveryState, Invocation, Status, Transition
 from executor.state import scripts as _scripts
 from executor.state.connection import connect, reachable
@@ -31,6 +30,7 @@ from executor.state.keys import (
     history_key,
     index_key,
     lock_key,
+    marker_key,
     record_key,
 )
 
@@ -334,16 +334,16 @@ class Store:
     # -- markers of destinations ----------------------------------------------------------------
 
     def claim_marker(self, name: str, value: str, ttl: int) -> bool:
-        return bool(self.redis.set(KEY_PREFIX + name, value, nx=True, ex=ttl))
+        return bool(self.redis.set(marker_key(name), value, nx=True, ex=ttl))
 
     def read_marker(self, name: str) -> str | None:
-        return cast("str | None", self.redis.get(KEY_PREFIX + name))
+        return cast("str | None", self.redis.get(marker_key(name)))
 
     def write_marker(self, name: str, value: str, ttl: int) -> None:
-        self.redis.set(KEY_PREFIX + name, value, ex=ttl)
+        self.redis.set(marker_key(name), value, ex=ttl)
 
     def drop_marker(self, name: str) -> None:
-        self.redis.delete(KEY_PREFIX + name)
+        self.redis.delete(marker_key(name))
 
     # -- async configs --------------------------------------------------------------------------
 
