@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 import redis
-from services import RedisServer, Worker
+from services import RedisServer, Worker, wait_for
 
 from executor import Client, Settings
+from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 
 pytest_plugins = ["destination_services", "api_server"]
 
 EVENTS_KEY = "test:events"
+# Where kombu's Redis transport keeps the messages a worker took and has not acknowledged yet.
+UNACKED = "unacked"
 
 FAST = {
     "EXECUTOR_RETRY_BACKOFF_BASE": "0.05",
@@ -152,3 +155,19 @@ def wait_status(client: Client, request_id: str, *statuses: str, timeout: float 
     raise AssertionError(
         f"{request_id} still {record.status if record else None}, wanted {statuses}"
     )
+
+
+def drained(rdb: redis.Redis) -> bool:
+    """No message waits in a queue, and no worker holds one (running, or due for a retry)."""
+    return rdb.llen(INVOCATION_QUEUE) + rdb.llen(DELIVERY_QUEUE) + rdb.hlen(UNACKED) == 0
+
+
+def barrier(client: Client, rdb: redis.Redis, timeout: float = 20.0) -> None:
+    """Return once everything queued so far has been handled, to assert what did not happen.
+
+    A follow-up invocation on the invocation queue must end first (a worker takes that queue's
+    messages in order), and then no message may wait in a queue or be held by a worker.
+    """
+    rid = client.invoke_async("barrier")
+    wait_status(client, rid, "SUCCESS", timeout=timeout)
+    wait_for(lambda: drained(rdb), timeout, "the queues to drain")

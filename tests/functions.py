@@ -48,6 +48,11 @@ def counted(event: Any, context: Context) -> Any:
     return _redis().incr(f"test:runs:{context.request_id}")
 
 
+@app.function("barrier")
+def barrier(event: Any, context: Context) -> None:
+    """Does nothing: a test waits for it to learn that what was queued before it was handled."""
+
+
 @app.function("sink")
 def sink(event: Any, context: Context) -> None:
     _redis().rpush(EVENTS_KEY, json.dumps(event))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import EVENTS_KEY, route, wait_status
+from conftest import EVENTS_KEY, barrier, route, wait_status
 
 from executor.core.messages import InvocationMessage
 
@@ -48,7 +48,7 @@ def test_two_failures_then_success_under_two_retries(client, start_worker, event
     rid = client.invoke_async("flaky", {"fail_times": 2})
     [event] = events(1)
     record = wait_status(client, rid, "SUCCESS")
-    time.sleep(0.3)
+    barrier(client, rdb)
     assert rdb.llen(EVENTS_KEY) == 1
     assert event["request_context"]["condition"] == ""
     assert event["request_context"]["approximate_invoke_count"] == 3
@@ -90,7 +90,7 @@ def test_zero_retries_runs_once(client, start_worker, events, rdb):
     assert event["request_context"]["approximate_invoke_count"] == 1
     assert event["request_context"]["condition"] == "RetriesExhausted"
     wait_status(client, rid, "FAIL")
-    time.sleep(0.5)
+    barrier(client, rdb)
     assert rdb.get(f"test:runs:{rid}") == "1"
 
 
@@ -99,7 +99,7 @@ def test_message_that_ages_out_without_a_worker(client, start_worker, events, rd
     route(client, "hello", success="sink", failure="sink", max_async_event_age_in_seconds=1)
     worker.stop()
     rid = client.invoke_async("hello", {"name": "late"})
-    time.sleep(1.5)
+    time.sleep(1.5)  # past the message age of 1 s
     start_worker()
     [event] = events(1)
     assert event["request_context"]["request_id"] == rid
@@ -109,7 +109,7 @@ def test_message_that_ages_out_without_a_worker(client, start_worker, events, rd
     record = wait_status(client, rid, "DISCARD")
     assert record.condition == "EventAgeExceeded"
     assert record.attempts == 0
-    time.sleep(1.5)
+    barrier(client, rdb)
     assert rdb.llen(EVENTS_KEY) == 1
 
 
@@ -146,7 +146,7 @@ def test_redelivered_finished_message_does_not_run_again(client, start_worker, e
             deadline=time.time() + 60,
         ),
     )
-    time.sleep(1.5)
+    barrier(client, rdb)
     assert rdb.get(f"test:runs:{rid}") == "1"
     assert rdb.llen(EVENTS_KEY) == 1
     assert client.get_invocation(rid).attempts == 1
@@ -160,7 +160,7 @@ def test_runtime_cycle_is_broken_and_counted(client, start_worker, rdb):
     deadline = time.time() + 10
     while time.time() < deadline and client.store.stats().get("cycle_drops", 0) < 1:
         time.sleep(0.05)
-    time.sleep(1.0)
+    barrier(client, rdb)
     assert client.store.stats()["cycle_drops"] == 1
     assert rdb.get("test:runs:ping:t") == "1"
     assert rdb.get("test:runs:pong") == "1"
@@ -182,7 +182,7 @@ def test_config_change_applies_without_restart(client, start_worker, events, rdb
     first = client.invoke_async("boom", {})
     events(1)
     route(client, "boom", failure="sink", max_async_retry_attempts=2)
-    time.sleep(0.5)
+    time.sleep(0.5)  # past the 0.2 s the worker trusts a config it read
     second = client.invoke_async("boom", {})
     got = events(2)
     counts = {

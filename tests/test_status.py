@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from conftest import EVENTS_KEY, route, wait_status
+from conftest import EVENTS_KEY, barrier, route, wait_status
 
 from executor import InvalidParameter
 from executor.core.constants import INVOCATION_QUEUE
@@ -20,7 +18,7 @@ def test_waiting_invocation_cancelled_never_runs(client, start_worker, rdb):
     assert record.status.value == "DISCARD"
     assert record.condition == "Cancelled"
     start_worker()
-    time.sleep(1.5)
+    barrier(client, rdb)
     assert rdb.get(f"test:runs:{rid}") is None
     assert client.get_invocation(rid).status.value == "DISCARD"
     with pytest.raises(InvalidParameter, match="already ended"):
@@ -86,5 +84,5 @@ def test_reconciler_discards_an_invocation_whose_message_was_lost(
     assert event["request_context"]["condition"] == "EventAgeExceeded"
     record = wait_status(client, rid, "DISCARD")
     assert "reconciler" in record.history[-1].note
-    time.sleep(1)
+    barrier(client, rdb)
     assert rdb.llen(EVENTS_KEY) == 1
