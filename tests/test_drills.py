@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 import redis
+from conftest import UNACKED, drained
 from fleet_functions import AGENCIES, DONE, STARTED
 from fleet_services import TERMINAL, RssSampler, statuses, wait_terminal
 from services import RedisServer, wait_for
 
 from executor import Client, Settings
-from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
 from executor.state.keys import STATS
 
@@ -57,10 +58,6 @@ def counts(rdb: redis.Redis, key: str) -> Counter[str]:
     return Counter({rid: int(n) for rid, n in rdb.hgetall(key).items()})
 
 
-def drained(rdb: redis.Redis) -> bool:
-    return rdb.llen(INVOCATION_QUEUE) + rdb.llen(DELIVERY_QUEUE) + rdb.hlen("unacked") == 0
-
-
 @pytest.fixture
 def drill_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     agencies = tmp_path / "agencies.toml"
@@ -78,7 +75,7 @@ def test_drill_1_kill_9_a_prefork_worker_with_300_in_flight(drill_env, rdb, star
     wait_for(lambda: rdb.hlen(DONE) >= 60, 60, "a fifth of the invocations to finish")
     first.kill()
     done_at_kill = rdb.hlen(DONE)
-    held_at_kill = rdb.hlen("unacked")
+    held_at_kill = rdb.hlen(UNACKED)
     running_at_kill = sum(int(n) for n in rdb.hvals(STARTED)) - sum(int(n) for n in rdb.hvals(DONE))
     # What the dead worker held comes back once the visibility timeout has passed.
     time.sleep(VISIBILITY + 1)
@@ -267,7 +264,7 @@ def test_drill_4_sigterm_one_of_two_workers_on_different_queues(env, rdb, start_
         escalated = True
     shutdown = time.monotonic() - asked
     restored = sum(int(n) for n in re.findall(r"Restoring (\d+) unacknowledged", heavy.output()))
-    unacked_after, queued_after = rdb.hlen("unacked"), rdb.llen("heavy")
+    unacked_after, queued_after = rdb.hlen(UNACKED), rdb.llen("heavy")
     unfinished_after = sum(1 for status in statuses(rdb, ids) if status == "RUNNING")
 
     start_worker(APP, pool="prefork", concurrency=2, queues="heavy", env=DRILL)
