@@ -375,7 +375,7 @@ def test_markers_claim_once_read_write_and_drop(store: Store, fake_redis) -> Non
     assert store.claim_marker("m:1", "a", 60)
     assert not store.claim_marker("m:1", "b", 60)
     assert store.read_marker("m:1") == "a"
-    assert 0 < fake_redis.ttl(keys.P + "m:1") <= 60
+    assert 0 < fake_redis.ttl(keys.marker_key("m:1")) <= 60
     store.write_marker("m:1", "c", 30)
     assert store.read_marker("m:1") == "c"
     store.drop_marker("m:1")
@@ -428,3 +428,62 @@ def test_store_made_from_a_url_connects_lazily() -> None:
     assert store.url == "redis://127.0.0.1:1/0"
     pool = store.redis.connection_pool.connection_kwargs
     assert (pool["port"], pool["decode_responses"]) == (1, True)
+
+
+# -- dead letters --------------------------------------------------------------------------------
+
+
+def test_a_dead_letter_is_counted_once_and_taken_once(store: Store, fake_redis) -> None:
+    letters = store.dead_letters
+    letters.add("r1:success", '{"v":1}', T0 + 2)
+    letters.add("r0:failure", '{"v":0}', T0 + 1)
+    letters.add("r1:success", '{"v":2}', T0 + 3)
+    assert store.stats()["dead_letters"] == 2
+    assert letters.count() == 2
+    assert letters.identities() == ["r0:failure", "r1:success"]
+    assert letters.page(0, 10) == ['{"v":0}', '{"v":2}']
+    assert letters.page(1, 1) == ['{"v":2}']
+    assert letters.page(5, 1) == []
+    assert letters.take("r1:success") == '{"v":2}'
+    assert letters.take("r1:success") is None
+    assert fake_redis.zscore(keys.DLQ_INDEX, "r1:success") is None
+    letters.put_back("r1:success", '{"v":2}', T0 + 3)
+    letters.put_back("r1:success", '{"v":9}', T0 + 9)
+    assert letters.get("r1:success") == '{"v":2}'
+    assert fake_redis.zscore(keys.DLQ_INDEX, "r1:success") == T0 + 3
+
+
+def test_dead_letters_are_purged_by_name_or_all(store: Store) -> None:
+    letters = store.dead_letters
+    for n in range(4):
+        letters.add(f"r{n}:success", "{}", T0 + n)
+    assert letters.purge([]) == 0
+    assert letters.purge(["r1:success", "nope"]) == 1
+    assert letters.identities() == ["r0:success", "r2:success", "r3:success"]
+    assert letters.purge_all() == 3
+    assert letters.count() == 0
+    assert letters.get("r0:success") is None
+
+
+def test_every_key_has_the_prefix_and_a_record_keeps_its_parts_beside_it() -> None:
+    record = keys.record_key("r1")
+    assert record == keys.P + "inv:r1"
+    assert keys.history_key("r1").startswith(record + ":")
+    assert keys.deliveries_key("r1").startswith(record + ":")
+    named = [
+        keys.DEADLINES,
+        keys.OUTBOX,
+        keys.STATS,
+        keys.CATALOGUE,
+        keys.CONFIGS,
+        keys.DLQ,
+        keys.DLQ_INDEX,
+        keys.index_key(URN),
+        keys.active_key(URN),
+        keys.config_key(URN),
+        keys.lock_key("x"),
+        keys.marker_key("dis:s:r1:success"),
+        record,
+    ]
+    assert all(key.startswith(keys.P) for key in named)
+    assert len(set(named)) == len(named)
