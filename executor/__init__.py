@@ -36,9 +36,11 @@ _EXPORTS: dict[str, str] = {
     "InvocationNotFound": "executor.core.errors",
     "NotFound": "executor.core.errors",
     "PayloadTooLarge": "executor.core.errors",
+    "RequestIdConflict": "executor.core.errors",
     "Unavailable": "executor.core.errors",
     "ResultEvent": "executor.core.events",
     "ChainBroken": "executor.core.guard",
+    "Cancellation": "executor.core.invocation",
     "Invocation": "executor.core.invocation",
     "InvocationPage": "executor.core.invocation",
     "Status": "executor.core.invocation",
@@ -46,12 +48,14 @@ _EXPORTS: dict[str, str] = {
     "get_settings": "executor.core.settings",
     "FunctionURN": "executor.core.urn",
     "parse_urn": "executor.core.urn",
+    "RetryAfter": "executor.runtime.retry",
 }
 
 __all__ = [
     "AccessDenied",
     "AliasNotAllowed",
     "AsyncConfig",
+    "Cancellation",
     "ChainBroken",
     "Client",
     "ConfigNotFound",
@@ -70,7 +74,9 @@ __all__ = [
     "InvocationPage",
     "NotFound",
     "PayloadTooLarge",
+    "RequestIdConflict",
     "ResultEvent",
+    "RetryAfter",
     "Settings",
     "Status",
     "StoredAsyncConfig",
@@ -98,16 +104,18 @@ if TYPE_CHECKING:
         InvocationNotFound,
         NotFound,
         PayloadTooLarge,
+        RequestIdConflict,
         Unavailable,
     )
     from executor.core.events import ResultEvent
     from executor.core.guard import ChainBroken
-    from executor.core.invocation import Invocation, InvocationPage, Status
+    from executor.core.invocation import Cancellation, Invocation, InvocationPage, Status
     from executor.core.settings import Settings, get_settings
     from executor.core.urn import FunctionURN, parse_urn
     from executor.runtime.app import FunctionApp
     from executor.runtime.client import Client
     from executor.runtime.context import Context
+    from executor.runtime.retry import RetryAfter
 
 
 def __getattr__(name: str) -> Any:

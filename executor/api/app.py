@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from kombu.exceptions import OperationalError
@@ -25,6 +25,7 @@ from executor.api.auth import Authenticator
 from executor.api.gate import Gate, error_json, error_response
 from executor.api.wire import (
     AsyncConfigBody,
+    CancelAnswer,
     CancelRequest,
     ErrorBody,
     Health,
@@ -32,7 +33,9 @@ from executor.api.wire import (
     InvocationList,
     InvokeAccepted,
     decode_json,
+    delay_seconds,
     epoch,
+    idempotency_key,
 )
 from executor.core.config import StoredAsyncConfig
 from executor.core.errors import (
@@ -254,13 +257,42 @@ def list_async_configs(
     "/invocations-async",
     status_code=202,
     response_model=InvokeAccepted,
+    responses={
+        409: {
+            "model": ErrorBody,
+            "description": "the Idempotency-Key names an invocation of another function or "
+            "payload (FSS.1409)",
+        }
+    },
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": {}}}}},
 )
 def invoke_async(
-    client: ClientDep, urn: Function, event: Annotated[Any, Depends(event_body)]
+    client: ClientDep,
+    urn: Function,
+    event: Annotated[Any, Depends(event_body)],
+    idempotency: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=66,
+            description="the request id to use, 1-64 of [A-Za-z0-9._:-]: the same call again "
+            "answers 202 with it and queues nothing; another function or payload answers 409",
+        ),
+    ] = None,
+    delay: Annotated[
+        str | None,
+        Header(
+            alias="X-Executor-Delay",
+            max_length=40,
+            description="seconds (0-3600) before the invocation may start",
+        ),
+    ] = None,
 ) -> InvokeAccepted:
     """Queue one invocation; 202 comes only once it is durably recorded."""
-    return InvokeAccepted(request_id=client.invoke_async(urn, event))
+    request_id = client.invoke_async(
+        urn, event, request_id=idempotency_key(idempotency), delay=delay_seconds(delay)
+    )
+    return InvokeAccepted(request_id=request_id)
 
 
 @router.get("/async-invocations", response_model=InvocationList)
@@ -290,17 +322,19 @@ def list_active_async_invocations(
     return _listing(client, urn, query, ids, True)
 
 
-@router.post("/cancel", response_model=InvocationEntry, openapi_extra=_request_body(CancelRequest))
+@router.post("/cancel", response_model=CancelAnswer, openapi_extra=_request_body(CancelRequest))
 def cancel(
     client: ClientDep,
     urn: Function,
     body: Annotated[CancelRequest, Depends(body_of(CancelRequest))],
-) -> InvocationEntry:
-    """Cancel a waiting invocation; ``"type": "force"`` also stops a running one."""
+) -> CancelAnswer:
+    """Cancel a waiting invocation; ``"type": "recursive"`` also what it started, and
+    ``"force"`` that and running ones. The answer lists every request id cancelled."""
     record = client.get_invocation(body.request_id)
     if record.function_urn != urn:
         raise InvocationNotFound(f"{urn} has no invocation {body.request_id!r}")
-    return InvocationEntry.of(client.cancel(body.request_id, force=body.type == "force"))
+    done = client.cancel(body.request_id, force=body.force, recursive=body.recursive)
+    return CancelAnswer(**InvocationEntry.of(done).model_dump(), cancelled=done.cancelled)
 
 
 def _listing(

@@ -9,9 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from executor.core.config import AsyncConfig
-from executor.core.constants import CONDITION_EVENT_AGE_EXCEEDED, CONDITION_RETRIES_EXHAUSTED
+from executor.core.constants import (
+    CONDITION_EVENT_AGE_EXCEEDED,
+    CONDITION_RETRIES_EXHAUSTED,
+    MAX_DELAY,
+)
 from executor.core.errors import InvalidParameter
-from executor.core.invocation import Invocation, InvocationPage
+from executor.core.invocation import Invocation, InvocationPage, check_delay, check_request_id
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,9 +63,18 @@ class CancelRequest(BaseModel):
     request_id: str = Field(min_length=1, max_length=128)
     type: Literal["recursive", "force"] | None = Field(
         default=None,
-        description="force also stops an invocation that is running; recursive (the default) "
-        "stops it only while it waits",
+        description="recursive also cancels every invocation it started, directly or further "
+        "down, that is waiting; force does that and stops running ones too; without a type "
+        "only the named invocation is cancelled, while it waits",
     )
+
+    @property
+    def force(self) -> bool:
+        return self.type == "force"
+
+    @property
+    def recursive(self) -> bool:
+        return self.type is not None
 
 
 class InvocationEntry(BaseModel):
@@ -88,6 +101,12 @@ class InvocationEntry(BaseModel):
         )
 
 
+class CancelAnswer(InvocationEntry):
+    """The named invocation's entry, and every request id the cancel ended."""
+
+    cancelled: tuple[str, ...]
+
+
 class InvocationList(BaseModel):
     model_config = _FROZEN
 
@@ -109,6 +128,31 @@ class Health(BaseModel):
     model_config = _FROZEN
 
     status: Literal["ok"] = "ok"
+
+
+def idempotency_key(header: str | None) -> str | None:
+    """The request id an ``Idempotency-Key`` header names; its structured-field form is a
+    quoted string, which is unquoted."""
+    if header is None:
+        return None
+    value = header.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return check_request_id(value)
+
+
+def delay_seconds(header: str | None) -> float:
+    """The start delay an ``X-Executor-Delay`` header asks for, in seconds."""
+    if header is None or not header.strip():
+        return 0.0
+    try:
+        value = float(header)
+    except ValueError:
+        raise InvalidParameter(
+            f"X-Executor-Delay must be a number of seconds from 0 to {MAX_DELAY}, "
+            f"not {header[:40]!r}"
+        ) from None
+    return check_delay(value)
 
 
 def error_number(code: str) -> int:

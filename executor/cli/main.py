@@ -9,12 +9,15 @@ import typer
 from executor.cli.common import AppOption, client_for, emit, friendly, load_app, read_json
 from executor.cli.dlq import dlq_cli
 from executor.cli.fleet import register_fleet_commands
+from executor.cli.redrive import register_redrive
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.ops.bench.command import bench
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 config_cli = typer.Typer(no_args_is_help=True, help="Async configurations of functions.")
-invocations_cli = typer.Typer(no_args_is_help=True, help="Status of invocations; cancel one.")
+invocations_cli = typer.Typer(
+    no_args_is_help=True, help="Status of invocations; cancel or redrive them."
+)
 cli.add_typer(config_cli, name="config")
 cli.add_typer(invocations_cli, name="invocations")
 
@@ -79,12 +82,19 @@ def worker_queues(spec: str | None, default: list[str]) -> str:
 def invoke(
     name: Annotated[str, typer.Argument(help="function URN or short name")],
     payload: Annotated[str, typer.Option(help="JSON, or @file")] = "null",
+    request_id: Annotated[
+        str | None,
+        typer.Option(
+            help="use this request id (1-64 of A-Za-z0-9._:-); the same call again queues nothing"
+        ),
+    ] = None,
+    delay: Annotated[float, typer.Option(help="seconds (0-3600) before it may start")] = 0,
     app: AppOption = None,
 ) -> None:
     """Invoke a function asynchronously and print the request id."""
     body = read_json(payload, "--payload")
     with friendly():
-        typer.echo(client_for(app).invoke_async(name, body))
+        typer.echo(client_for(app).invoke_async(name, body, request_id=request_id, delay=delay))
 
 
 @config_cli.command("put")
@@ -159,10 +169,14 @@ def invocations_show(request_id: str, app: AppOption = None) -> None:
 def invocations_cancel(
     request_id: str,
     force: Annotated[bool, typer.Option(help="also stop it if it is running")] = False,
+    recursive: Annotated[
+        bool, typer.Option(help="also cancel every invocation it started, further down too")
+    ] = False,
     app: AppOption = None,
 ) -> None:
+    """Cancel an invocation; the record shows it, with `cancelled` listing what ended."""
     with friendly():
-        emit(client_for(app).cancel(request_id, force=force))
+        emit(client_for(app).cancel(request_id, force=force, recursive=recursive))
 
 
 @cli.command()
@@ -199,6 +213,7 @@ cli.command("bench")(bench)
 
 
 register_fleet_commands(cli)
+register_redrive(invocations_cli)
 cli.add_typer(dlq_cli, name="dlq")
 
 

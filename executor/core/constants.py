@@ -26,6 +26,12 @@ PAYLOAD_LIMIT: Final = 256 * 1024
 CONDITION_SUCCESS: Final = ""
 CONDITION_RETRIES_EXHAUSTED: Final = "RetriesExhausted"
 CONDITION_EVENT_AGE_EXCEEDED: Final = "EventAgeExceeded"
+# The handler raised an exception its function's retry policy does not retry.
+CONDITION_NOT_RETRYABLE: Final = "NotRetryable"
+
+# A caller-chosen request id (an idempotency key) and the longest delayed start.
+REQUEST_ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"
+MAX_DELAY: Final = 3_600
 
 # The prefix of every key this project writes in the state store.
 KEY_PREFIX: Final = "ae:"

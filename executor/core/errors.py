@@ -15,6 +15,7 @@ API answers with::
     │   ├── ConfigNotFound        FSS.0404  the function has no async configuration
     │   ├── InvocationNotFound    FSS.0404  no record for a request id
     │   └── DeadLetterNotFound    FSS.0404  no dead-lettered event with that identity
+    ├── RequestIdConflict         FSS.1409  a request id reused for another function or payload
     ├── AccessDenied              FSS.1121  the function's agency does not grant a destination
     ├── Unauthenticated           FSS.0401  no valid credential came with an API request
     ├── ProjectDenied             FSS.0403  the credential does not own the project in the path
@@ -92,6 +93,14 @@ class InvocationNotFound(NotFound):
 
 class DeadLetterNotFound(NotFound):
     """No dead-lettered event has that identity (it was redriven or purged)."""
+
+
+class RequestIdConflict(ExecutorError):
+    """A caller-chosen request id names an invocation of another function or payload; send the
+    same call again to get its id back, or choose a new id."""
+
+    code = "FSS.1409"
+    http_status = 409
 
 
 class AccessDenied(ExecutorError):

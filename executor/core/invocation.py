@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from executor.core.constants import MAX_DELAY, REQUEST_ID_PATTERN
+from executor.core.errors import InvalidParameter
 
 
 class Status(StrEnum):
@@ -87,6 +92,8 @@ class Invocation(BaseModel):
     error_message: str = ""
     chain: tuple[str, ...] = ()
     origin: str = ""
+    due_at: float | None = None
+    redrive_of: str = ""
     cycle_drops: int = 0
     payload: Any = None
     history: tuple[Transition, ...] = ()
@@ -102,6 +109,35 @@ class Invocation(BaseModel):
             "start_time": _iso(self.started_at or self.enqueued_at),
             "end_time": _iso(self.ended_at) if self.ended_at else "",
         }
+
+
+class Cancellation(Invocation):
+    """The record of the invocation a cancel named, and every request id the cancel ended
+    (itself first when it was ended, then its descendants)."""
+
+    cancelled: tuple[str, ...] = ()
+
+
+def check_request_id(request_id: str) -> str:
+    """A caller-chosen request id, or InvalidParameter saying what is allowed."""
+    if not re.fullmatch(REQUEST_ID_PATTERN, request_id):
+        raise InvalidParameter(
+            f"request id {request_id[:80]!r} is not allowed: use 1 to 64 characters of "
+            "A-Z, a-z, 0-9, '.', '_', ':' and '-'"
+        )
+    return request_id
+
+
+def check_delay(delay: float) -> float:
+    """A start delay in seconds, or InvalidParameter saying the range."""
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or not math.isfinite(delay)
+        or not 0 <= delay <= MAX_DELAY
+    ):
+        raise InvalidParameter(f"delay must be between 0 and {MAX_DELAY} seconds, not {delay!r}")
+    return float(delay)
 
 
 def _iso(epoch: float) -> str:

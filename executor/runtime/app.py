@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from executor.core.config import AsyncConfig
@@ -18,6 +18,7 @@ from executor.runtime.engine import make_celery
 from executor.runtime.orphans import Orphans
 from executor.runtime.reconciler import Reconciler
 from executor.runtime.registry import FunctionSpec, Registry
+from executor.runtime.retry import RetryPolicy, exception_types
 from executor.runtime.task import InvocationTask, make_runner
 
 log = logging.getLogger("executor.app")
@@ -54,11 +55,19 @@ class FunctionApp:
         queue: str | None = None,
         agency: str | None = None,
         config: AsyncConfig | Mapping[str, Any] | None = None,
+        retry_on: Iterable[type[BaseException]] | None = None,
+        no_retry_on: Iterable[type[BaseException]] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register ``handler(event, context)`` as a function.
 
         ``config`` is the default async configuration, used while none is stored.
+        ``retry_on`` / ``no_retry_on`` choose which exceptions spend retries; any other
+        exception ends the invocation at once as FAIL with condition ``NotRetryable``.
         """
+        policy = RetryPolicy(
+            retry_on=exception_types(retry_on, "retry_on"),
+            no_retry_on=exception_types(no_retry_on, "no_retry_on"),
+        )
         urn = self.client.resolve(name)
         if version is not None:
             if ":" in name:
@@ -80,6 +89,7 @@ class FunctionApp:
                 queue=queue or INVOCATION_QUEUE,
                 agency=agency,
                 default_config=default,
+                retry_policy=policy,
             )
             self.registry.add(spec)
             self.celery.task(name=spec.task_name, bind=True, base=InvocationTask, shared=False)(
@@ -89,8 +99,15 @@ class FunctionApp:
 
         return decorate
 
-    def invoke_async(self, function: str, payload: Any = None) -> str:
-        return self.client.invoke_async(function, payload)
+    def invoke_async(
+        self,
+        function: str,
+        payload: Any = None,
+        *,
+        request_id: str | None = None,
+        delay: float = 0,
+    ) -> str:
+        return self.client.invoke_async(function, payload, request_id=request_id, delay=delay)
 
     def queues(self) -> list[str]:
         """Every queue a worker of this app consumes by default."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +19,14 @@ from executor.core.errors import (
     PayloadTooLarge,
 )
 from executor.core.guard import ChainBroken, check_call
-from executor.core.invocation import Invocation, InvocationPage, Status
+from executor.core.invocation import (
+    Cancellation,
+    Invocation,
+    InvocationPage,
+    Status,
+    check_delay,
+    check_request_id,
+)
 from executor.core.settings import Settings, get_settings
 from executor.core.urn import FunctionURN
 from executor.runtime.delivery import Deliveries
@@ -29,6 +35,7 @@ from executor.runtime.functions import Functions
 from executor.runtime.hops import EngineRuntime
 from executor.runtime.lifecycle import Lifecycle
 from executor.runtime.publisher import Publisher
+from executor.runtime.redrive import Redrives
 from executor.runtime.registry import Registry
 from executor.state.configs import ConfigPage, Configs, invalid
 from executor.state.store import Store
@@ -85,12 +92,22 @@ class Client:
         chain: Sequence[str] = (),
         request_id: str | None = None,
         origin: str = "",
+        delay: float = 0,
     ) -> str:
         """Queue one invocation and return its request id, once it is durably recorded.
 
+        A caller-chosen ``request_id`` (1-64 of ``[A-Za-z0-9._:-]``) makes the call idempotent:
+        the same function and payload again return the id and queue nothing; another function
+        or payload under it is refused with ``RequestIdConflict`` (FSS.1409). ``delay`` (0 to
+        3600 seconds) records it WAIT now and runs it no earlier than that much later.
+
         Refused before anything is written: a payload that is not JSON or is above the limit,
-        an unknown function, and a call that the chain guard drops (``ChainBroken``).
+        an unknown function, a bad request id or delay, and a call that the chain guard drops
+        (``ChainBroken``).
         """
+        if request_id is not None:
+            check_request_id(request_id)
+        delay = check_delay(delay)
         urn = self.resolve(function)
         payload_json = _encode(payload)
         size = len(payload_json.encode())
@@ -109,12 +126,13 @@ class Client:
         config = self.configs.effective(urn, entry.default_config)
         return self.lifecycle.accept(
             entry,
-            request_id=request_id or str(uuid.uuid4()),
+            request_id=request_id,
             payload=payload,
             payload_json=payload_json,
             chain=chain,
             max_age=config.max_async_event_age_in_seconds,
             origin=origin,
+            delay=delay,
         )
 
     # -- async configs --------------------------------------------------------------------------
@@ -202,23 +220,61 @@ class Client:
             invocations=tuple(found), count=len(found), next_marker=str(scanned) if more else None
         )
 
-    def cancel(self, request_id: str, force: bool = False) -> Invocation:
-        """Stop a waiting invocation (and a running one with ``force``); it ends DISCARD."""
+    def cancel(self, request_id: str, force: bool = False, recursive: bool = False) -> Cancellation:
+        """Stop a waiting invocation (and a running one with ``force``); it ends DISCARD.
+
+        ``recursive`` also stops every invocation it started, directly or further down
+        (destinations and ``context.invoke_async``), that has not ended: waiting ones, and
+        running ones with ``force``. The answer is the named invocation's record with
+        ``cancelled``, every request id this call ended.
+        """
         record = self.get_invocation(request_id)
-        if record.status.terminal:
+        if not recursive:
+            if record.status.terminal:
+                raise InvalidParameter(
+                    f"invocation {request_id} already ended with status {record.status.value}"
+                )
+            if record.status is Status.RUNNING and not force:
+                raise InvalidParameter(
+                    f"invocation {request_id} is running; cancel with force to stop it"
+                )
+        cancelled = self.lifecycle.cancel(record, force, recursive)
+        if recursive and not cancelled:
             raise InvalidParameter(
-                f"invocation {request_id} already ended with status {record.status.value}"
+                f"nothing to cancel: invocation {request_id} is {record.status.value}"
+                + ("" if force or record.status.terminal else " (force stops a running one)")
+                + " and none of the invocations it started is waiting"
+                + ("" if force else " (or running, with force)")
             )
-        if record.status is Status.RUNNING and not force:
-            raise InvalidParameter(
-                f"invocation {request_id} is running; cancel with force to stop it"
-            )
-        self.lifecycle.cancel(record, force)
-        try:
-            self.celery.control.revoke(request_id, terminate=force, signal="SIGKILL")
-        except Exception as exc:  # the record already says DISCARD, which workers obey
-            log.warning("revoke of %s was not broadcast: %s", request_id, exc)
-        return self.get_invocation(request_id)
+        if cancelled:
+            try:
+                self.celery.control.revoke(cancelled, terminate=force, signal="SIGKILL")
+            except Exception as exc:  # the records already say DISCARD, which workers obey
+                log.warning("revoke of %s was not broadcast: %s", ", ".join(cancelled), exc)
+        return Cancellation.model_validate(
+            {**self.get_invocation(request_id).model_dump(), "cancelled": cancelled}
+        )
+
+    def redrive(self, request_id: str) -> str:
+        """Invoke a FAIL or DISCARD invocation again with its payload, as ``<id>.r<n>``.
+
+        Idempotent: while the last redrive of the same original has not ended, its id is
+        returned and nothing is queued, so two redrives at once queue one.
+        """
+        return Redrives(self).one(request_id)
+
+    def redrivable(
+        self,
+        function: str,
+        status: Status | str = Status.FAIL,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        """Request ids of ``function`` that ended FAIL (or DISCARD), newest first, for a bulk
+        redrive."""
+        return Redrives(self).select(function, status, since=since, until=until, limit=limit)
 
 
 def _encode(payload: Any) -> str:

@@ -21,6 +21,7 @@ class Invoker(Protocol):
         chain: Sequence[str] = (),
         request_id: str | None = None,
         origin: str = "",
+        delay: float = 0,
     ) -> str: ...
 
 
@@ -57,14 +58,23 @@ class Context:
         """Seconds until the message's deadline (enqueue time + max message age)."""
         return max(0.0, self.deadline - time.time())
 
-    def invoke_async(self, function: str, payload: Any) -> str | None:
-        """Invoke another function asynchronously; None when the chain guard drops the call."""
+    def invoke_async(
+        self, function: str, payload: Any, *, request_id: str | None = None, delay: float = 0
+    ) -> str | None:
+        """Invoke another function asynchronously; None when the chain guard drops the call.
+
+        The call is recorded as started by this invocation (a recursive cancel reaches it).
+        A ``request_id`` makes it idempotent across this handler's retries; ``delay`` as in
+        ``Client.invoke_async``.
+        """
         try:
             return self._invoke(
                 function,
                 payload,
                 chain=hop(self.chain, self._function),
                 origin=self.request_id,
+                request_id=request_id,
+                delay=delay,
             )
         except ChainBroken as exc:
             self.logger.warning("%s", exc.message)

@@ -11,13 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from executor.core.catalogue import CatalogueEntry
 from executor.core.config import AsyncConfig
-from executor.core.constants import CONDITION_EVENT_AGE_EXCEEDED, CONDITION_RETRIES_EXHAUSTED
-from executor.core.errors import Unavailable
+from executor.core.constants import (
+    CONDITION_EVENT_AGE_EXCEEDED,
+    CONDITION_RETRIES_EXHAUSTED,
+    MAX_DELAY,
+    MAX_EVENT_AGE,
+)
+from executor.core.errors import RequestIdConflict, Unavailable
 from executor.core.events import ResultEvent, build_event
 from executor.core.invocation import Invocation, Status
 from executor.core.messages import DeliveryJob, InvocationMessage
@@ -26,6 +32,7 @@ from executor.core.urn import FunctionURN, parse_urn
 from executor.runtime.delivery import Deliveries
 from executor.runtime.functions import Functions
 from executor.runtime.publisher import Publisher
+from executor.state.control import Accepted
 from executor.state.store import Claim, Store
 
 log = logging.getLogger("executor.lifecycle")
@@ -57,42 +64,91 @@ class Lifecycle:
         self,
         entry: CatalogueEntry,
         *,
-        request_id: str,
+        request_id: str | None,
         payload: Any,
         payload_json: str,
         chain: Sequence[str],
         max_age: int,
         origin: str = "",
+        delay: float = 0,
+        redrive_of: str = "",
+        redrive_number: int = 0,
     ) -> str:
         """Record the invocation WAIT, then queue its message; nothing stays half-written.
 
-        A request id that exists already is not queued again, unless its message may never
-        have been published (still WAIT with no attempt).
+        ``request_id`` None draws a fresh id. A given id that exists already is answered with
+        itself and nothing is queued, unless it names another function or payload
+        (``RequestIdConflict``); its first acceptance publishes (or the orphan pass does, if
+        that producer died in between). With ``delay`` the invocation waits in the due-time
+        index and the reconciler publishes it when it is due; its age counts from then.
         """
         now = time.time()
-        deadline = now + max_age
-        created, status, attempts = self.store.create(
-            request_id=request_id,
-            urn=entry.urn,
-            enqueued_at=now,
-            deadline=deadline,
-            chain=chain,
-            payload_json=payload_json,
-            origin=origin,
-        )
-        if not created and not (status is Status.WAIT and attempts == 0):
-            return request_id
+        due_at = now + delay if delay > 0 else None
+        deadline = (due_at or now) + max_age
+        if request_id is None and not origin and due_at is None and not redrive_of:
+            request_id = str(uuid.uuid4())
+            self.store.create(
+                request_id=request_id,
+                urn=entry.urn,
+                enqueued_at=now,
+                deadline=deadline,
+                chain=chain,
+                payload_json=payload_json,
+            )
+        else:
+            request_id = request_id or str(uuid.uuid4())
+            found = self.store.control.accept(
+                request_id=request_id,
+                urn=entry.urn,
+                enqueued_at=now,
+                deadline=deadline,
+                chain=chain,
+                payload_json=payload_json,
+                origin=origin,
+                due_at=due_at,
+                redrive_of=redrive_of,
+                redrive_number=redrive_number,
+                children_ttl=self._children_ttl(),
+                note=f"due in {delay:g} s" if due_at is not None else "",
+            )
+            if found.outcome is Accepted.CONFLICT:
+                raise RequestIdConflict(
+                    f"request id {request_id!r} is taken by an invocation of {found.urn} "
+                    f"({found.status.value}) with a different function or payload; send the same "
+                    "function and payload to get that invocation again, or use a new request id"
+                )
+            if found.outcome is Accepted.EXISTS or due_at is not None:
+                return request_id
         message = self._message(entry.urn, payload, chain, now, deadline, origin)
         try:
             self.publisher.invocation(entry, request_id, message)
         except Exception as exc:
-            if created:
-                self.store.forget(request_id, entry.urn)
+            self.store.forget(request_id, entry.urn)
+            self.store.control.unlink(request_id, origin)
             raise Unavailable(
                 f"the broker did not accept the invocation ({exc}); nothing was queued, "
                 "check EXECUTOR_BROKER_URL and retry"
             ) from exc
         return request_id
+
+    def _children_ttl(self) -> int:
+        """A parent's children outlive every record they can name: a child is created at
+        most a delay plus a maximum age after its parent."""
+        return self.settings.status_retention + MAX_EVENT_AGE + MAX_DELAY
+
+    def release_due(self, request_id: str, due_at: float) -> bool:
+        """Publish a delayed invocation that is due; False if it ended meanwhile (cancelled,
+        aged out). A broker that refuses puts it back on the due-time index."""
+        record = self.store.raw(request_id)
+        if not record or record.get("status") != Status.WAIT.value:
+            return False
+        try:
+            entry = self.functions.lookup(self._urn(record["urn"]))
+            self.requeue_lost(entry, request_id, record)
+        except Exception:
+            self.store.control.reschedule(request_id, due_at)
+            raise
+        return True
 
     def requeue_lost(self, entry: CatalogueEntry, request_id: str, record: dict[str, str]) -> None:
         """Publish again an invocation whose message the broker lost (still WAIT)."""
@@ -228,9 +284,36 @@ class Lifecycle:
             log.error("%s %s failed on the platform: %s", record["urn"], request_id, error)
         return won
 
-    def cancel(self, invocation: Invocation, force: bool) -> bool:
-        """End a waiting (or, with ``force``, running) invocation as DISCARD, with no event."""
-        return self.store.finish(
+    def cancel(self, invocation: Invocation, force: bool, recursive: bool = False) -> list[str]:
+        """End a waiting (or, with ``force``, running) invocation as DISCARD, with no event;
+        with ``recursive`` also every invocation it started, directly or further down, that
+        has not ended. Returns the request ids this call ended, the named one first.
+
+        Each level is cancelled before its children are read, so a cancelled invocation that
+        never runs cannot start one the walk misses.
+        """
+        cancelled = []
+        if self._cancellable(invocation, force) and self._cancel_one(invocation, force):
+            cancelled.append(invocation.request_id)
+        if not recursive:
+            return cancelled
+        seen = {invocation.request_id}
+        level = [invocation.request_id]
+        while level:
+            children = [c for c in self.store.control.children(level) if c not in seen]
+            seen.update(children)
+            for child in self.store.get_many(children):
+                if self._cancellable(child, force) and self._cancel_one(child, force):
+                    cancelled.append(child.request_id)
+            level = children
+        return cancelled
+
+    @staticmethod
+    def _cancellable(invocation: Invocation, force: bool) -> bool:
+        return invocation.status is Status.WAIT or (force and invocation.status is Status.RUNNING)
+
+    def _cancel_one(self, invocation: Invocation, force: bool) -> bool:
+        won = self.store.finish(
             request_id=invocation.request_id,
             urn=invocation.function_urn,
             status=Status.DISCARD,
@@ -241,6 +324,9 @@ class Lifecycle:
             error_message="cancelled by request" + (" (forced)" if force else ""),
             note="cancelled",
         )
+        if won and invocation.due_at is not None:
+            self.store.control.forget_due(invocation.request_id)
+        return won
 
     def resend_event(self, request_id: str) -> None:
         """Hand on an event whose delivery was recorded pending but may never have been queued."""

@@ -94,6 +94,8 @@ class Orphans:
                 continue
             if self.store.last_change(rid) > cutoff:
                 continue  # a retry was scheduled recently: its message may be on its way
+            if float(record.get("due_at") or 0) > cutoff:
+                continue  # delayed: not due yet, or published by a pass a moment ago
             found.append((rid, record))
         return found
 

@@ -1,4 +1,5 @@
-"""The periodic safety net: ends what aged out unnoticed and re-sends events not yet queued.
+"""The periodic pass: publishes delayed invocations that are due, ends what aged out
+unnoticed and re-sends events not yet queued.
 
 Every worker runs the loop; a lease in Redis lets exactly one of them do each period's work.
 """
@@ -15,6 +16,7 @@ from executor.core.invocation import Status
 from executor.core.settings import Settings
 from executor.runtime.lifecycle import Lifecycle
 from executor.runtime.orphans import Orphans
+from executor.runtime.schedule import DueInvocations
 from executor.state.keys import DEADLINES, OUTBOX
 from executor.state.store import Store
 
@@ -65,7 +67,8 @@ class Reconciler:
         now = time.time() if now is None else now
         settings = self.settings
         store, lifecycle = self.store, self.lifecycle
-        done = {"expired": 0, "lost": 0, "republished": 0, "redriven": 0}
+        done = {"due": 0, "expired": 0, "lost": 0, "republished": 0, "redriven": 0}
+        done["due"] = DueInvocations(settings, store, lifecycle).release(now)
         for rid in store.due(DEADLINES, now - settings.reconcile_grace):
             record = store.raw(rid)
             if not record:

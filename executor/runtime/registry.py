@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from executor.core.catalogue import CatalogueEntry, task_name
 from executor.core.config import AsyncConfig
 from executor.core.urn import FunctionURN
 from executor.runtime.context import Handler
+from executor.runtime.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class FunctionSpec:
     queue: str
     agency: str | None = None
     default_config: AsyncConfig | None = None
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
     def task_name(self) -> str:

@@ -17,6 +17,7 @@ from celery.exceptions import Reject
 from executor.core.backoff import backoff
 from executor.core.constants import (
     CONDITION_EVENT_AGE_EXCEEDED,
+    CONDITION_NOT_RETRYABLE,
     CONDITION_RETRIES_EXHAUSTED,
     CONDITION_SUCCESS,
 )
@@ -27,6 +28,7 @@ from executor.runtime.client import Client
 from executor.runtime.context import Context
 from executor.runtime.redaction import MaskedTask
 from executor.runtime.registry import FunctionSpec
+from executor.runtime.retry import RetryAfter
 from executor.state.connection import STORE_DOWN
 
 log = logging.getLogger("executor.task")
@@ -137,8 +139,18 @@ class Execution:
 
     def failed(self, exc: BaseException, attempt: int, max_retries: int) -> None:
         error = f"{type(exc).__name__}: {exc}"
+        policy = self.spec.retry_policy
+        if not policy.retries(exc):
+            self.settle(
+                Status.FAIL,
+                CONDITION_NOT_RETRYABLE,
+                attempt,
+                error=error,
+                note=policy.describe(exc),
+            )
+            return
         if self.retry < max_retries:
-            countdown = backoff(self.settings, self.retry)
+            countdown = self.countdown(exc)
             now = time.time()
             if now + countdown >= self.deadline:
                 self.settle(
@@ -155,6 +167,25 @@ class Execution:
                 raise self.task.retry(countdown=countdown, exc=exc)
             return
         self.settle(Status.FAIL, CONDITION_RETRIES_EXHAUSTED, attempt, error=error)
+
+    def countdown(self, exc: BaseException) -> float:
+        """The wait before the next attempt: the handler's ``RetryAfter``, else the backoff.
+
+        A requested wait stays below half the visibility timeout, as every countdown must.
+        """
+        settings = self.settings
+        if isinstance(exc, RetryAfter):
+            ceiling = settings.visibility_timeout / 2 - 1
+            if exc.seconds > ceiling:
+                log.warning(
+                    "%s asked to retry in %.0f s; waiting %.0f s, below half of "
+                    "EXECUTOR_VISIBILITY_TIMEOUT",
+                    self.request_id,
+                    exc.seconds,
+                    ceiling,
+                )
+            return min(exc.seconds, ceiling)
+        return backoff(settings, self.retry)
 
     def settle(
         self,

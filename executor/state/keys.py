@@ -16,6 +16,8 @@ CATALOGUE = P + "catalogue"
 CONFIGS = P + "cfgs"
 DLQ = P + "dlq"
 DLQ_INDEX = P + "dlq:idx"
+# Delayed invocations by the time they are due: the reconciler publishes them then.
+DUE = P + "due"
 
 
 def record_key(request_id: str) -> str:
@@ -28,6 +30,11 @@ def history_key(request_id: str) -> str:
 
 def deliveries_key(request_id: str) -> str:
     return f"{P}inv:{request_id}:d"
+
+
+def children_key(request_id: str) -> str:
+    """The request ids of the invocations this one started (destinations, context calls)."""
+    return f"{P}inv:{request_id}:c"
 
 
 def index_key(urn: str) -> str:

@@ -104,3 +104,51 @@ redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
 return 1
 """
+
+
+# -- invocation control: idempotent acceptance, delayed start, children -----------------------
+# Kept apart from CREATE, which stays the plain path (a fresh random id, no delay, no parent).
+
+# KEYS: record, history, index, active, deadlines, stats, due, children of the origin,
+#       record of the redriven original
+# ARGV: request_id, urn, enqueued_at, deadline, chain, payload, origin, transition, due_at,
+#       redrive_of, redrive number, children ttl
+# An existing id answers {0, status, attempts, urn} for the same function and payload, and
+# {-1, status, attempts, urn} for another one; nothing is written then.
+ACCEPT: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local s = redis.call('HMGET', KEYS[1], 'urn', 'payload', 'status', 'attempts')
+  local same = (s[1] == ARGV[2] and s[2] == ARGV[6]) and 0 or -1
+  return {same, s[3] or 'WAIT', s[4] or '0', s[1] or ''}
+end
+redis.call('HSET', KEYS[1], 'urn', ARGV[2], 'status', 'WAIT', 'attempts', 0, 'claimed', -1,
+  'crashes', 0, 'enqueued_at', ARGV[3], 'deadline', ARGV[4], 'chain', ARGV[5],
+  'payload', ARGV[6], 'origin', ARGV[7])
+redis.call('RPUSH', KEYS[2], ARGV[8])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[1], 'due_at', ARGV[9])
+  redis.call('ZADD', KEYS[7], ARGV[9], ARGV[1])
+end
+if ARGV[7] ~= '' then
+  redis.call('SADD', KEYS[8], ARGV[1])
+  redis.call('EXPIRE', KEYS[8], tonumber(ARGV[12]))
+end
+if ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[1], 'redrive_of', ARGV[10])
+  local n = tonumber(redis.call('HGET', KEYS[9], 'redrives') or '0')
+  if n < tonumber(ARGV[11]) then redis.call('HSET', KEYS[9], 'redrives', ARGV[11]) end
+end
+redis.call('HINCRBY', KEYS[6], 'fn|' .. ARGV[2] .. '|accepted', 1)
+return {1, 'WAIT', '0', ARGV[2]}
+"""
+
+# KEYS: due; ARGV: now, count
+# Takes the invocations that are due off the index, so one caller alone publishes each.
+TAKE_DUE: Final = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
+return ids
+"""

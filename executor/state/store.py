@@ -17,6 +17,7 @@ import redis
 from executor.core.invocation import ClaimState, DeliveryState, Invocation, Status, Transition
 from executor.state import scripts as _scripts
 from executor.state.connection import connect, reachable
+from executor.state.control import InvocationControl
 from executor.state.dead_letters import DeadLetterStore
 from executor.state.keys import (
     CATALOGUE,
@@ -60,6 +61,7 @@ class Store:
         self.url = url
         self.redis: redis.Redis = client if client is not None else connect(url)
         self.dead_letters = DeadLetterStore(self.redis)
+        self.control = InvocationControl(self.redis)
         self._create = self.redis.register_script(_scripts.CREATE)
         self._claim = self.redis.register_script(_scripts.CLAIM)
         self._retry = self.redis.register_script(_scripts.RETRY)
@@ -417,6 +419,8 @@ def _invocation(
         error_message=record.get("error_message", ""),
         chain=tuple(json.loads(record.get("chain", "[]"))),
         origin=record.get("origin", ""),
+        due_at=number("due_at"),
+        redrive_of=record.get("redrive_of", ""),
         cycle_drops=int(record.get("cycle_drops", 0)),
         payload=json.loads(record["payload"]) if "payload" in record else None,
         history=tuple(Transition.model_validate_json(h) for h in history),

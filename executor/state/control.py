@@ -1,0 +1,157 @@
+"""Invocation control in the state store: idempotent acceptance, the due-time index of delayed
+invocations, the children of each invocation, and redrive numbering.
+
+Acceptance is one script, so an existing id is compared and a new one is recorded with its due
+time, its place among its parent's children and its redrive number in one step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, cast
+
+import redis
+
+from executor.core.invocation import Status
+from executor.state import scripts as _scripts
+from executor.state.connection import reachable
+from executor.state.keys import (
+    DEADLINES,
+    DUE,
+    STATS,
+    active_key,
+    children_key,
+    history_key,
+    index_key,
+    record_key,
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Accepted(IntEnum):
+    CONFLICT = -1  # the id names an invocation of another function or payload
+    EXISTS = 0  # the same call was accepted before
+    CREATED = 1
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What acceptance found: a new record, the same call again, or a conflicting one."""
+
+    outcome: Accepted
+    status: Status
+    attempts: int
+    urn: str
+
+
+class InvocationControl:
+    """The control keys of invocations, on the state store's client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._accept = client.register_script(_scripts.ACCEPT)
+        self._take_due = client.register_script(_scripts.TAKE_DUE)
+
+    def accept(
+        self,
+        *,
+        request_id: str,
+        urn: str,
+        enqueued_at: float,
+        deadline: float,
+        chain: Sequence[str],
+        payload_json: str,
+        note: str = "",
+        origin: str = "",
+        due_at: float | None = None,
+        redrive_of: str = "",
+        redrive_number: int = 0,
+        children_ttl: int = 0,
+    ) -> Acceptance:
+        """Record a new invocation WAIT, unless the id exists (compared by function and the
+        payload's JSON text)."""
+        with reachable():
+            outcome, status, attempts, found = cast(
+                "list[Any]",
+                self._accept(
+                    keys=[
+                        record_key(request_id),
+                        history_key(request_id),
+                        index_key(urn),
+                        active_key(urn),
+                        DEADLINES,
+                        STATS,
+                        DUE,
+                        children_key(origin or request_id),
+                        record_key(redrive_of or request_id),
+                    ],
+                    args=[
+                        request_id,
+                        urn,
+                        repr(enqueued_at),
+                        repr(deadline),
+                        _dumps(list(chain)),
+                        payload_json,
+                        origin,
+                        _dumps({"status": "WAIT", "at": enqueued_at, "attempt": 0, "note": note}),
+                        "" if due_at is None else repr(due_at),
+                        redrive_of,
+                        redrive_number,
+                        max(children_ttl, 1),
+                    ],
+                ),
+            )
+        return Acceptance(Accepted(int(outcome)), Status(status), int(attempts), str(found))
+
+    def unlink(self, request_id: str, origin: str) -> None:
+        """Undo what acceptance added beside the record, for an invocation never published."""
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zrem(DUE, request_id)
+            if origin:
+                pipe.srem(children_key(origin), request_id)
+            pipe.execute()
+
+    # -- delayed start -------------------------------------------------------------------------
+
+    def take_due(self, now: float, count: int) -> list[str]:
+        """Up to ``count`` delayed invocations due by ``now``, taken off the index."""
+        with reachable():
+            return cast("list[str]", self._take_due(keys=[DUE], args=[repr(now), count]))
+
+    def reschedule(self, request_id: str, due_at: float) -> None:
+        """Put an invocation back on the index (its message could not be published)."""
+        with reachable():
+            self.redis.zadd(DUE, {request_id: due_at})
+
+    def forget_due(self, request_id: str) -> None:
+        self.redis.zrem(DUE, request_id)
+
+    def due_count(self) -> int:
+        return int(self.redis.zcard(DUE))
+
+    # -- children and redrives ------------------------------------------------------------------
+
+    def children(self, request_ids: Sequence[str]) -> list[str]:
+        """The invocations started by any of ``request_ids``."""
+        if not request_ids:
+            return []
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            for request_id in request_ids:
+                pipe.smembers(children_key(request_id))
+            found: list[str] = []
+            for members in pipe.execute():
+                found.extend(sorted(members))
+        return found
+
+    def redrives(self, request_id: str) -> int:
+        """How many redrives of ``request_id`` were numbered so far."""
+        with reachable():
+            return int(self.redis.hget(record_key(request_id), "redrives") or 0)
