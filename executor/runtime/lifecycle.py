@@ -1,9 +1,11 @@
 """Every status change of an invocation, from acceptance to its one terminal transition.
 
-``accept`` records WAIT and queues the message, ``claim`` starts an attempt, ``retry`` goes
-back to WAIT between attempts, and ``settle`` (for the task), ``expire``, ``fail_platform``
-and ``cancel`` end it. Each is one atomic script in the state store, so an invocation ends
-once, and only the caller whose terminal transition won hands the event to its destination.
+``accept`` records WAIT and queues the message (a delayed one waits in the due-time index
+until ``release_due``), ``claim`` starts an attempt, ``retry`` goes back to WAIT between
+attempts, and ``settle`` (for the task), ``expire``, ``fail_platform`` and ``cancel`` (of one
+invocation, or of it and everything it started) end it. Each is one atomic script in the
+state store, so an invocation ends once, and only the caller whose terminal transition won
+hands the event to its destination.
 """
 
 from __future__ import annotations

@@ -88,13 +88,15 @@ class Redrives:
         until: float | None = None,
         limit: int = 1000,
     ) -> list[str]:
-        """Request ids of ``function`` that ended with ``status``, newest first."""
+        """Request ids of ``function`` that ended with ``status``, newest first; a redrive that
+        is listed counts as its original, so each original is named once."""
         wanted = Status(str(status).upper()) if str(status).upper() in Status.__members__ else None
         if wanted not in REDRIVABLE:
             raise InvalidParameter(f"status must be FAIL or DISCARD, not {status!r}")
         if not 1 <= limit <= MAX_SELECT:
             raise InvalidParameter(f"limit must be between 1 and {MAX_SELECT}")
         found: list[str] = []
+        seen: set[str] = set()
         marker: str | None = None
         while len(found) < limit:
             page = self.client.list_invocations(
@@ -105,7 +107,11 @@ class Redrives:
                 limit=min(_PAGE, limit - len(found)),
                 marker=marker,
             )
-            found.extend(i.request_id for i in page.invocations)
+            for record in page.invocations:
+                original = record.redrive_of or record.request_id
+                if original not in seen:
+                    seen.add(original)
+                    found.append(original)
             marker = page.next_marker
             if marker is None:
                 break
