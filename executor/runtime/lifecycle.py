@@ -250,8 +250,10 @@ class Lifecycle:
         record = self.store.raw(request_id)
         if not record or Status(record["status"]).terminal:
             return False
-        age = float(record["deadline"]) - float(record["enqueued_at"])
-        message = f"the message aged out: not run within {age:.0f} s of being queued"
+        start = float(record.get("due_at") or record["enqueued_at"])
+        age = float(record["deadline"]) - start
+        queued = "being due" if record.get("due_at") else "being queued"
+        message = f"the message aged out: not run within {age:.0f} s of {queued}"
         won = self._end(
             request_id,
             record,

@@ -308,8 +308,8 @@ class Store:
         return float(json.loads(last).get("at", 0)) if last else 0.0
 
     def oldest_waiting(self, urn: str, scan: int, page: int) -> float | None:
-        """The acceptance time of the oldest invocation of ``urn`` in WAIT, among the first
-        ``scan`` not ended; None if there is none."""
+        """The acceptance (or due) time of the oldest invocation of ``urn`` in WAIT, among the
+        first ``scan`` not ended; None if there is none."""
         active = active_key(urn)
         for start in range(0, scan, page):
             entries = cast(
@@ -320,10 +320,12 @@ class Store:
                 break
             pipe = self.redis.pipeline(transaction=False)
             for request_id, _ in entries:
-                pipe.hget(record_key(request_id), "status")
-            for (_, enqueued_at), status in zip(entries, pipe.execute(), strict=True):
-                if status == Status.WAIT.value:
-                    return float(enqueued_at)
+                pipe.hmget(record_key(request_id), "status", "due_at")
+            now = time.time()
+            for (_, enqueued_at), (status, due_at) in zip(entries, pipe.execute(), strict=True):
+                # A delayed invocation waits from its due time, and not at all before it.
+                if status == Status.WAIT.value and float(due_at or 0) <= now:
+                    return max(float(enqueued_at), float(due_at or 0))
         return None
 
     def in_flight(self, urns: Sequence[str]) -> dict[str, int]:
