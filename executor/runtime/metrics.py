@@ -61,6 +61,7 @@ class FleetCollector(Collector):
             queues = self._queues()
             oldest = {urn: self._oldest_waiting(urn) for urn in functions}
             in_flight = self._in_flight(functions)
+            delayed = self.store.control.due_count()
         except STORE_ERRORS as exc:
             log.warning("metrics not collected: the state store did not answer (%s)", exc)
             up.add_metric([], 0)
@@ -85,6 +86,12 @@ class FleetCollector(Collector):
             active.add_metric([urn], in_flight[urn])
         yield waiting
         yield active
+        pending = GaugeMetricFamily(
+            "executor_delayed_invocations",
+            "Delayed invocations in the due-time index, not yet published",
+        )
+        pending.add_metric([], delayed)
+        yield pending
 
     def _functions(self, stats: dict[str, int]) -> list[str]:
         known = {key.split("|")[1] for key in stats if key.startswith("fn|")}
