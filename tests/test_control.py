@@ -306,8 +306,9 @@ def test_two_redrives_at_once_queue_one(client, settings, start_worker, rdb):
 # -- retry policy ---------------------------------------------------------------------------
 
 
-def test_no_retry_on_ends_at_the_first_attempt(client, start_worker, rdb, events):
-    start_worker(APP)
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_no_retry_on_ends_at_the_first_attempt(client, start_worker, rdb, events, pool):
+    start_worker(APP, pool=pool)
     route(client, "picky", failure="sink", max_async_retry_attempts=3)
     rid = client.invoke_async("picky", {"v": -1})
     [event] = events(1)
@@ -345,9 +346,9 @@ def test_retry_on_spends_retries_only_on_those_exceptions(
     assert runs(rdb, rid) == attempts
 
 
-@pytest.mark.parametrize("wait", [1.0, 2.0])
-def test_retry_after_waits_at_least_the_given_seconds(client, start_worker, rdb, wait):
-    start_worker(APP)
+@pytest.mark.parametrize(("wait", "pool"), [(1.0, "solo"), (2.0, "prefork"), (2.0, "solo")])
+def test_retry_after_waits_at_least_the_given_seconds(client, start_worker, rdb, wait, pool):
+    start_worker(APP, pool=pool)
     rid = client.invoke_async("patient", {"wait": wait})
     record = wait_status(client, rid, "SUCCESS", timeout=wait + 15)
     starts = [float(t) for t in rdb.lrange(f"test:started:{rid}", 0, -1)]
