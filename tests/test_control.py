@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -172,6 +173,20 @@ def test_a_delayed_invocation_cancelled_before_it_is_due_never_runs(client, star
     wait_status(client, kept, "SUCCESS")
     assert runs(rdb, cancelled) == 0
     assert client.get_invocation(cancelled).status.value == "DISCARD"
+
+
+def test_delayed_invocations_are_active_but_not_waiting_before_they_are_due(client, start_worker):
+    start_worker(APP).stop()  # its catalogue stays
+    urn = str(client.resolve("tally"))
+    queued = client.invoke_async("tally", {"n": -1})
+    delayed = [client.invoke_async("tally", {"n": n}, delay=3600) for n in range(3)]
+    # the orphan pass and the oldest-waiting gauge look at invocations waiting since a cutoff
+    assert client.store.waiting_since(urn, time.time() + 1, 100) == [queued]
+    oldest = client.store.oldest_waiting(urn, 100, 10)
+    assert oldest == pytest.approx(client.get_invocation(queued).enqueued_at)
+    page = client.list_invocations("tally", active_only=True)
+    assert {i.request_id for i in page.invocations} == {queued, *delayed}
+    assert all(i.status.value == "WAIT" for i in page.invocations)
 
 
 def rss(process: psutil.Process) -> int:

@@ -126,7 +126,8 @@ redis.call('HSET', KEYS[1], 'urn', ARGV[2], 'status', 'WAIT', 'attempts', 0, 'cl
   'payload', ARGV[6], 'origin', ARGV[7])
 redis.call('RPUSH', KEYS[2], ARGV[8])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+-- the in-flight index orders a delayed invocation by its due time: it waits from then
+redis.call('ZADD', KEYS[4], ARGV[9] ~= '' and ARGV[9] or ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[1], 'due_at', ARGV[9])

@@ -296,7 +296,8 @@ class Store:
         self.redis.zadd(OUTBOX, {request_id: now}, xx=True)
 
     def waiting_since(self, urn: str, cutoff: float, count: int) -> list[str]:
-        """Request ids of ``urn`` not ended and accepted before ``cutoff``, oldest first."""
+        """Request ids of ``urn`` not ended and accepted (a delayed one: due) before
+        ``cutoff``, oldest first."""
         return cast(
             "list[str]",
             self.redis.zrangebyscore(active_key(urn), "-inf", cutoff, start=0, num=count),
