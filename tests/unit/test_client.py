@@ -148,7 +148,7 @@ def test_cancel_discards_a_waiting_invocation_and_revokes_it(
     ended = client.cancel(rid)
     assert (ended.status, ended.error_code) == (Status.DISCARD, "Cancelled")
     [(revoked, options)] = celery.revoked
-    assert (revoked, options["terminate"]) == (rid, False)
+    assert (revoked, options["terminate"]) == ([rid], False)
     with pytest.raises(InvalidParameter, match="already ended with status DISCARD"):
         client.cancel(rid)
 
