@@ -15,6 +15,7 @@ from executor import Client, Settings
 from executor.core.catalogue import CatalogueEntry, task_name
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.urn import parse_urn
+from executor.state.keys import DUE, record_key
 
 pytestmark = pytest.mark.integration
 
@@ -59,12 +60,12 @@ def test_delay_header_records_the_due_time(
     accepted = invoke(api, {"name": "later"}, **{"X-Executor-Delay": delay})
     assert accepted.status_code == 202, accepted.text
     rid = accepted.json()["request_id"]
-    record = rdb.hgetall(f"ae:inv:{rid}")
+    record = rdb.hgetall(record_key(rid))
     assert record["status"] == "WAIT"
     if float(delay):
         due = float(record["due_at"])
         assert due == pytest.approx(float(record["enqueued_at"]) + float(delay))
-        assert rdb.zscore("ae:due", rid) == pytest.approx(due)
+        assert rdb.zscore(DUE, rid) == pytest.approx(due)
         assert rdb.llen(INVOCATION_QUEUE) == 0
     else:
         assert "due_at" not in record
