@@ -42,13 +42,14 @@ def test_idempotency_key_answers_the_same_id_and_409_for_another_payload(
         "FSS.1409",
         "invoice-2026-001",
     )
-    assert "different function or payload" in message
+    assert f"{HELLO} (WAIT) with another payload" in message
     other_function = httpx.post(
         api.path("sink", "invocations-async"),
         headers={**AUTH, "Idempotency-Key": "invoice-2026-001"},
         json={"name": "a"},
     )
-    refused(other_function, 409, "FSS.1409")
+    message = refused(other_function, 409, "FSS.1409", "another function")
+    assert "hello" not in message  # another function's name is not shown
     assert rdb.llen(INVOCATION_QUEUE) == 1
     refused(invoke(api, {}, **{"Idempotency-Key": "no spaces"}), 400, "FSS.0400", "request id")
 

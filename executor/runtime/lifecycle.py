@@ -114,10 +114,15 @@ class Lifecycle:
                 note=f"due in {delay:g} s" if due_at is not None else "",
             )
             if found.outcome is Accepted.CONFLICT:
+                # Another function may belong to another project: its name is not shown.
+                held = (
+                    f"an invocation of {found.urn} ({found.status.value}) with another payload"
+                    if found.urn == entry.urn
+                    else "an invocation of another function"
+                )
                 raise RequestIdConflict(
-                    f"request id {request_id!r} is taken by an invocation of {found.urn} "
-                    f"({found.status.value}) with a different function or payload; send the same "
-                    "function and payload to get that invocation again, or use a new request id"
+                    f"request id {request_id!r} is taken by {held}; send the same function and "
+                    "payload to get that invocation again, or use a new request id"
                 )
             if found.outcome is Accepted.EXISTS or due_at is not None:
                 return request_id
