@@ -10,12 +10,13 @@ SHELL := /bin/bash
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@# redis-cli (Debian's redis-tools, a dependency of redis-server) joins the test clusters.
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing redis-server with apt-get"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; \
+	    echo "installing redis-server and redis-tools with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools) >/dev/null; \
 	  else \
-	    echo "redis-server is missing and no package manager is known here: install Redis 6+ and retry" >&2; exit 1; \
+	    echo "redis-server or redis-cli is missing and no package manager is known here: install Redis 6+ and retry" >&2; exit 1; \
 	  fi; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

@@ -10,11 +10,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from executor.ops.servers import RedisServer, WorkerProcess, free_port, wait_for
+from executor.state.keys import SHARDS, STATS, sharded
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["ROOT", "RedisServer", "Worker", "free_port", "wait_for"]
+__all__ = ["ROOT", "RedisServer", "Worker", "free_port", "stat", "wait_for"]
+
+
+def stat(rdb: redis.Redis, field: str) -> int:
+    """A counter of the state store, summed over its shards."""
+    pipe = rdb.pipeline(transaction=False)
+    for shard in range(SHARDS):
+        pipe.hget(sharded(STATS, shard), field)
+    return sum(int(n or 0) for n in pipe.execute())
 
 
 class Worker(WorkerProcess):

@@ -15,7 +15,7 @@ from executor import Client, Settings
 from executor.core.catalogue import CatalogueEntry, task_name
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.urn import parse_urn
-from executor.state.keys import DUE, record_key
+from executor.state.keys import DUE, record_key, sharded_for
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ def test_delay_header_records_the_due_time(
     if float(delay):
         due = float(record["due_at"])
         assert due == pytest.approx(float(record["enqueued_at"]) + float(delay))
-        assert rdb.zscore(DUE, rid) == pytest.approx(due)
+        assert rdb.zscore(sharded_for(DUE, rid), rid) == pytest.approx(due)
         assert rdb.llen(INVOCATION_QUEUE) == 0
     else:
         assert "due_at" not in record

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fleet_services import RabbitVhost
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +81,58 @@ def test_bench_refuses_an_unknown_scenario() -> None:
     )
     assert result.returncode != 0
     assert "unknown scenario z" in result.stderr
+
+
+def test_bench_stores_compares_one_master_with_a_cluster(tmp_path: Path) -> None:
+    if not RabbitVhost.available():
+        pytest.fail("RabbitMQ does not answer on 127.0.0.1:5672: 'make rabbitmq' starts it")
+    vhost = RabbitVhost().create()
+    report = tmp_path / "stores.json"
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "executor",
+                "bench",
+                "--stores",
+                "--broker",
+                vhost.url,
+                "--n",
+                "30",
+                "--warmup",
+                "5",
+                "--concurrency",
+                "2",
+                "--json",
+                str(report),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+    finally:
+        vhost.delete()
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(report.read_text())
+    assert list(data) == ["1 master", "3-master cluster"]
+    for run in data.values():
+        assert run["n"] == 30
+        assert run["throughput_per_s"] > 0
+        assert 0 < run["p50_ms"] <= run["p95_ms"]
+    assert "| 3-master cluster |" in result.stdout
+
+
+def test_bench_stores_needs_a_rabbitmq_broker() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "executor", "bench", "--stores", "--broker", "redis://h:1/0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "must be a RabbitMQ URL" in result.stderr

@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 import pytest
 from conftest import drained, route, wait_status
-from services import wait_for
+from services import stat, wait_for
 
 from destinations.functiongraph import target_request_id
 from executor import Client, InvalidParameter, RequestIdConflict
@@ -20,7 +20,7 @@ from executor.core.constants import INVOCATION_QUEUE
 from executor.core.events import format_timestamp
 from executor.core.messages import DeliveryJob
 from executor.runtime.metrics import FleetCollector
-from executor.state.keys import DUE, STATS, children_key
+from executor.state.keys import DUE, sharded_for
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +89,7 @@ def test_racing_producers_with_one_request_id_queue_one(settings, start_worker, 
         assert answers == [rid] * producers
     barrier(clients[0], rdb)
     assert [runs(rdb, rid) for rid in ids] == [1] * len(ids)
-    assert rdb.hget(STATS, f"fn|{clients[0].resolve('tally')}|accepted") == str(len(ids) + 1)
+    assert stat(rdb, f"fn|{clients[0].resolve('tally')}|accepted") == len(ids) + 1
 
 
 def test_a_conflicting_reuse_is_refused_with_fss_1409(client, start_worker, rdb):
@@ -170,7 +170,7 @@ def test_a_delayed_invocation_cancelled_before_it_is_due_never_runs(client, star
     cancelled = client.invoke_async("tally", {"c": 1}, delay=1.0)
     kept = client.invoke_async("tally", {"c": 2}, delay=1.0)
     assert client.cancel(cancelled).cancelled == (cancelled,)
-    assert rdb.zscore(DUE, cancelled) is None
+    assert rdb.zscore(sharded_for(DUE, cancelled), cancelled) is None
     barrier(client, rdb, delay=2.0)  # due after both, so published by a later pass
     wait_status(client, kept, "SUCCESS")
     assert runs(rdb, cancelled) == 0
@@ -201,7 +201,7 @@ def test_ten_thousand_delayed_invocations_leave_worker_memory_flat(client, start
     barrier(client, rdb)
 
     def passes() -> int:
-        return int(rdb.hget(STATS, "reconcile_passes") or 0)
+        return stat(rdb, "reconcile_passes")
 
     def two_passes() -> None:
         seen = passes()
@@ -220,7 +220,7 @@ def test_ten_thousand_delayed_invocations_leave_worker_memory_flat(client, start
     two_passes()
     after, redis_after = rss(process), rdb.info("memory")["used_memory"]
     assert len(set(ids)) == total
-    assert rdb.zcard(DUE) == total
+    assert client.store.control.due_count() == total
     [gauge] = [
         m
         for m in FleetCollector(client.store, client.celery).collect()
@@ -265,7 +265,7 @@ def test_recursive_force_cancel_stops_a_running_root_and_its_children(client, st
     start_worker(APP, pool="prefork", concurrency=2)
     root = client.invoke_async("fanout", {"children": 5, "delay": 2})
     assert rdb.blpop(["test:fanout:ready"], timeout=20) == ("test:fanout:ready", root)
-    children = rdb.smembers(children_key(root))
+    children = set(client.store.control.children([root]))
     assert len(children) == 5
     with pytest.raises(InvalidParameter, match="force"):
         client.cancel(root)

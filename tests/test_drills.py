@@ -23,12 +23,11 @@ import redis
 from conftest import UNACKED, drained
 from fleet_functions import AGENCIES, DONE, STARTED
 from fleet_services import TERMINAL, RssSampler, statuses, wait_terminal
-from services import RedisServer, wait_for
+from services import RedisServer, stat, wait_for
 
 from executor import Client, Settings
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
-from executor.state.keys import STATS
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +96,7 @@ def test_drill_1_kill_9_a_prefork_worker_with_300_in_flight(drill_env, rdb, star
         started_twice=sum(starts.values()) - len(ids),
         completed_twice=sum(completions.values()) - len(ids),
         stream_entries=sum(entries.values()),
-        repeated_deliveries=int(rdb.hget(STATS, "delivery|DIS|delivered") or 0) - len(ids),
+        repeated_deliveries=stat(rdb, "delivery|DIS|delivered") - len(ids),
         recovery_seconds=f"{recovery:.1f}",
     )
     assert statuses == ["SUCCESS"] * len(ids)
@@ -169,7 +168,7 @@ def run_redis_restart(server: RedisServer, drill_env: dict[str, str], start_work
         accepted_before_stop=down_at,
         refused_while_down=sum(refusals.values()),
         refusal_messages=dict(refusals),
-        redriven_lost_messages=rdb.hget(STATS, "orphans_redriven") or 0,
+        redriven_lost_messages=stat(rdb, "orphans_redriven"),
         worker_restarts=worker_restarts,
         completed_twice=sum(completions.values()) - len(completions),
         all_terminal_seconds_after_restart=f"{recovery:.1f}",

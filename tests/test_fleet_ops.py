@@ -11,9 +11,7 @@ import time
 import pytest
 from fleet_functions import DONE
 from fleet_services import executor_env, run_executor, scrape, wait_port, wait_terminal
-from services import ROOT, free_port, wait_for
-
-from executor.state.keys import STATS
+from services import ROOT, free_port, stat, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +82,7 @@ def test_many_workers_make_one_reconcile_pass_per_period(env, rdb, start_worker)
         start_worker(APP, env={"EXECUTOR_RECONCILE_INTERVAL": str(interval)})
 
     def passes() -> int:
-        return int(rdb.hget(STATS, "reconcile_passes") or 0)
+        return stat(rdb, "reconcile_passes")
 
     first, started = passes(), time.monotonic()
     time.sleep(4)

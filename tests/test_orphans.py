@@ -7,9 +7,7 @@ import time
 import pytest
 from fleet_functions import DONE, STARTED
 from fleet_services import wait_terminal
-from services import wait_for
-
-from executor.state.keys import STATS
+from services import stat, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,20 +20,20 @@ def test_a_message_lost_by_the_broker_is_published_again(client, rdb, start_work
     rid = client.invoke_async("crunch", {"n": 1})
 
     def passes() -> int:
-        return int(rdb.hget(STATS, "reconcile_passes") or 0)
+        return stat(rdb, "reconcile_passes")
 
     time.sleep(1.5)  # past the grace: only the message in the queue keeps it from a re-publish
     seen = passes()
     wait_for(lambda: passes() >= seen + 2, 10, "two reconcile passes")
     assert rdb.llen("heavy") == 1
-    assert rdb.hget(STATS, "orphans_redriven") is None
+    assert stat(rdb, "orphans_redriven") == 0
 
     rdb.delete("heavy")  # what a Redis restart between BRPOP and the worker's bookkeeping does
-    wait_for(lambda: rdb.hget(STATS, "orphans_redriven") == "1", 10, "the re-publish")
+    wait_for(lambda: stat(rdb, "orphans_redriven") == 1, 10, "the re-publish")
     assert rdb.llen("heavy") == 1
 
     start_worker(APP, queues="heavy")
     assert wait_terminal(rdb, [rid], 20) == ["SUCCESS"]
     assert rdb.hget(STARTED, rid) == "1"
     assert rdb.hget(DONE, rid) == "1"
-    assert rdb.hget(STATS, "orphans_redriven") == "1"
+    assert stat(rdb, "orphans_redriven") == 1

@@ -16,7 +16,7 @@ from executor import (
     PayloadTooLarge,
 )
 from executor.core.constants import INVOCATION_QUEUE
-from executor.state.keys import CATALOGUE, P, lock_key
+from executor.state.keys import CATALOGUE, LAYOUT_KEY, lock_key
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +33,12 @@ def known(client):
 
 
 def nothing_written(rdb) -> bool:
-    written = [k for k in rdb.keys(P + "*") if k != CATALOGUE and not k.startswith(lock_key(""))]
-    return not written and rdb.llen(INVOCATION_QUEUE) == 0
+    keys = [
+        k
+        for k in rdb.keys("ae:*")
+        if k not in (CATALOGUE, LAYOUT_KEY) and not k.startswith(lock_key(""))
+    ]
+    return not keys and rdb.llen(INVOCATION_QUEUE) == 0
 
 
 @pytest.mark.parametrize(

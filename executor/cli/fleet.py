@@ -103,7 +103,7 @@ def metrics(
     settings, celery = _app_parts(app)
     bind_port = port or settings.metrics_port or 9808
     bind_address = address or settings.metrics_address
-    serve(Store(settings.redis_url), celery, bind_port, bind_address)
+    serve(Store(settings), celery, bind_port, bind_address)
     typer.echo(f"serving fleet metrics on http://{bind_address}:{bind_port}/metrics")
     threading.Event().wait()
 

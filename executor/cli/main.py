@@ -11,6 +11,7 @@ from executor.cli.dlq import dlq_cli
 from executor.cli.fleet import register_fleet_commands
 from executor.cli.redrive import register_redrive
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.errors import StoreLayoutMismatch, Unavailable
 from executor.ops.bench.command import bench
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -51,6 +52,13 @@ def worker(
 ) -> None:
     """Run a worker; SIGTERM is a warm shutdown (running invocations finish, the rest requeue)."""
     function_app = load_app(app)
+    with friendly():
+        try:
+            function_app.client.store.check_layout()
+        except StoreLayoutMismatch:
+            raise
+        except Unavailable:
+            pass  # an unreachable store is waited for, like the broker, once running
     argv = ["worker", f"--pool={pool}", f"--loglevel={loglevel}"]
     argv.append(f"--queues={worker_queues(queues, function_app.queues())}")
     if concurrency:

@@ -20,6 +20,7 @@ API answers with::
     ├── Unauthenticated           FSS.0401  no valid credential came with an API request
     ├── ProjectDenied             FSS.0403  the credential does not own the project in the path
     └── Unavailable               FSS.0500  the state store or broker cannot be reached
+        └── StoreLayoutMismatch   FSS.0500  the state store was written with another key layout
 """
 
 from __future__ import annotations
@@ -115,6 +116,10 @@ class Unavailable(ExecutorError):
 
     code = "FSS.0500"
     http_status = 503
+
+
+class StoreLayoutMismatch(Unavailable):
+    """The state store holds keys of another layout; migrate or empty it, then start again."""
 
 
 class Unauthenticated(ExecutorError):

@@ -18,6 +18,29 @@ class Settings(BaseSettings):
 
     broker_url: str = "redis://127.0.0.1:6379/0"
     redis_url: str = ""
+    redis_mode: Literal["standalone", "sentinel", "cluster"] = Field(
+        default="standalone", description="how the state store is reached"
+    )
+    redis_sentinels: str = Field(default="", description="host:port[,host:port...] (sentinel)")
+    redis_sentinel_master: str = Field(default="", description="the master's name (sentinel)")
+    redis_password: SecretStr = Field(
+        default=SecretStr(""), description="password of the Redis data nodes (sentinel, cluster)"
+    )
+    redis_sentinel_password: SecretStr = Field(
+        default=SecretStr(""), description="password of the sentinels themselves"
+    )
+    redis_db: int = Field(default=0, ge=0, description="database number (sentinel)")
+    redis_wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="replicas that must have a new invocation before its id is returned",
+    )
+    redis_wait_timeout: float = Field(
+        default=1.0, gt=0, description="seconds the create transition waits for those replicas"
+    )
+    redis_failover_seconds: float = Field(
+        default=20.0, ge=0, description="how long a call keeps retrying through a failover"
+    )
     region: str = "local-1"
     project_id: str = "default"
 
@@ -63,15 +86,27 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="user:password[,user:password...]"
     )
 
+    @property
+    def sentinels(self) -> list[tuple[str, int]]:
+        """The sentinels' addresses; those of a ``sentinel://`` broker when none are set."""
+        spec = self.redis_sentinels
+        if not spec and self.broker_url.startswith("sentinel://"):
+            spec = ",".join(
+                part.split("://", 1)[1].rsplit("@", 1)[-1].split("/", 1)[0]
+                for part in self.broker_url.split(";")
+                if part.strip()
+            )
+        found = []
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            host, _, port = item.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"EXECUTOR_REDIS_SENTINELS: {item!r} is not host:port")
+            found.append((host, int(port)))
+        return found
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if not self.redis_url:
-            if not self.broker_url.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError(
-                    "EXECUTOR_REDIS_URL is required when the broker is not Redis "
-                    f"(broker is {self.broker_url.split('://', 1)[0]}://)"
-                )
-            object.__setattr__(self, "redis_url", self.broker_url)
+        self._check_redis()
         ceiling = self.visibility_timeout / 2
         if self.time_limit >= ceiling or self.retry_backoff_max >= ceiling:
             raise ValueError(
@@ -81,6 +116,55 @@ class Settings(BaseSettings):
         if self.soft_time_limit >= self.time_limit:
             raise ValueError("EXECUTOR_SOFT_TIME_LIMIT must be below EXECUTOR_TIME_LIMIT")
         return self
+
+    def _check_redis(self) -> None:
+        broker = self.broker_url.split("://", 1)[0]
+        if self.redis_mode == "sentinel":
+            if not self.sentinels or not self.redis_sentinel_master:
+                raise ValueError(
+                    "EXECUTOR_REDIS_MODE=sentinel needs EXECUTOR_REDIS_SENTINELS=host:port,... "
+                    "(or a sentinel:// broker) and EXECUTOR_REDIS_SENTINEL_MASTER=<master name>"
+                )
+            return
+        if broker == "sentinel" and not self.redis_sentinel_master:
+            raise ValueError(
+                "a sentinel:// broker needs EXECUTOR_REDIS_SENTINEL_MASTER=<master name>"
+            )
+        if self.redis_mode == "cluster":
+            if self.redis_wait_replicas:
+                raise ValueError(
+                    "EXECUTOR_REDIS_WAIT_REPLICAS is not supported with "
+                    "EXECUTOR_REDIS_MODE=cluster; set min-replicas-to-write on the cluster's "
+                    "masters instead"
+                )
+            if not self.redis_url:
+                raise ValueError(
+                    "EXECUTOR_REDIS_MODE=cluster needs EXECUTOR_REDIS_URL naming any node of "
+                    "the cluster"
+                )
+            if broker in ("redis", "rediss") and _address(self.broker_url) == _address(
+                self.redis_url
+            ):
+                raise ValueError(
+                    "the broker cannot live on the Redis Cluster that holds the state: Celery "
+                    "has no Redis Cluster transport. Use RabbitMQ (amqp://) or a separate "
+                    "Redis (standalone or sentinel://) as EXECUTOR_BROKER_URL"
+                )
+            return
+        if not self.redis_url:
+            if broker not in ("redis", "rediss", "unix"):
+                raise ValueError(
+                    "EXECUTOR_REDIS_URL is required when the broker is not Redis "
+                    f"(broker is {broker}://); with a sentinel:// broker set "
+                    "EXECUTOR_REDIS_MODE=sentinel to keep the state on the same master"
+                )
+            object.__setattr__(self, "redis_url", self.broker_url)
+
+
+def _address(url: str) -> str:
+    """``host:port`` of a Redis URL, without credentials or database."""
+    rest = url.split("://", 1)[-1].rsplit("@", 1)[-1].split("/", 1)[0]
+    return rest if ":" in rest else f"{rest}:6379"
 
 
 @lru_cache(maxsize=1)

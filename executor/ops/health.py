@@ -15,7 +15,7 @@ from celery.utils.nodenames import default_nodename, host_format
 from kombu.utils.url import maybe_sanitize_url
 
 from executor.core.settings import Settings
-from executor.state.connection import connect, reachable
+from executor.state.connection import connect, describe, reachable
 
 
 @dataclass(frozen=True)
@@ -55,16 +55,18 @@ def check_broker(celery: Celery, timeout: float) -> Check:
 
 
 def check_store(settings: Settings, timeout: float) -> Check:
-    url = maybe_sanitize_url(settings.redis_url)
+    where = describe(settings)
 
     def probe() -> str:
-        client = connect(settings.redis_url, timeout=timeout, connect_timeout=timeout)
+        # A health check reports the store as it is now, without riding out a failover.
+        once = settings.model_copy(update={"redis_failover_seconds": 0.0})
+        client = connect(once, timeout=timeout, connect_timeout=timeout)
         try:
             with reachable():
                 client.ping()
         finally:
             client.close()
-        return str(url)
+        return where
 
     return _timed("state store", probe)
 

@@ -47,7 +47,14 @@ class RedisServer:
     the same directory (and so, with ``appendonly``, the same data).
     """
 
-    def __init__(self, *, appendonly: bool = False, prefix: str = "executor-redis-") -> None:
+    def __init__(
+        self,
+        *,
+        appendonly: bool = False,
+        prefix: str = "executor-redis-",
+        extra: Sequence[str] = (),
+    ) -> None:
+        """``extra``: more ``redis-server`` arguments (``--replicaof host port``, ...)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; 'make install' installs it")
@@ -55,6 +62,7 @@ class RedisServer:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.appendonly = appendonly
+        self.extra = tuple(extra)
         self.dir = tempfile.mkdtemp(prefix=prefix)
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = redis.Redis.from_url(self.url, decode_responses=True)
@@ -75,6 +83,7 @@ class RedisServer:
         ]
         if self.appendonly:
             args += ["--appendfsync", "always"]
+        args += self.extra
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         probe = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
@@ -101,6 +110,13 @@ class RedisServer:
         """Stop the process; its directory stays for a restart."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies without a chance to write or hand anything over."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
             self.proc.wait(10)
         self.proc = None
 

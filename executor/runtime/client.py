@@ -58,7 +58,7 @@ class Client:
         self.settings = settings or get_settings()
         self.celery = celery or make_celery(self.settings)
         self.registry = registry if registry is not None else Registry()
-        self.store = store if store is not None else Store(self.settings.redis_url)
+        self.store = store if store is not None else Store(self.settings)
         self.agencies = agencies or load_agencies(self.settings.agency_file)
         self.configs = Configs(self.store, self.settings.config_cache_ttl)
         self.functions = Functions(self.settings, self.registry, self.store, self.configs)

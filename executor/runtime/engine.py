@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from celery import Celery
 
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE, INVOCATION_QUEUE
@@ -24,12 +27,7 @@ def make_celery(settings: Settings, main: str = "executor") -> Celery:
         task_routes={DELIVER_TASK: {"queue": DELIVERY_QUEUE}},
         task_soft_time_limit=settings.soft_time_limit,
         task_time_limit=settings.time_limit,
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout,
-            # Look for messages a lost worker held every 10 s rather than every 100 s, so they
-            # come back soon after the visibility timeout (Redis only; other brokers ignore it).
-            "unacked_restore_throttle": 1,
-        },
+        broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_send_task_events=True,
@@ -37,4 +35,28 @@ def make_celery(settings: Settings, main: str = "executor") -> Celery:
         worker_hijack_root_logger=False,
         enable_utc=True,
     )
+    if settings.broker_url.startswith("sentinel://"):
+        # Keep publishing through a failover: the sentinels need a few seconds to promote.
+        app.conf.task_publish_retry_policy = {
+            "max_retries": math.ceil(settings.redis_failover_seconds) + 3,
+            "interval_start": 0,
+            "interval_step": 0.25,
+            "interval_max": 1,
+        }
     return app
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        # Look for messages a lost worker held every 10 s rather than every 100 s, so they
+        # come back soon after the visibility timeout (Redis only; other brokers ignore it).
+        "unacked_restore_throttle": 1,
+    }
+    if settings.broker_url.startswith("sentinel://"):
+        # kombu's Sentinel transport asks the sentinels for this master, again after a failover.
+        options["master_name"] = settings.redis_sentinel_master
+        secret = settings.redis_sentinel_password.get_secret_value()
+        if secret:
+            options["sentinel_kwargs"] = {"password": secret}
+    return options

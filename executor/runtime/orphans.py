@@ -43,7 +43,12 @@ class Orphans:
 
     def redrive(self, now: float | None = None) -> int:
         """Publish again every orphaned invocation; returns how many were."""
-        if self.celery.conf.broker_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+        if self.celery.conf.broker_url.split("://", 1)[0] not in (
+            "redis",
+            "rediss",
+            "unix",
+            "sentinel",
+        ):
             return 0  # other brokers keep a delivered message until it is acknowledged
         now = time.time() if now is None else now
         by_queue: dict[str, list[CatalogueEntry]] = defaultdict(list)

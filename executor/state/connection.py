@@ -1,28 +1,135 @@
-"""How the state store is reached: one place that makes Redis clients and names failures."""
+"""How the state store is reached: one place that makes Redis clients and names failures.
+
+Three modes (``EXECUTOR_REDIS_MODE``): one server by URL, the master of a Sentinel group
+(redis-py's ``Sentinel.master_for``: its pool asks the sentinels again after a failover), or a
+Redis Cluster (redis-py's ``RedisCluster``: it follows MOVED replies and refreshes its slot map).
+In the last two a call keeps retrying through a failover for ``EXECUTOR_REDIS_FAILOVER_SECONDS``.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from executor.core.errors import Unavailable
+from executor.core.settings import Settings
 
 # The failures that mean "the state store did not answer", for callers above this layer.
 STORE_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
 STORE_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, OSError)
 
+# A demoted master answers writes with READONLY until the client finds the new one.
+_FAILOVER_ERRORS = [redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError]
+_CLUSTER_FAILOVER_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ClusterDownError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
+_BACKOFF_BASE, _BACKOFF_CAP = 0.05, 0.5
 
-def connect(url: str, *, timeout: float = 10.0, connect_timeout: float = 5.0) -> redis.Redis:
-    """A client with a connection pool, answering text."""
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=timeout,
-        socket_connect_timeout=connect_timeout,
-        health_check_interval=30,
+
+def connect(
+    target: Settings | str, *, timeout: float = 10.0, connect_timeout: float = 5.0
+) -> redis.Redis:
+    """A client with a connection pool, answering text, for the configured mode.
+
+    A bare URL means one standalone server (used for other Redis servers than the store).
+    """
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": connect_timeout,
+    }
+    if isinstance(target, str):
+        return redis.Redis.from_url(target, health_check_interval=30, **common)
+    password = target.redis_password.get_secret_value() or None
+    if target.redis_mode == "sentinel":
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            target.sentinels,
+            sentinel_kwargs={
+                "password": target.redis_sentinel_password.get_secret_value() or None,
+                "socket_timeout": connect_timeout,
+                "socket_connect_timeout": connect_timeout,
+            },
+            password=password,
+            db=target.redis_db,
+            health_check_interval=30,
+            retry=_failover_retry(target),
+            retry_on_error=_FAILOVER_ERRORS,
+            **common,
+        )
+        master = sentinel.master_for(target.redis_sentinel_master)  # type: ignore[no-untyped-call]
+        return cast("redis.Redis", master)
+    if target.redis_mode == "cluster":
+        extra = {"password": password} if password else {}
+        cluster = cast(
+            "_FailoverCluster", _FailoverCluster.from_url(target.redis_url, **extra, **common)
+        )
+        cluster.failover_seconds = target.redis_failover_seconds
+        # The commands this project uses have the same signatures on both clients; a cluster
+        # routes each by its key's slot (every transition's keys share one, see keys.py).
+        return cast("redis.Redis", cluster)
+    client = redis.Redis.from_url(target.redis_url, health_check_interval=30, **common)
+    if password:
+        client.connection_pool.connection_kwargs["password"] = password
+    return client
+
+
+class _FailoverCluster(RedisCluster):
+    """A cluster client that rides out a master's failover.
+
+    redis-py refreshes its slot map after a connection error and retries at once, so all its
+    retries can fail before the cluster has promoted a replica; this one backs off between
+    attempts until ``failover_seconds`` have passed.
+    """
+
+    failover_seconds = 20.0
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + self.failover_seconds
+        delay = _BACKOFF_BASE
+        while True:
+            try:
+                return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+            except _CLUSTER_FAILOVER_ERRORS:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_CAP)
+
+
+def _failover_retry(settings: Settings) -> Retry:
+    """Retries whose backoff adds up to about ``redis_failover_seconds``."""
+    doubling = math.ceil(math.log2(_BACKOFF_CAP / _BACKOFF_BASE))
+    spent = _BACKOFF_BASE * (2**doubling - 1)
+    capped = max(0, math.ceil((settings.redis_failover_seconds - spent) / _BACKOFF_CAP))
+    return Retry(
+        ExponentialBackoff(cap=_BACKOFF_CAP, base=_BACKOFF_BASE),
+        doubling + capped,
+        supported_errors=tuple(_FAILOVER_ERRORS),
     )
+
+
+def describe(settings: Settings) -> str:
+    """Where the state store is, for logs and health checks, without secrets."""
+    if settings.redis_mode == "sentinel":
+        where = ",".join(f"{host}:{port}" for host, port in settings.sentinels)
+        return f"sentinel master {settings.redis_sentinel_master} via {where}"
+    url = re.sub(r"://[^@/]*@", "://***@", settings.redis_url)
+    return f"cluster via {url}" if settings.redis_mode == "cluster" else url
 
 
 @contextmanager
@@ -32,5 +139,6 @@ def reachable(what: str = "the state store") -> Iterator[None]:
         yield
     except STORE_DOWN as exc:
         raise Unavailable(
-            f"{what} cannot be reached ({exc}); check EXECUTOR_REDIS_URL and that Redis is up"
+            f"{what} cannot be reached ({exc}); check EXECUTOR_REDIS_URL (or "
+            "EXECUTOR_REDIS_SENTINELS) and that Redis is up"
         ) from exc

@@ -21,12 +21,16 @@ from executor.state.connection import reachable
 from executor.state.keys import (
     DEADLINES,
     DUE,
+    SHARDS,
     STATS,
     active_key,
     children_key,
     history_key,
     index_key,
     record_key,
+    shard_of,
+    sharded,
+    sharded_for,
 )
 
 
@@ -76,6 +80,7 @@ class InvocationControl:
     ) -> Acceptance:
         """Record a new invocation WAIT, unless the id exists (compared by function and the
         payload's JSON text)."""
+        shard = shard_of(request_id)
         with reachable():
             outcome, status, attempts, found = cast(
                 "list[Any]",
@@ -83,12 +88,14 @@ class InvocationControl:
                     keys=[
                         record_key(request_id),
                         history_key(request_id),
-                        index_key(urn),
-                        active_key(urn),
-                        DEADLINES,
-                        STATS,
-                        DUE,
-                        children_key(origin or request_id),
+                        index_key(urn, shard),
+                        active_key(urn, shard),
+                        sharded(DEADLINES, shard),
+                        sharded(STATS, shard),
+                        sharded(DUE, shard),
+                        # in this invocation's slot: a child is listed in its own shard, and a
+                        # redrive lies in its original's (see keys.shard_of)
+                        children_key(origin or request_id, shard),
                         record_key(redrive_of or request_id),
                     ],
                     args=[
@@ -113,28 +120,41 @@ class InvocationControl:
         """Undo what acceptance added beside the record, for an invocation never published."""
         with reachable():
             pipe = self.redis.pipeline(transaction=False)
-            pipe.zrem(DUE, request_id)
+            pipe.zrem(sharded_for(DUE, request_id), request_id)
             if origin:
-                pipe.srem(children_key(origin), request_id)
+                pipe.srem(children_key(origin, shard_of(request_id)), request_id)
             pipe.execute()
 
     # -- delayed start -------------------------------------------------------------------------
 
     def take_due(self, now: float, count: int) -> list[str]:
         """Up to ``count`` delayed invocations due by ``now``, taken off the index."""
+        taken: list[str] = []
         with reachable():
-            return cast("list[str]", self._take_due(keys=[DUE], args=[repr(now), count]))
+            for shard in range(SHARDS):
+                if len(taken) >= count:
+                    break
+                taken += cast(
+                    "list[str]",
+                    self._take_due(
+                        keys=[sharded(DUE, shard)], args=[repr(now), count - len(taken)]
+                    ),
+                )
+        return taken
 
     def reschedule(self, request_id: str, due_at: float) -> None:
         """Put an invocation back on the index (its message could not be published)."""
         with reachable():
-            self.redis.zadd(DUE, {request_id: due_at})
+            self.redis.zadd(sharded_for(DUE, request_id), {request_id: due_at})
 
     def forget_due(self, request_id: str) -> None:
-        self.redis.zrem(DUE, request_id)
+        self.redis.zrem(sharded_for(DUE, request_id), request_id)
 
     def due_count(self) -> int:
-        return int(self.redis.zcard(DUE))
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(SHARDS):
+            pipe.zcard(sharded(DUE, shard))
+        return sum(int(n) for n in pipe.execute())
 
     # -- children and redrives ------------------------------------------------------------------
 
@@ -145,10 +165,12 @@ class InvocationControl:
         with reachable():
             pipe = self.redis.pipeline(transaction=False)
             for request_id in request_ids:
-                pipe.smembers(children_key(request_id))
+                for shard in range(SHARDS):
+                    pipe.smembers(children_key(request_id, shard))
+            replies = pipe.execute()
             found: list[str] = []
-            for members in pipe.execute():
-                found.extend(sorted(members))
+            for i in range(len(request_ids)):
+                found.extend(sorted(set().union(*replies[i * SHARDS : (i + 1) * SHARDS])))
         return found
 
     def redrives(self, request_id: str) -> int:

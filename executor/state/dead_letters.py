@@ -12,7 +12,7 @@ from typing import cast
 import redis
 
 from executor.state.connection import reachable
-from executor.state.keys import DLQ, DLQ_INDEX, STATS
+from executor.state.keys import DLQ, DLQ_INDEX, STATS, sharded
 
 # KEYS: dlq, index   ARGV: identity
 _TAKE = """
@@ -40,7 +40,7 @@ class DeadLetterStore:
             pipe.zadd(DLQ_INDEX, {identity: at})
             new, _ = pipe.execute()
             if new:
-                self.redis.hincrby(STATS, "dead_letters", 1)
+                self.redis.hincrby(sharded(STATS, 0), "dead_letters", 1)
 
     def count(self) -> int:
         with reachable():

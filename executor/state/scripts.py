@@ -78,10 +78,15 @@ return 1
 # KEYS: record, history, deliveries, active, deadlines, outbox, stats
 # ARGV: request_id, status, now, condition, error_code, error_message, event, destination,
 #       retention, note, outcome, delivery state
-# Only the first terminal transition wins; its caller alone hands the event on.
+# Only the first terminal transition wins; its caller alone hands the event on. The same call
+# sent again (its reply lost in a failover, the client retried) is answered as the winner.
 FINISH: Final = f"""
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status or {_TERMINAL} then return 0 end
+if not status then return 0 end
+if {_TERMINAL} then
+  if status == ARGV[2] and redis.call('HGET', KEYS[1], 'ended_at') == ARGV[3] then return 1 end
+  return 0
+end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'ended_at', ARGV[3], 'condition', ARGV[4],
   'error_code', ARGV[5], 'error_message', ARGV[6])

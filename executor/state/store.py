@@ -6,17 +6,22 @@ so a transition and its indexes change together or not at all.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
 
+from executor.core.errors import Unavailable
 from executor.core.invocation import ClaimState, DeliveryState, Invocation, Status, Transition
+from executor.core.settings import Settings
 from executor.state import scripts as _scripts
-from executor.state.connection import connect, reachable
+from executor.state.connection import connect, describe, reachable
 from executor.state.control import InvocationControl
 from executor.state.dead_letters import DeadLetterStore
 from executor.state.keys import (
@@ -24,6 +29,7 @@ from executor.state.keys import (
     CONFIGS,
     DEADLINES,
     OUTBOX,
+    SHARDS,
     STATS,
     active_key,
     config_key,
@@ -33,7 +39,11 @@ from executor.state.keys import (
     lock_key,
     marker_key,
     record_key,
+    shard_of,
+    sharded,
+    sharded_for,
 )
+from executor.state.layout import check_layout
 
 
 def _dumps(value: Any) -> str:
@@ -56,16 +66,32 @@ class Claim:
 class Store:
     """One Redis connection pool per process, and the operations on it."""
 
-    def __init__(self, url: str, *, client: redis.Redis | None = None) -> None:
-        """``client``, when given, is used instead of a new connection to ``url``."""
-        self.url = url
-        self.redis: redis.Redis = client if client is not None else connect(url)
+    def __init__(self, target: Settings | str, *, client: redis.Redis | None = None) -> None:
+        """``target``: the settings (any mode), or the URL of one standalone server;
+        ``client``, when given, is used instead of a new connection."""
+        settings = target if isinstance(target, Settings) else None
+        self.url = describe(settings) if settings is not None else str(target)
+        self.redis: redis.Redis = client if client is not None else connect(target)
+        self.wait_replicas = settings.redis_wait_replicas if settings is not None else 0
+        self.wait_ms = int(settings.redis_wait_timeout * 1000) if settings is not None else 0
         self.dead_letters = DeadLetterStore(self.redis)
         self.control = InvocationControl(self.redis)
+        self._layout_checked = False
         self._create = self.redis.register_script(_scripts.CREATE)
         self._claim = self.redis.register_script(_scripts.CLAIM)
         self._retry = self.redis.register_script(_scripts.RETRY)
         self._finish = self.redis.register_script(_scripts.FINISH)
+
+    def _ready(self) -> None:
+        """Check the store's key layout once per process, before the first use."""
+        if not self._layout_checked:
+            self.check_layout()
+
+    def check_layout(self) -> None:
+        """Refuse (``StoreLayoutMismatch``) a store written with another key layout."""
+        with reachable():
+            check_layout(self.redis)
+        self._layout_checked = True
 
     def ping(self) -> bool:
         with reachable():
@@ -86,50 +112,73 @@ class Store:
     ) -> tuple[bool, Status, int]:
         """Record a new invocation as WAIT; ``(False, status, attempts)`` if the id exists.
 
-        The payload comes already encoded: the producer encoded it to check its size.
+        The payload comes already encoded: the producer encoded it to check its size. With
+        ``redis_wait_replicas`` set, a new record is confirmed by that many replicas before
+        this returns, or it is taken back and ``Unavailable`` raised.
         """
+        self._ready()
         with reachable():
-            created, status, attempts = cast(
-                "list[Any]",
-                self._create(
-                    keys=[
-                        record_key(request_id),
-                        history_key(request_id),
-                        index_key(urn),
-                        active_key(urn),
-                        DEADLINES,
-                        STATS,
-                    ],
-                    args=[
-                        request_id,
-                        urn,
-                        repr(enqueued_at),
-                        repr(deadline),
-                        _dumps(list(chain)),
-                        payload_json,
-                        origin,
-                        _transition(Status.WAIT, enqueued_at),
-                    ],
-                ),
+            pipe = self.redis.pipeline(transaction=False) if self.wait_replicas else None
+            reply = self._create(
+                keys=[
+                    record_key(request_id),
+                    history_key(request_id),
+                    index_key(urn, shard_of(request_id)),
+                    active_key(urn, shard_of(request_id)),
+                    sharded_for(DEADLINES, request_id),
+                    sharded_for(STATS, request_id),
+                ],
+                args=[
+                    request_id,
+                    urn,
+                    repr(enqueued_at),
+                    repr(deadline),
+                    _dumps(list(chain)),
+                    payload_json,
+                    origin,
+                    _transition(Status.WAIT, enqueued_at),
+                ],
+                client=pipe,
+            )
+            if pipe is not None:
+                # WAIT counts the replicas that have this connection's writes, so it shares
+                # the pipeline (one connection) with the script.
+                pipe.wait(self.wait_replicas, self.wait_ms)
+                reply, confirmed = pipe.execute()
+        created, status, attempts = cast("list[Any]", reply)
+        if pipe is not None and int(confirmed) < self.wait_replicas:
+            if created:
+                self.forget(request_id, urn)
+            raise Unavailable(
+                f"only {confirmed} of {self.wait_replicas} Redis replicas confirmed the "
+                f"invocation within {self.wait_ms} ms (EXECUTOR_REDIS_WAIT_REPLICAS); nothing "
+                "was queued, check the replicas and retry"
             )
         return bool(created), Status(status), int(attempts)
 
     def forget(self, request_id: str, urn: str) -> None:
         """Remove a record whose message could not be published, so nothing is half-written."""
+        shard = shard_of(request_id)
         with reachable():
             pipe = self.redis.pipeline()
-            pipe.delete(record_key(request_id), history_key(request_id))
-            pipe.zrem(index_key(urn), request_id)
-            pipe.zrem(active_key(urn), request_id)
-            pipe.zrem(DEADLINES, request_id)
+            pipe.delete(record_key(request_id))
+            pipe.delete(history_key(request_id))
+            pipe.zrem(index_key(urn, shard), request_id)
+            pipe.zrem(active_key(urn, shard), request_id)
+            pipe.zrem(sharded(DEADLINES, shard), request_id)
             pipe.execute()
-            self.redis.eval(_scripts.UNCOUNT, 1, STATS, f"fn|{urn}|accepted")
+            self.redis.eval(_scripts.UNCOUNT, 1, sharded(STATS, shard), f"fn|{urn}|accepted")
 
     def claim(self, request_id: str, retry: int, now: float, max_crashes: int) -> Claim:
+        self._ready()
         state, attempts, pending = cast(
             "list[Any]",
             self._claim(
-                keys=[record_key(request_id), history_key(request_id), OUTBOX],
+                keys=[
+                    record_key(request_id),
+                    history_key(request_id),
+                    sharded_for(OUTBOX, request_id),
+                ],
                 args=[request_id, retry, repr(now), max_crashes],
             ),
         )
@@ -139,7 +188,11 @@ class Store:
         """Back to WAIT between attempts; False if the invocation ended meanwhile."""
         return bool(
             self._retry(
-                keys=[record_key(request_id), history_key(request_id), STATS],
+                keys=[
+                    record_key(request_id),
+                    history_key(request_id),
+                    sharded_for(STATS, request_id),
+                ],
                 args=[repr(now), error, note],
             )
         )
@@ -173,10 +226,10 @@ class Store:
                     record_key(request_id),
                     history_key(request_id),
                     deliveries_key(request_id),
-                    active_key(urn),
-                    DEADLINES,
-                    OUTBOX,
-                    STATS,
+                    active_key(urn, shard_of(request_id)),
+                    sharded_for(DEADLINES, request_id),
+                    sharded_for(OUTBOX, request_id),
+                    sharded_for(STATS, request_id),
                 ],
                 args=[
                     request_id,
@@ -200,6 +253,7 @@ class Store:
             return cast("dict[str, str]", self.redis.hgetall(record_key(request_id)))
 
     def get(self, request_id: str) -> Invocation | None:
+        self._ready()
         with reachable():
             pipe = self.redis.pipeline(transaction=False)
             pipe.hgetall(record_key(request_id))
@@ -211,6 +265,7 @@ class Store:
         return _invocation(request_id, record, history, deliveries)
 
     def get_many(self, request_ids: Sequence[str]) -> list[Invocation]:
+        self._ready()
         with reachable():
             pipe = self.redis.pipeline(transaction=False)
             for rid in request_ids:
@@ -236,12 +291,16 @@ class Store:
         count: int,
     ) -> list[str]:
         """Request ids of a function, newest first, within ``[since, until]``."""
-        key = active_key(urn) if active_only else index_key(urn)
+        key = active_key if active_only else index_key
+        self._ready()
         with reachable():
-            return cast(
-                "list[str]",
-                self.redis.zrevrangebyscore(key, until, since, start=offset, num=count),
-            )
+            pipe = self.redis.pipeline(transaction=False)
+            for shard in range(SHARDS):
+                pipe.zrevrangebyscore(
+                    key(urn, shard), until, since, start=0, num=offset + count, withscores=True
+                )
+            merged = heapq.merge(*pipe.execute(), key=lambda entry: -entry[1])
+        return [rid for rid, _ in itertools.islice(merged, offset, offset + count)]
 
     def set_delivery(self, request_id: str, state: DeliveryState, retention: int) -> None:
         key = deliveries_key(request_id)
@@ -249,8 +308,10 @@ class Store:
         pipe.hset(key, state.outcome, state.model_dump_json())
         pipe.expire(key, retention)
         if state.state.final:
-            pipe.zrem(OUTBOX, request_id)
-        pipe.hincrby(STATS, f"delivery|{state.destination}|{state.state}", 1)
+            pipe.zrem(sharded_for(OUTBOX, request_id), request_id)
+        pipe.hincrby(
+            sharded_for(STATS, request_id), f"delivery|{state.destination}|{state.state}", 1
+        )
         pipe.execute()
 
     def delivery(self, request_id: str, outcome: str) -> DeliveryState | None:
@@ -267,41 +328,65 @@ class Store:
                 history_key(request_id),
                 _dumps({"status": None, "at": now, "note": f"dropped call to {target}: {reason}"}),
             )
-        pipe.hincrby(STATS, "cycle_drops", 1)
+        pipe.hincrby(sharded(STATS, shard_of(request_id) if request_id else 0), "cycle_drops", 1)
         pipe.execute()
 
     def incr(self, counter: str, amount: int = 1) -> None:
-        self.redis.hincrby(STATS, counter, amount)
+        """Add to a counter that belongs to no invocation (it lives in shard 0)."""
+        self.redis.hincrby(sharded(STATS, 0), counter, amount)
 
     def stats(self) -> dict[str, int]:
+        """Every counter, summed over the shards."""
+        self._ready()
         with reachable():
-            return {k: int(v) for k, v in cast("dict[str, str]", self.redis.hgetall(STATS)).items()}
+            pipe = self.redis.pipeline(transaction=False)
+            for shard in range(SHARDS):
+                pipe.hgetall(sharded(STATS, shard))
+            total: Counter[str] = Counter()
+            for part in pipe.execute():
+                total.update({k: int(v) for k, v in part.items()})
+        return dict(total)
 
     def trim_indexes(self, urns: Sequence[str], before: float) -> None:
         """Forget request ids older than the retention; their records have expired already."""
         pipe = self.redis.pipeline(transaction=False)
         for urn in urns:
-            pipe.zremrangebyscore(index_key(urn), "-inf", before)
+            for shard in range(SHARDS):
+                pipe.zremrangebyscore(index_key(urn, shard), "-inf", before)
         pipe.execute()
 
-    def due(self, key: str, before: float, count: int = 500) -> list[str]:
-        return cast("list[str]", self.redis.zrangebyscore(key, "-inf", before, start=0, num=count))
+    def due(self, name: str, before: float, count: int = 500) -> list[str]:
+        """Up to ``count`` request ids scored at most ``before`` in a sharded structure
+        (``DEADLINES`` or ``OUTBOX``), the earliest first."""
+        self._ready()
+        return self._earliest(
+            [sharded(name, shard) for shard in range(SHARDS)], "-inf", before, count
+        )
 
     def forget_deadline(self, request_id: str) -> None:
         """Take an invocation that ended (or vanished) off the deadline index."""
-        self.redis.zrem(DEADLINES, request_id)
+        self.redis.zrem(sharded_for(DEADLINES, request_id), request_id)
 
     def touch_outbox(self, request_id: str, now: float) -> None:
         """Start the grace period of a pending event again, after it was re-sent."""
-        self.redis.zadd(OUTBOX, {request_id: now}, xx=True)
+        self.redis.zadd(sharded_for(OUTBOX, request_id), {request_id: now}, xx=True)
 
     def waiting_since(self, urn: str, cutoff: float, count: int) -> list[str]:
         """Request ids of ``urn`` not ended and accepted (a delayed one: due) before
         ``cutoff``, oldest first."""
-        return cast(
-            "list[str]",
-            self.redis.zrangebyscore(active_key(urn), "-inf", cutoff, start=0, num=count),
+        return self._earliest(
+            [active_key(urn, shard) for shard in range(SHARDS)], "-inf", cutoff, count
         )
+
+    def _earliest(
+        self, keys: Sequence[str], low: float | str, high: float | str, count: int
+    ) -> list[str]:
+        """The ``count`` lowest-scored members within ``[low, high]`` of several sorted sets."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrangebyscore(key, low, high, start=0, num=count, withscores=True)
+        merged = heapq.merge(*pipe.execute(), key=lambda entry: entry[1])
+        return [member for member, _ in itertools.islice(merged, count)]
 
     def last_change(self, request_id: str) -> float:
         """When the invocation's status last changed (0 if unknown)."""
@@ -311,14 +396,12 @@ class Store:
     def oldest_waiting(self, urn: str, scan: int, page: int) -> float | None:
         """The acceptance (or due) time of the oldest invocation of ``urn`` in WAIT, among the
         first ``scan`` not ended; None if there is none."""
-        active = active_key(urn)
-        for start in range(0, scan, page):
-            entries = cast(
-                "list[tuple[str, float]]",
-                self.redis.zrange(active, start, start + page - 1, withscores=True),
-            )
-            if not entries:
-                break
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(SHARDS):
+            pipe.zrange(active_key(urn, shard), 0, scan - 1, withscores=True)
+        oldest = list(itertools.islice(heapq.merge(*pipe.execute(), key=lambda e: e[1]), scan))
+        for start in range(0, len(oldest), page):
+            entries = cast("list[tuple[str, float]]", oldest[start : start + page])
             pipe = self.redis.pipeline(transaction=False)
             for request_id, _ in entries:
                 pipe.hmget(record_key(request_id), "status", "due_at")
@@ -333,8 +416,10 @@ class Store:
         """How many invocations of each function have not ended."""
         pipe = self.redis.pipeline(transaction=False)
         for urn in urns:
-            pipe.zcard(active_key(urn))
-        return dict(zip(urns, (int(n) for n in pipe.execute()), strict=True))
+            for shard in range(SHARDS):
+                pipe.zcard(active_key(urn, shard))
+        counts = [int(n) for n in pipe.execute()]
+        return {urn: sum(counts[i * SHARDS : (i + 1) * SHARDS]) for i, urn in enumerate(urns)}
 
     # -- markers of destinations ----------------------------------------------------------------
 

@@ -60,8 +60,10 @@ def test_another_function_or_payload_is_a_conflict_and_writes_nothing(
 
 def test_a_child_is_recorded_under_its_origin(client: Client, fake_redis: Any) -> None:
     child = client.invoke_async("hello", {}, origin="parent-1")
-    assert fake_redis.smembers(keys.children_key("parent-1")) == {child}
-    assert fake_redis.ttl(keys.children_key("parent-1")) > 3600
+    listed = keys.children_key("parent-1", keys.shard_of(child))
+    assert fake_redis.smembers(listed) == {child}
+    assert fake_redis.ttl(listed) > 3600
+    assert client.store.control.children(["parent-1"]) == [child]
 
 
 # -- delayed start -----------------------------------------------------------------------------
@@ -75,10 +77,10 @@ def test_a_delayed_invocation_waits_in_the_due_index_and_is_released_once(
     assert record.status is Status.WAIT and send_count(celery) == 0
     assert record.due_at == pytest.approx(record.enqueued_at + 30)
     assert record.deadline == pytest.approx(record.due_at + 3600)
-    assert fake_redis.zscore(keys.DUE, rid) == pytest.approx(record.due_at)
-    assert fake_redis.zscore(keys.active_key(record.function_urn), rid) == pytest.approx(
-        record.due_at
-    )
+    assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) == pytest.approx(record.due_at)
+    assert fake_redis.zscore(
+        keys.active_key(record.function_urn, keys.shard_of(rid)), rid
+    ) == pytest.approx(record.due_at)
     control = client.store.control
     assert control.take_due(record.due_at - 0.01, 10) == []
     assert control.take_due(record.due_at, 10) == [rid]
@@ -102,7 +104,7 @@ def test_a_refused_publish_puts_a_due_invocation_back(
     monkeypatch.setattr(celery, "send_task", refuse)
     with pytest.raises(ConnectionError):
         client.lifecycle.release_due(rid, 123.0)
-    assert fake_redis.zscore(keys.DUE, rid) == 123.0
+    assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) == 123.0
 
 
 def test_a_cancelled_delayed_invocation_leaves_the_index_and_is_never_released(
@@ -110,7 +112,7 @@ def test_a_cancelled_delayed_invocation_leaves_the_index_and_is_never_released(
 ) -> None:
     rid = client.invoke_async("hello", {}, delay=5)
     assert client.cancel(rid).cancelled == (rid,)
-    assert fake_redis.zscore(keys.DUE, rid) is None
+    assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) is None
     assert not client.lifecycle.release_due(rid, time.time())
     assert send_count(celery) == 0
 

@@ -55,9 +55,9 @@ def test_create_records_wait_with_every_index(store: Store, fake_redis) -> None:
     assert record.payload == {"n": 1}
     assert record.origin == "parent"
     assert [h.status for h in record.history] == [Status.WAIT]
-    assert fake_redis.zscore(keys.index_key(URN), "r1") == T0
-    assert fake_redis.zscore(keys.active_key(URN), "r1") == T0
-    assert fake_redis.zscore(keys.DEADLINES, "r1") == T0 + 60
+    assert fake_redis.zscore(keys.index_key(URN, keys.shard_of("r1")), "r1") == T0
+    assert fake_redis.zscore(keys.active_key(URN, keys.shard_of("r1")), "r1") == T0
+    assert fake_redis.zscore(keys.sharded_for(keys.DEADLINES, "r1"), "r1") == T0 + 60
     assert store.stats() == {f"fn|{URN}|accepted": 1}
 
 
@@ -84,8 +84,14 @@ def test_forget_removes_every_trace_of_an_unpublished_create(store: Store, fake_
     store.forget("r1", URN)
     assert store.get("r1") is None
     assert fake_redis.exists(keys.history_key("r1")) == 0
-    for key in (keys.index_key(URN), keys.active_key(URN), keys.DEADLINES):
-        assert fake_redis.zrange(key, 0, -1) == ["r2"]
+    for rid in ("r1", "r2"):
+        shard = keys.shard_of(rid)
+        for key in (
+            keys.index_key(URN, shard),
+            keys.active_key(URN, shard),
+            keys.sharded(keys.DEADLINES, shard),
+        ):
+            assert (fake_redis.zscore(key, rid) is None) is (rid == "r1")
     assert store.stats() == {f"fn|{URN}|accepted": 1}
     store.forget("r2", URN)
     assert store.stats() == {}
@@ -224,9 +230,9 @@ def test_finish_leaves_the_indexes_and_expires_the_record(store: Store, fake_red
         retention=321,
         note="gave up",
     )
-    assert fake_redis.zscore(keys.active_key(URN), "r1") is None
-    assert fake_redis.zscore(keys.DEADLINES, "r1") is None
-    assert fake_redis.zscore(keys.index_key(URN), "r1") == T0
+    assert fake_redis.zscore(keys.active_key(URN, keys.shard_of("r1")), "r1") is None
+    assert fake_redis.zscore(keys.sharded_for(keys.DEADLINES, "r1"), "r1") is None
+    assert fake_redis.zscore(keys.index_key(URN, keys.shard_of("r1")), "r1") == T0
     for key in (keys.record_key("r1"), keys.history_key("r1")):
         assert 0 < fake_redis.ttl(key) <= 321
     record = store.get("r1")
@@ -245,7 +251,7 @@ def test_finish_with_a_destination_records_the_event_pending_in_the_outbox(
 ) -> None:
     create(store)
     finish(store, event='{"e":1}', destination=DEST, destination_kind="DIS", outcome="failure")
-    assert fake_redis.zscore(keys.OUTBOX, "r1") == T0 + 5
+    assert fake_redis.zscore(keys.sharded_for(keys.OUTBOX, "r1"), "r1") == T0 + 5
     assert store.raw("r1")["dest"] == DEST
     assert store.raw("r1")["outcome"] == "failure"
     state = store.delivery("r1", "failure")
@@ -257,7 +263,7 @@ def test_finish_with_a_destination_records_the_event_pending_in_the_outbox(
 def test_finish_without_a_destination_keeps_the_outbox_empty(store: Store, fake_redis) -> None:
     create(store)
     finish(store, event='{"e":1}')
-    assert fake_redis.zcard(keys.OUTBOX) == 0
+    assert fake_redis.zcard(keys.sharded_for(keys.OUTBOX, "r1")) == 0
     assert store.delivery("r1", "success") is None
 
 
@@ -285,7 +291,7 @@ def test_set_delivery_records_the_state_and_clears_the_outbox_when_final(
     )
     got = store.delivery("r1", "success")
     assert got is not None and (got.state, got.attempts, got.error) == (state, 2, "x")
-    assert (fake_redis.zscore(keys.OUTBOX, "r1") is None) is leaves_outbox
+    assert (fake_redis.zscore(keys.sharded_for(keys.OUTBOX, "r1"), "r1") is None) is leaves_outbox
     assert store.stats()[f"delivery|DIS|{state.value}"] == 1
     record = store.get("r1")
     assert record is not None and [d.state for d in record.deliveries] == [state]
@@ -293,11 +299,11 @@ def test_set_delivery_records_the_state_and_clears_the_outbox_when_final(
 
 def test_outbox_touch_only_moves_an_entry_that_is_there(store: Store, fake_redis) -> None:
     store.touch_outbox("r1", T0)
-    assert fake_redis.zcard(keys.OUTBOX) == 0
+    assert fake_redis.zcard(keys.sharded_for(keys.OUTBOX, "r1")) == 0
     create(store)
     finish(store, event="{}", destination=DEST, destination_kind="DIS", outcome="success")
     store.touch_outbox("r1", T0 + 50)
-    assert fake_redis.zscore(keys.OUTBOX, "r1") == T0 + 50
+    assert fake_redis.zscore(keys.sharded_for(keys.OUTBOX, "r1"), "r1") == T0 + 50
     assert store.due(keys.OUTBOX, T0 + 49) == []
     assert store.due(keys.OUTBOX, T0 + 50) == ["r1"]
 
@@ -467,19 +473,20 @@ def test_dead_letters_are_purged_by_name_or_all(store: Store) -> None:
 
 def test_every_key_has_the_prefix_and_a_record_keeps_its_parts_beside_it() -> None:
     record = keys.record_key("r1")
-    assert record == keys.P + "inv:r1"
+    assert record.startswith(keys.P) and record.endswith(":inv:r1")
     assert keys.history_key("r1").startswith(record + ":")
     assert keys.deliveries_key("r1").startswith(record + ":")
+    shard = keys.shard_of("r1")
     named = [
-        keys.DEADLINES,
-        keys.OUTBOX,
-        keys.STATS,
+        keys.sharded(keys.DEADLINES, shard),
+        keys.sharded(keys.OUTBOX, shard),
+        keys.sharded(keys.STATS, shard),
         keys.CATALOGUE,
         keys.CONFIGS,
         keys.DLQ,
         keys.DLQ_INDEX,
-        keys.index_key(URN),
-        keys.active_key(URN),
+        keys.index_key(URN, shard),
+        keys.active_key(URN, shard),
         keys.config_key(URN),
         keys.lock_key("x"),
         keys.marker_key("dis:s:r1:success"),

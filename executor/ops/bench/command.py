@@ -29,6 +29,17 @@ def bench(
         int, typer.Option(min=1, help="scenarios take turns this many times; medians reported")
     ] = 1,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+    stores: Annotated[
+        bool,
+        typer.Option(
+            "--stores",
+            help="instead: invoke_async with 1 Redis master vs a 3-master Redis Cluster as the "
+            "state store (needs --broker)",
+        ),
+    ] = False,
+    broker: Annotated[
+        str, typer.Option(help="RabbitMQ URL for --stores, e.g. a private vhost")
+    ] = "",
 ) -> None:
     """Measure throughput, latency and memory against plain Celery on a private Redis.
 
@@ -36,6 +47,9 @@ def bench(
     (c) Celery task with a link callback; (d) invoke_async to a FunctionGraph destination;
     (e) invoke_async to an OBS destination (a local S3 server).
     """
+    if stores:
+        _stores(broker, n, rounds, warmup, pool, concurrency, json_path)
+        return
     from executor.ops.bench.report import table
     from executor.ops.bench.runner import Bench, Options
 
@@ -59,6 +73,35 @@ def bench(
     typer.echo(table(report))
     if json_path is not None:
         report.write(json_path)
+        typer.echo(f"wrote {json_path}")
+
+
+def _stores(
+    broker: str,
+    n: int,
+    rounds: int,
+    warmup: int,
+    pool: str,
+    concurrency: int | None,
+    json_path: Path | None,
+) -> None:
+    from executor.ops.bench import stores as scale
+
+    try:
+        found = scale.compare_stores(
+            broker=broker,
+            n=n,
+            rounds=rounds,
+            warmup=warmup,
+            pool=pool,
+            concurrency=concurrency or os.cpu_count() or 1,
+            progress=_progress,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--broker") from None
+    typer.echo(scale.table(found))
+    if json_path is not None:
+        scale.write(found, json_path)
         typer.echo(f"wrote {json_path}")
 
 

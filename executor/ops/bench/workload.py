@@ -20,6 +20,7 @@ from executor.core.constants import DELIVER_TASK
 from executor.core.settings import Settings
 from executor.runtime.app import FunctionApp
 from executor.runtime.context import Context
+from executor.state.connection import connect
 
 NOOP: Final = "bench-noop"
 SOURCE: Final = "bench-source"
@@ -87,7 +88,7 @@ def build(settings: Settings) -> Workload:
     def callback(result: Any) -> None:
         return None
 
-    _Recorder.url = settings.redis_url
+    _Recorder.settings = settings
     _Recorder.final = frozenset(
         {PLAIN_TASK, CALLBACK_TASK, *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET))}
     )
@@ -99,14 +100,15 @@ class _Recorder:
     and the tasks that end a flow (a plain task with a link callback, or a delivery to
     anything but OBS, is only a step on the way)."""
 
-    url = ""
+    settings: Settings | None = None
     final: frozenset[str] = frozenset()
     _client: redis.Redis | None = None
 
     @classmethod
     def client(cls) -> redis.Redis:
         if cls._client is None:
-            cls._client = redis.Redis.from_url(cls.url)
+            assert cls.settings is not None
+            cls._client = connect(cls.settings)
         return cls._client
 
 
@@ -127,13 +129,13 @@ def _on_postrun(
     state: str = "",
     **_: Any,
 ) -> None:
-    if _Recorder.url and state == "SUCCESS" and _is_final(task, kwargs):
+    if _Recorder.settings and state == "SUCCESS" and _is_final(task, kwargs):
         root = task.request.root_id or task.request.id
         _Recorder.client().rpush(DONE_KEY, f"{root} {time.time()!r}")
 
 
 def _on_ready(sender: Any = None, **_: Any) -> None:
-    if _Recorder.url:
+    if _Recorder.settings:
         _Recorder.client().set(READY_KEY, "1")
 
 
