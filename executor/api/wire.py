@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from executor.core.constants import (
 )
 from executor.core.errors import InvalidParameter
 from executor.core.invocation import Invocation, InvocationPage, check_delay, check_request_id
+from executor.core.payload import read_json
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -178,17 +178,4 @@ def decode_json(raw: bytes) -> Any:
     """A request body as JSON; ``None`` when it is empty."""
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw, parse_constant=_no_constants)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameter(
-            f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except UnicodeDecodeError:
-        raise InvalidParameter("the body is not valid JSON: it is not UTF-8 text") from None
-    except RecursionError:
-        raise InvalidParameter("the body is nested too deeply to be read") from None
-
-
-def _no_constants(name: str) -> Any:
-    raise InvalidParameter(f"the body is not valid JSON: {name} is not a JSON number")
+    return read_json(raw, "the body")

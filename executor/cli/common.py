@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from executor.core.errors import ExecutorError
+from executor.core import payload
+from executor.core.errors import ExecutorError, InvalidParameter
 
 AppOption = Annotated[
     str | None,
@@ -68,11 +69,12 @@ def emit(value: Any) -> None:
 
 
 def read_json(text: str, what: str) -> Any:
-    if text.startswith("@"):
-        with open(text[1:], encoding="utf-8") as handle:
-            text = handle.read()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        typer.echo(f"error FSS.0400: {what} is not valid JSON: {exc}", err=True)
-        raise typer.Exit(1) from None
+    """JSON given inline or as ``@file``; a problem is one line and exit status 1."""
+    with friendly():
+        if text.startswith("@"):
+            try:
+                with open(text[1:], "rb") as handle:
+                    return payload.read_json(handle.read(), what)
+            except OSError as exc:
+                raise InvalidParameter(f"{what}: cannot read {text[1:]}: {exc.strerror}") from None
+        return payload.read_json(text, what)

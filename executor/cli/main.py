@@ -11,7 +11,7 @@ from executor.cli.dlq import dlq_cli
 from executor.cli.fleet import register_fleet_commands
 from executor.cli.redrive import register_redrive
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
-from executor.core.errors import StoreLayoutMismatch, Unavailable
+from executor.core.errors import ExecutorError, StoreLayoutMismatch, Unavailable
 from executor.ops.bench.command import bench
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -226,4 +226,10 @@ cli.add_typer(dlq_cli, name="dlq")
 
 
 def main() -> None:
-    cli()
+    """Run the command; an error raised before a command could report it (settings that are
+    not allowed, an app module that fails on import) is one line, not a traceback."""
+    try:
+        cli()
+    except ExecutorError as exc:
+        typer.echo(f"error {exc.code}: {exc.message}", err=True)
+        raise SystemExit(1) from None

@@ -21,6 +21,7 @@ MAX_RETRY_ATTEMPTS: Final = 3
 DEFAULT_RETRY_ATTEMPTS: Final = 1
 
 PAYLOAD_LIMIT: Final = 256 * 1024
+PAYLOAD_MAX_DEPTH: Final = 64
 
 # Conditions written into a result event's request_context.
 CONDITION_SUCCESS: Final = ""

@@ -9,6 +9,8 @@ API answers with::
     │   ├── AliasNotAllowed       FSS.1014  an alias URN where a version is required
     │   ├── PayloadTooLarge       FSS.0413  a payload above the limit
     │   ├── CycleDetected         FSS.0400  a FunctionGraph destination closes a loop
+    │   ├── PayloadRefused        FSS.0400  a payload not JSON, nested too deeply (core.payload)
+    │   ├── SettingsInvalid       FSS.0400  an EXECUTOR_* variable holds a value not allowed
     │   └── AgencyFileInvalid     FSS.0400  the agency file cannot be read or is invalid
     ├── NotFound                  FSS.0404
     │   ├── FunctionNotFound      FSS.1051  no worker or registry knows the function
@@ -65,6 +67,11 @@ class PayloadTooLarge(InvalidParameter):
 
 class CycleDetected(InvalidParameter):
     """A FunctionGraph destination would let an invocation loop back to its own function."""
+
+
+class SettingsInvalid(InvalidParameter):
+    """An ``EXECUTOR_*`` environment variable holds a value that is not allowed; the message
+    names the variable and what it accepts."""
 
 
 class AgencyFileInvalid(InvalidParameter):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from executor.core.constants import PAYLOAD_LIMIT
+from executor.core.constants import PAYLOAD_LIMIT, PAYLOAD_MAX_DEPTH
+from executor.core.errors import SettingsInvalid
 
 
 class Settings(BaseSettings):
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     retry_backoff_max: float = Field(default=300.0, gt=0)
     max_chain_depth: int = Field(default=16, ge=1)
     payload_limit: int = Field(default=PAYLOAD_LIMIT, ge=1)
+    payload_max_depth: int = Field(
+        default=PAYLOAD_MAX_DEPTH, ge=1, le=200, description="levels of objects and arrays"
+    )
     status_retention: int = Field(default=7 * 86_400, ge=60, description="seconds")
 
     config_cache_ttl: float = Field(
@@ -167,7 +171,32 @@ def _address(url: str) -> str:
     return rest if ":" in rest else f"{rest}:6379"
 
 
+def load_settings() -> Settings:
+    """Settings from the environment; ``SettingsInvalid`` names each variable to fix."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsInvalid(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """Each problem as ``EXECUTOR_NAME=value is not allowed: what it accepts``."""
+    problems = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:
+            problems.append(message)
+            continue
+        name = str(error["loc"][0])
+        variable = "EXECUTOR_" + name.upper()
+        field = Settings.model_fields.get(name)
+        unit = f" ({field.description})" if field is not None and field.description else ""
+        allowed = message.replace("Input should be", "it should be", 1)
+        problems.append(f"{variable}={error['input']!s} is not allowed: {allowed}{unit}")
+    return "; ".join(problems)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
-    return Settings()
+    return load_settings()

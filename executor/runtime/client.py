@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -13,11 +12,7 @@ from pydantic import ValidationError
 from executor.core.agency import Agencies, load_agencies
 from executor.core.catalogue import CatalogueEntry
 from executor.core.config import AsyncConfig, StoredAsyncConfig
-from executor.core.errors import (
-    InvalidParameter,
-    InvocationNotFound,
-    PayloadTooLarge,
-)
+from executor.core.errors import InvalidParameter, InvocationNotFound
 from executor.core.guard import ChainBroken, check_call
 from executor.core.invocation import (
     Cancellation,
@@ -27,6 +22,7 @@ from executor.core.invocation import (
     check_delay,
     check_request_id,
 )
+from executor.core.payload import check_payload
 from executor.core.settings import Settings, get_settings
 from executor.core.urn import FunctionURN
 from executor.runtime.delivery import Deliveries
@@ -101,20 +97,20 @@ class Client:
         or payload under it is refused with ``RequestIdConflict`` (FSS.1409). ``delay`` (0 to
         3600 seconds) records it WAIT now and runs it no earlier than that much later.
 
-        Refused before anything is written: a payload that is not JSON or is above the limit,
-        an unknown function, a bad request id or delay, and a call that the chain guard drops
+        Refused before anything is written: a payload that is not JSON, nests too deeply or is
+        above the size limit, an unknown function, a bad request id or delay, and a call that
+        the chain guard drops
         (``ChainBroken``).
         """
         if request_id is not None:
             check_request_id(request_id)
         delay = check_delay(delay)
         urn = self.resolve(function)
-        payload_json = _encode(payload)
-        size = len(payload_json.encode())
-        if size > self.settings.payload_limit:
-            raise PayloadTooLarge(
-                f"the payload is {size} bytes, above the limit of {self.settings.payload_limit}"
-            )
+        payload_json = check_payload(
+            payload,
+            max_depth=self.settings.payload_max_depth,
+            limit=self.settings.payload_limit,
+        )
         if chain:
             try:
                 check_call(chain, urn.function, self.settings.max_chain_depth)
@@ -275,13 +271,6 @@ class Client:
         """Request ids of ``function`` that ended FAIL (or DISCARD), newest first, for a bulk
         redrive."""
         return Redrives(self).select(function, status, since=since, until=until, limit=limit)
-
-
-def _encode(payload: Any) -> str:
-    try:
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameter(f"the payload must be JSON: {exc}") from None
 
 
 def _status(value: Status | str | None) -> Status | None:

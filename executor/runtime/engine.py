@@ -33,6 +33,8 @@ def make_celery(settings: Settings, main: str = "executor") -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
+        # A message the worker cannot decode ends its invocation FAIL (see runtime.intake).
+        worker_consumer="executor.runtime.intake:Consumer",
         enable_utc=True,
     )
     if settings.broker_url.startswith("sentinel://"):

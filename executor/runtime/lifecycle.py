@@ -29,6 +29,7 @@ from executor.core.errors import RequestIdConflict, Unavailable
 from executor.core.events import ResultEvent, build_event
 from executor.core.invocation import Invocation, Status
 from executor.core.messages import DeliveryJob, InvocationMessage
+from executor.core.payload import PayloadRefused, nesting
 from executor.core.settings import Settings
 from executor.core.urn import FunctionURN, parse_urn
 from executor.runtime.delivery import Deliveries
@@ -357,6 +358,16 @@ class Lifecycle:
             )
         )
 
+    def _stored_payload(self, record: dict[str, str]) -> Any:
+        """The recorded payload for an event; None when it could not be carried (a message
+        that bypassed the acceptance check may have recorded one nested too deeply)."""
+        limit = self.settings.payload_max_depth
+        try:
+            value = json.loads(record.get("payload", "null"))
+            return value if nesting(value, limit) <= limit else None
+        except (ValueError, RecursionError, PayloadRefused):
+            return None
+
     def _end(
         self,
         request_id: str,
@@ -376,7 +387,7 @@ class Lifecycle:
             enqueued_at=float(record["enqueued_at"]),
             condition=condition,
             invoke_count=int(record.get("attempts", 0)),
-            request_payload=json.loads(record.get("payload", "null")),
+            request_payload=self._stored_payload(record),
             status_code=status_code,
             function_error=error,
         )

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from celery.exceptions import Reject
+from celery.exceptions import Reject, Terminated
 
 from executor.core.backoff import backoff
 from executor.core.constants import (
@@ -42,6 +42,7 @@ class InvocationTask(MaskedTask):
     reject_on_worker_lost = True
     ignore_result = True
     typing = False
+    Request = "executor.runtime.intake:InvocationRequest"
 
 
 def make_runner(client: Client, spec: FunctionSpec) -> Any:
@@ -126,7 +127,11 @@ class Execution:
         try:
             result = self.spec.handler(self.payload, context)
             encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        except Exception as exc:
+        except Terminated:
+            raise
+        except BaseException as exc:
+            # SystemExit, KeyboardInterrupt and the like from a handler are its failure, not
+            # the pool process's: the invocation records why instead of losing its worker.
             self.failed(exc, attempt, config.max_async_retry_attempts)
             return
         limit = self.settings.payload_limit
