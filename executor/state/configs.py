@@ -71,14 +71,19 @@ class Configs:
                 config = AsyncConfig.model_validate(body)
             except ValidationError as exc:
                 raise invalid(exc, "async config") from None
-        self._refuse_cycles(urn, config, defaults)
-        now = _now()
-        existing = self._store.get_config(str(urn))
-        created = StoredAsyncConfig.model_validate_json(existing).created_time if existing else now
-        stored = StoredAsyncConfig(
-            **config.model_dump(), func_urn=str(urn), created_time=created, last_modified=now
-        )
-        self._store.put_config(str(urn), stored.model_dump_json())
+        # The cycle check reads every stored destination; a write between that read and this
+        # write could close a cycle neither writer saw, so both happen under one lock.
+        with self._store.leases.locked("configs"):
+            self._refuse_cycles(urn, config, defaults)
+            now = _now()
+            existing = self._store.get_config(str(urn))
+            created = (
+                StoredAsyncConfig.model_validate_json(existing).created_time if existing else now
+            )
+            stored = StoredAsyncConfig(
+                **config.model_dump(), func_urn=str(urn), created_time=created, last_modified=now
+            )
+            self._store.put_config(str(urn), stored.model_dump_json())
         self._cache.pop(str(urn), None)
         return stored
 

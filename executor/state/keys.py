@@ -136,3 +136,8 @@ def marker_key(name: str) -> str:
     """A marker a destination keeps (``dis:<stream>:<identity>``, ...); single-key commands
     only, so it needs no hash tag."""
     return f"{P}{name}"
+
+
+def chain_key(identity: str) -> str:
+    """The delivery chain of one event (``<request_id>:<outcome>``)."""
+    return f"{P}chain:{identity}"

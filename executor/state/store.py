@@ -44,6 +44,7 @@ from executor.state.keys import (
     sharded_for,
 )
 from executor.state.layout import check_layout
+from executor.state.leases import Leases
 
 
 def _dumps(value: Any) -> str:
@@ -77,6 +78,7 @@ class Store:
         self.dead_letters = DeadLetterStore(self.redis)
         self.control = InvocationControl(self.redis)
         self._layout_checked = False
+        self.leases = Leases(self.redis)
         self._create = self.redis.register_script(_scripts.CREATE)
         self._claim = self.redis.register_script(_scripts.CLAIM)
         self._retry = self.redis.register_script(_scripts.RETRY)
