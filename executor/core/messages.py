@@ -44,7 +44,8 @@ class DeliveryJob(BaseModel):
     """One result event to hand to one destination.
 
     ``chain`` is the chain of the invocation that produced the event; ``first_at`` is when the
-    first attempt was queued, which fixes the delivery deadline for every later attempt.
+    first attempt was queued, which fixes the delivery deadline for every later attempt;
+    ``token`` names the delivery chain the job belongs to (one chain per event may attempt).
     """
 
     model_config = _WIRE
@@ -57,6 +58,7 @@ class DeliveryJob(BaseModel):
     function_urn: str
     agency: str | None = None
     first_at: float = 0.0
+    token: str = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -78,6 +80,7 @@ class DeliveryJob(BaseModel):
             "function_urn": self.function_urn,
             "agency": self.agency,
             "first_at": self.first_at,
+            "token": self.token,
         }
 
 

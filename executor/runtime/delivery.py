@@ -4,6 +4,11 @@ Deliveries are at least once: a delivery retries with backoff until the delivery
 then goes to the dead-letter store, as does a permanent refusal. Each event's identity
 (request id and outcome) lets the destination overwrite instead of duplicating.
 
+One chain of attempts per event: the chain's token is kept in the state store with the time
+its next attempt is due. An attempt from any other chain stops before it tries; the reconciler
+starts a new chain only when the live one's next attempt is overdue (its message was lost);
+the deadline counts from the event's first attempt, whichever chain makes the later ones.
+
 A FunctionGraph delivery only queues more work in this fleet (one record and one publish, as
 cheap as queueing the delivery task itself), so the worker that ends the invocation makes the
 first attempt at once; the delivery task takes over when that attempt fails.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 import destinations
@@ -60,6 +66,7 @@ class Deliveries:
         The event is recorded pending before this runs, so a crash here leaves it to the
         reconciler's re-send, as a crash before queueing the delivery task would.
         """
+        job = self._chain(job, "reset")
         if job.kind in _IN_PLACE:
             try:
                 self.attempt(job, 1)
@@ -76,7 +83,41 @@ class Deliveries:
             else:
                 self._record(job, DeliveryStatus.DELIVERED, 1, "")
                 return
-        self.publisher.delivery(job.model_copy(update={"first_at": time.time()}))
+        self.publisher.delivery(job)
+
+    def resend(self, job: DeliveryJob) -> bool:
+        """Queue the event again, as a new chain, unless a live chain will attempt it."""
+        previous = self.store.delivery(job.request_id, job.outcome)
+        if previous is not None and previous.state.final:
+            return False
+        token = uuid.uuid4().hex
+        now = time.time()
+        started, first_at = self.store.leases.delivery_chain(
+            job.identity, "resend", token, now, now + self._patience(), self._retention
+        )
+        if not started:
+            return False
+        self.publisher.delivery(job.model_copy(update={"token": token, "first_at": first_at}))
+        return True
+
+    def _chain(self, job: DeliveryJob, mode: str, countdown: float = 0.0) -> DeliveryJob:
+        """``job`` with its chain's token and first attempt time: a new chain (``reset``), or
+        its own chain renewed until its next attempt is due (``attempt``)."""
+        token = uuid.uuid4().hex if mode == "reset" else job.token
+        now = time.time()
+        _, first_at = self.store.leases.delivery_chain(
+            job.identity, mode, token, now, now + countdown + self._patience(), self._retention
+        )
+        return job.model_copy(update={"token": token, "first_at": first_at})
+
+    def _patience(self) -> float:
+        """How long a queued attempt may take to start and end before its chain counts as
+        lost: one task time limit."""
+        return self.settings.time_limit
+
+    @property
+    def _retention(self) -> int:
+        return max(self.settings.status_retention, int(self.settings.delivery_deadline) + 60)
 
     def attempt(self, job: DeliveryJob, attempt: int) -> None:
         """One attempt; raises what the destination raises."""
@@ -98,15 +139,18 @@ class Deliveries:
     def run(self, job: DeliveryJob, task: DeliveryTask) -> None:
         """The delivery task's body: one attempt, then its record, a retry or a dead letter."""
         previous = self.store.delivery(job.request_id, job.outcome)
-        if previous is not None and previous.state in (
-            DeliveryStatus.DELIVERED,
-            DeliveryStatus.DROPPED,
-        ):
+        if previous is not None and previous.state.final:
             log.info("%s event of %s already %s", job.outcome, job.request_id, previous.state)
             return
+        now = time.time()
+        alive, first_at = self.store.leases.delivery_chain(
+            job.identity, "attempt", job.token, now, now + self._patience(), self._retention
+        )
+        if not alive:
+            log.info("%s: a newer delivery chain holds this event; this one stops", job.identity)
+            return
+        job = job.model_copy(update={"first_at": first_at})
         attempts = (previous.attempts if previous else 0) + 1
-        if not job.first_at:
-            job = job.model_copy(update={"first_at": time.time()})
         try:
             self.attempt(job, attempts)
         except ChainBroken as exc:
@@ -124,7 +168,7 @@ class Deliveries:
         self._record(job, DeliveryStatus.DELIVERED, attempts, "")
 
     def redrive(self, letter: DeadLetter) -> None:
-        """Queue a dead-lettered event again, with a fresh delivery deadline."""
+        """Queue a dead-lettered event again, as a new chain with a fresh delivery deadline."""
         self._record(
             letter,
             DeliveryStatus.PENDING,
@@ -132,7 +176,7 @@ class Deliveries:
             f"redriven from the dead-letter store; was: {letter.reason}",
         )
         self.publisher.delivery(
-            DeliveryJob.model_validate(letter.model_dump() | {"first_at": time.time()})
+            self._chain(DeliveryJob.model_validate(letter.model_dump()), "reset")
         )
 
     def _failed(
@@ -142,6 +186,7 @@ class Deliveries:
         countdown = backoff(self.settings, attempts - 1)
         if not permanent and now + countdown < job.first_at + self.settings.delivery_deadline:
             self._record(job, DeliveryStatus.PENDING, attempts, message)
+            self._chain(job, "attempt", countdown)
             log.warning(
                 "delivery of %s to %s failed (%s); retry in %.1fs",
                 job.identity,

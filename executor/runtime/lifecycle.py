@@ -339,24 +339,23 @@ class Lifecycle:
         return won
 
     def resend_event(self, request_id: str) -> None:
-        """Hand on an event whose delivery was recorded pending but may never have been queued."""
+        """Hand on an event whose delivery was recorded pending but may never have been queued;
+        nothing is sent while a delivery chain of the event is alive."""
         record = self.store.raw(request_id)
         if not record.get("event") or not record.get("dest"):
             return
         _, agency = self.functions.policy(self._urn(record["urn"]))
-        log.info("re-sending the %s event of %s", record.get("outcome"), request_id)
-        self.publisher.delivery(
-            DeliveryJob(
-                request_id=request_id,
-                outcome=record.get("outcome", "failure"),
-                destination=json.loads(record["dest"]),
-                event=json.loads(record["event"]),
-                chain=json.loads(record.get("chain", "[]")),
-                function_urn=record["urn"],
-                agency=agency,
-                first_at=time.time(),
-            )
+        job = DeliveryJob(
+            request_id=request_id,
+            outcome=record.get("outcome", "failure"),
+            destination=json.loads(record["dest"]),
+            event=json.loads(record["event"]),
+            chain=json.loads(record.get("chain", "[]")),
+            function_urn=record["urn"],
+            agency=agency,
         )
+        if self.deliveries.resend(job):
+            log.info("re-sent the %s event of %s", job.outcome, request_id)
 
     def _stored_payload(self, record: dict[str, str]) -> Any:
         """The recorded payload for an event; None when it could not be carried (a message
