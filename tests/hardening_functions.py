@@ -3,6 +3,7 @@ destination that stays down, and handlers that misbehave in ways a worker must s
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -50,7 +51,8 @@ def echo(event: Any, context: Context) -> Any:
 
 @app.function("hold")
 def hold(event: Any, context: Context) -> Any:
-    """Counts each run, then sleeps ``event["seconds"]``."""
+    """Counts each run and notes its process, then sleeps ``event["seconds"]``."""
+    _redis().set(f"test:pid:{context.request_id}", os.getpid())
     _redis().incr(f"test:runs:{context.request_id}")
     time.sleep(event.get("seconds", 2))
     return "held"

@@ -34,6 +34,7 @@ class ClaimState(StrEnum):
     STALE = "stale"  # an older copy of a message that was retried since
     MISSING = "missing"  # no record (it passed its retention)
     CRASHED = "crashed"  # its worker was lost too often
+    BUSY = "busy"  # a duplicate of a run whose runner is alive
 
 
 class DeliveryStatus(StrEnum):

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     orphan_grace: float = Field(
         default=60.0, gt=0, description="seconds a queued invocation may lack its message"
     )
+    runner_lease: float = Field(
+        default=30.0,
+        ge=3,
+        description="seconds a running claim stays held without its runner's heartbeat",
+    )
     max_worker_lost: int = Field(
         default=3, ge=1, description="redeliveries after a crash before FAIL"
     )

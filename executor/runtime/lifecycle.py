@@ -27,7 +27,7 @@ from executor.core.constants import (
 )
 from executor.core.errors import RequestIdConflict, Unavailable
 from executor.core.events import ResultEvent, build_event
-from executor.core.invocation import Invocation, Status
+from executor.core.invocation import ClaimState, Invocation, Status
 from executor.core.messages import DeliveryJob, InvocationMessage
 from executor.core.payload import PayloadRefused, nesting
 from executor.core.settings import Settings
@@ -35,6 +35,7 @@ from executor.core.urn import FunctionURN, parse_urn
 from executor.runtime.delivery import Deliveries
 from executor.runtime.functions import Functions
 from executor.runtime.publisher import Publisher
+from executor.runtime.runner import Runner, runner_gone
 from executor.state.control import Accepted
 from executor.state.store import Claim, Store
 
@@ -57,6 +58,7 @@ class Lifecycle:
         self.functions = functions
         self.publisher = publisher
         self.deliveries = deliveries
+        self.runner = Runner(store, settings.runner_lease)
 
     def _urn(self, urn: str) -> FunctionURN:
         return parse_urn(urn, region=self.settings.region, project=self.settings.project_id)
@@ -193,8 +195,20 @@ class Lifecycle:
     # -- attempts -------------------------------------------------------------------------------
 
     def claim(self, request_id: str, retry: int) -> Claim:
-        """Start an attempt of the message with retry index ``retry``, or say why not."""
-        return self.store.claim(request_id, retry, time.time(), self.settings.max_worker_lost)
+        """Start an attempt of the message with retry index ``retry``, or say why not.
+
+        The claim is held by this process (see ``runtime.runner``): a copy of the message that
+        arrives while it runs is BUSY, and only a claim whose runner is gone counts as a crash.
+        """
+        now = time.time()
+        runner, until = self.runner.identity, self.runner.lease_until(now)
+        limit = self.settings.max_worker_lost
+        claim = self.store.claim(request_id, retry, now, limit, runner=runner, lease_until=until)
+        if claim.state is ClaimState.BUSY and runner_gone(claim.runner):
+            claim = self.store.claim(
+                request_id, retry, now, limit, runner=runner, lease_until=until, gone=claim.runner
+            )
+        return claim
 
     def retry(self, request_id: str, error: str, note: str) -> bool:
         """Back to WAIT between attempts; False if the invocation ended meanwhile."""
@@ -254,7 +268,9 @@ class Lifecycle:
     def expire(self, request_id: str, note: str) -> bool:
         """End a message that aged out before it could (re)run: DISCARD, EventAgeExceeded."""
         record = self.store.raw(request_id)
-        if not record or Status(record["status"]).terminal:
+        # Only a waiting invocation ages out: a message copy that expires while the invocation
+        # runs must not end the run (a lost run is ended by the reconciler's time limit).
+        if not record or Status(record["status"]) is not Status.WAIT:
             return False
         start = float(record.get("due_at") or record["enqueued_at"])
         age = float(record["deadline"]) - start

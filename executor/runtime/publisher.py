@@ -19,7 +19,12 @@ class Publisher:
         self.settings = settings
 
     def invocation(
-        self, entry: CatalogueEntry, request_id: str, message: InvocationMessage, retries: int = 0
+        self,
+        entry: CatalogueEntry,
+        request_id: str,
+        message: InvocationMessage,
+        retries: int = 0,
+        countdown: float | None = None,
     ) -> None:
         """Queue one message of an invocation; ``retries`` is the retry index it runs as."""
         self.celery.send_task(
@@ -31,6 +36,7 @@ class Publisher:
             kwargsrepr=invocation_repr(self.settings, message.urn),
             argsrepr="()",
             retries=retries,
+            countdown=countdown,
         )
 
     def delivery(self, job: DeliveryJob) -> None:

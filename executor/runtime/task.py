@@ -66,6 +66,7 @@ class Execution:
         self.lifecycle = client.lifecycle
         self.spec = spec
         self.task = task
+        self.message = message
         self.payload = message.payload
         self.urn = message.urn or str(spec.urn)
         self.chain = message.chain
@@ -96,6 +97,9 @@ class Execution:
                 "skipping %s message of %s (retry %d)", claim.state, self.request_id, self.retry
             )
             return
+        if claim.state is ClaimState.BUSY:
+            self.defer(claim.lease_until)
+            return
         if claim.state is ClaimState.CRASHED:
             lifecycle.fail_platform(
                 self.request_id,
@@ -104,7 +108,22 @@ class Execution:
                 note="worker lost",
             )
             return
-        self.execute(claim.attempts)
+        with lifecycle.runner.running(self.request_id):
+            self.execute(claim.attempts)
+
+    def defer(self, lease_until: float) -> None:
+        """A copy of a message whose invocation is running elsewhere: look again once the
+        runner's lease would have lapsed; by then the run has ended, or its runner is gone."""
+        countdown = max(1.0, lease_until - time.time() + 1.0)
+        log.info(
+            "%s is running elsewhere; this copy of its message waits %.0fs",
+            self.request_id,
+            countdown,
+        )
+        entry = self.app.client.lookup(self.spec.urn)
+        self.app.client.publisher.invocation(
+            entry, self.request_id, self.message, retries=self.retry, countdown=countdown
+        )
 
     def execute(self, attempt: int) -> None:
         config = self.config = self.client.configs.effective(

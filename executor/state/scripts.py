@@ -31,11 +31,14 @@ if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS
 """
 
 # KEYS: record, history, outbox
-# ARGV: request_id, retry index of the message, now, crashes that end the invocation
-# A message whose retry index is below the claimed one is a stale duplicate; the same index
-# while RUNNING means the worker that ran it was lost, so it runs again (bounded).
+# ARGV: request_id, retry index of the message, now, crashes that end the invocation,
+#       runner, lease end, runner known to be gone ('' if none)
+# A message whose retry index is below the claimed one is a stale duplicate. While RUNNING, a
+# claim whose runner still holds its lease is busy (a duplicate of a live run); one whose lease
+# ran out, or whose runner is known gone, was lost with its worker, so it runs again (bounded).
 CLAIM: Final = f"""
-local s = redis.call('HMGET', KEYS[1], 'status', 'claimed', 'attempts', 'crashes')
+local s = redis.call('HMGET', KEYS[1], 'status', 'claimed', 'attempts', 'crashes', 'runner',
+  'lease')
 local status = s[1]
 if not status then return {{'missing', 0, ''}} end
 local attempts = tonumber(s[3])
@@ -49,13 +52,17 @@ end
 local r = tonumber(ARGV[2])
 local claimed = tonumber(s[2])
 if claimed > r or (claimed == r and status == 'WAIT') then return {{'stale', attempts, ''}} end
-if claimed == r then
+if status == 'RUNNING' then
+  if s[6] and tonumber(s[6]) > tonumber(ARGV[3]) and s[5] ~= ARGV[7] then
+    return {{'busy', attempts, s[5] or '', s[6]}}
+  end
   local crashes = tonumber(s[4]) + 1
   redis.call('HSET', KEYS[1], 'crashes', crashes)
   if crashes >= tonumber(ARGV[4]) then return {{'crashed', attempts, ''}} end
 end
 attempts = attempts + 1
-redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'claimed', r, 'attempts', attempts)
+redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'claimed', r, 'attempts', attempts,
+  'runner', ARGV[5], 'lease', ARGV[6])
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[3])
 redis.call('RPUSH', KEYS[2], cjson.encode({{status='RUNNING', at=tonumber(ARGV[3]),
   attempt=attempts, note=''}}))

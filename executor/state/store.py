@@ -62,6 +62,8 @@ class Claim:
     state: ClaimState
     attempts: int
     pending_event: str = ""
+    runner: str = ""  # who holds a busy claim
+    lease_until: float = 0.0
 
 
 class Store:
@@ -171,9 +173,21 @@ class Store:
             pipe.execute()
             self.redis.eval(_scripts.UNCOUNT, 1, sharded(STATS, shard), f"fn|{urn}|accepted")
 
-    def claim(self, request_id: str, retry: int, now: float, max_crashes: int) -> Claim:
+    def claim(
+        self,
+        request_id: str,
+        retry: int,
+        now: float,
+        max_crashes: int,
+        *,
+        runner: str = "",
+        lease_until: float = 0.0,
+        gone: str = "",
+    ) -> Claim:
+        """Start an attempt held by ``runner`` until ``lease_until``; ``gone`` names a runner
+        known to be dead, whose claim is taken over at once."""
         self._ready()
-        state, attempts, pending = cast(
+        reply = cast(
             "list[Any]",
             self._claim(
                 keys=[
@@ -181,10 +195,13 @@ class Store:
                     history_key(request_id),
                     sharded_for(OUTBOX, request_id),
                 ],
-                args=[request_id, retry, repr(now), max_crashes],
+                args=[request_id, retry, repr(now), max_crashes, runner, repr(lease_until), gone],
             ),
         )
-        return Claim(ClaimState(state), int(attempts), str(pending or ""))
+        state, attempts, detail = reply[0], reply[1], str(reply[2] or "")
+        if state == ClaimState.BUSY:
+            return Claim(ClaimState.BUSY, int(attempts), runner=detail, lease_until=float(reply[3]))
+        return Claim(ClaimState(state), int(attempts), detail)
 
     def mark_retry(self, request_id: str, now: float, error: str, note: str) -> bool:
         """Back to WAIT between attempts; False if the invocation ended meanwhile."""
