@@ -23,6 +23,7 @@ def _hop(index: int) -> Any:
         this one's result event, whose response carries the tag on."""
         tag = event["tag"] if "tag" in event else event["response_payload"]["tag"]
         _redis().rpush(f"test:hops:{tag}", index)
+        _redis().set(f"test:hop:{tag}:{index}", context.request_id)
         return {"tag": tag}
 
     return handler
@@ -32,6 +33,7 @@ def _call(index: int) -> Any:
     def handler(event: Any, context: Context) -> Any:
         """Counts its run and calls the next function itself."""
         _redis().rpush(f"test:hops:{event['tag']}", index)
+        _redis().set(f"test:hop:{event['tag']}:{index}", context.request_id)
         if index + 1 < CHAIN_LENGTH:
             return context.invoke_async(f"call{index + 1}", event)
         return None
