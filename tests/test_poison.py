@@ -159,7 +159,9 @@ def test_cli_missing_payload_file_is_one_line(cli, tmp_path):
         ("EXECUTOR_MAX_CHAIN_DEPTH", "0", "greater than or equal to 1"),
     ],
 )
-@pytest.mark.parametrize("command", [("invocations", "show", "x"), ("worker", "--app", APP)])
+@pytest.mark.parametrize(
+    "command", [("invocations", "show", "x"), ("worker", "--app", APP), ("api", "--app", APP)]
+)
 def test_settings_not_allowed_are_one_line_naming_the_variable(
     cli, monkeypatch, variable, value, words, command
 ):
