@@ -91,7 +91,8 @@ def read_json(text: str | bytes, what: str) -> Any:
         raise PayloadRefused(f"{what} is not valid JSON: it is not UTF-8 text") from None
     except RecursionError:
         raise PayloadRefused(
-            f"{what} nests too deeply to be read; the limit is set by {DEPTH_SETTING}"
+            f"{what} is nested too deeply to be read; payloads may nest at most "
+            f"{DEPTH_SETTING} levels"
         ) from None
 
 
