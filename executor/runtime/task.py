@@ -120,8 +120,8 @@ class Execution:
             self.request_id,
             countdown,
         )
-        entry = self.app.client.lookup(self.spec.urn)
-        self.app.client.publisher.invocation(
+        entry = self.client.lookup(self.spec.urn)
+        self.client.publisher.invocation(
             entry, self.request_id, self.message, retries=self.retry, countdown=countdown
         )
 
