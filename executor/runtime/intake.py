@@ -42,9 +42,14 @@ class InvocationRequest(Request):  # type: ignore[misc]
     a request that answers True; a refused request takes that same way out.
     """
 
+    _checked = False
+
     def revoked(self) -> bool:
         if super().revoked():
             return True
+        if self._checked:  # Celery may ask more than once; the payload is walked once
+            return False
+        self._checked = True
         reason = self._refusal()
         if reason is None:
             return False
