@@ -354,12 +354,12 @@ class Lifecycle:
             self.store.control.forget_due(invocation.request_id)
         return won
 
-    def resend_event(self, request_id: str) -> None:
+    def resend_event(self, request_id: str) -> bool:
         """Hand on an event whose delivery was recorded pending but may never have been queued;
-        nothing is sent while a delivery chain of the event is alive."""
+        nothing is sent while a delivery chain of the event is alive. True if it was sent."""
         record = self.store.raw(request_id)
         if not record.get("event") or not record.get("dest"):
-            return
+            return False
         _, agency = self.functions.policy(self._urn(record["urn"]))
         job = DeliveryJob(
             request_id=request_id,
@@ -370,8 +370,10 @@ class Lifecycle:
             function_urn=record["urn"],
             agency=agency,
         )
-        if self.deliveries.resend(job):
-            log.info("re-sent the %s event of %s", job.outcome, request_id)
+        if not self.deliveries.resend(job):
+            return False
+        log.info("re-sent the %s event of %s", job.outcome, request_id)
+        return True
 
     def _stored_payload(self, record: dict[str, str]) -> Any:
         """The recorded payload for an event; None when it could not be carried (a message

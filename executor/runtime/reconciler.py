@@ -88,9 +88,8 @@ class Reconciler:
             else:
                 store.forget_deadline(rid)
         for rid in store.due(OUTBOX, now - settings.outbox_grace):
-            lifecycle.resend_event(rid)
+            done["republished"] += lifecycle.resend_event(rid)
             store.touch_outbox(rid, now)
-            done["republished"] += 1
         done["redriven"] = self.orphans.redrive(now)
         store.trim_indexes(list(store.catalogue()), now - settings.status_retention)
         if any(done.values()):
