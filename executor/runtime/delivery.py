@@ -144,7 +144,13 @@ class Deliveries:
             return
         now = time.time()
         alive, first_at = self.store.leases.delivery_chain(
-            job.identity, "attempt", job.token, now, now + self._patience(), self._retention
+            job.identity,
+            "attempt",
+            job.token,
+            now,
+            now + self._patience(),
+            self._retention,
+            first_at=job.first_at,
         )
         if not alive:
             log.info("%s: a newer delivery chain holds this event; this one stops", job.identity)

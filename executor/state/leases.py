@@ -24,7 +24,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: chain   ARGV: mode, token, now, until, retention
+# KEYS: chain   ARGV: mode, token, now, until, retention, first attempt if none is recorded
 # A delivery chain of one event: the token of the chain allowed to attempt, until when its
 # next attempt is due, and when the first attempt was made (which fixes the deadline).
 #   attempt: go on if no other chain holds the token; a chain whose token was replaced stops.
@@ -33,7 +33,7 @@ return 0
 # Returns {1 or 0, first_at}.
 _CHAIN = """
 local held = redis.call('HMGET', KEYS[1], 'token', 'until', 'first_at')
-local first = held[3] or ARGV[3]
+local first = held[3] or ARGV[6]
 if ARGV[1] == 'attempt' then
   if held[1] and held[1] ~= ARGV[2] then return {0, first} end
 elseif ARGV[1] == 'resend' then
@@ -86,16 +86,23 @@ class Leases:
                 self._release(keys=[lock_key(name)], args=[token])
 
     def delivery_chain(
-        self, identity: str, mode: str, token: str, now: float, until: float, retention: int
+        self,
+        identity: str,
+        mode: str,
+        token: str,
+        now: float,
+        until: float,
+        retention: int,
+        first_at: float = 0.0,
     ) -> tuple[bool, float]:
         """Whether the chain ``token`` may attempt (or start, by ``mode``), and the time of the
-        event's first attempt."""
+        event's first attempt (``first_at``, else ``now``, when none is recorded yet)."""
         with reachable():
             ok, first = cast(
                 "list[Any]",
                 self._chain(
                     keys=[chain_key(identity)],
-                    args=[mode, token, repr(now), repr(until), retention],
+                    args=[mode, token, repr(now), repr(until), retention, repr(first_at or now)],
                 ),
             )
         return bool(ok), float(first)

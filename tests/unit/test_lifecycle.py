@@ -320,16 +320,23 @@ def test_cancel_discards_with_no_event(
 
 
 def test_resend_event_queues_the_recorded_event_again(
-    lifecycle: Lifecycle, configs: Configs, functions: Functions, publisher: RecordingPublisher
+    lifecycle: Lifecycle,
+    configs: Configs,
+    functions: Functions,
+    publisher: RecordingPublisher,
+    store: Store,
 ) -> None:
     route(configs, functions, on_failure=DIS)
     accept(lifecycle)
     assert settle(lifecycle, status=Status.FAIL)
     [first] = publisher.deliveries
-    lifecycle.resend_event("r1")
+    assert not lifecycle.resend_event("r1")  # its delivery chain is alive: nothing more is sent
+    assert len(publisher.deliveries) == 1
+    store.redis.hset("ae:chain:r1:failure", "until", 0)  # the chain's next attempt is overdue
+    assert lifecycle.resend_event("r1")
     [_, again] = publisher.deliveries
-    assert again.model_dump(exclude={"first_at"}) == first.model_dump(exclude={"first_at"})
-    assert again.first_at >= first.first_at
+    assert again.model_dump(exclude={"token"}) == first.model_dump(exclude={"token"})
+    assert again.token != first.token
 
 
 def test_resend_event_of_a_record_without_a_destination_sends_nothing(
