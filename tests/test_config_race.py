@@ -16,6 +16,7 @@ from hardening_functions import app as hardening_app
 
 from executor import Client, Settings
 from executor.core.errors import CycleDetected
+from executor.state import keys
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +47,8 @@ def _racer(url: str, source: str, target: str, barrier: Any, results: Any) -> No
 
 def _edges(rdb: Any) -> dict[str, str]:
     edges = {}
-    for urn in rdb.smembers("ae:cfgs"):
-        body = json.loads(rdb.get(f"ae:cfg:{urn}"))
+    for urn in rdb.smembers(keys.CONFIGS):
+        body = json.loads(rdb.get(keys.config_key(urn)))
         target = body["destination_config"]["on_success"]["param"]
         target = json.loads(target) if isinstance(target, str) else target
         edges[urn.split(":")[-2]] = target["func_urn"].split(":")[-2]
@@ -92,9 +93,9 @@ def test_racing_puts_never_store_a_cycle(redis_server, rdb, env, length, per_edg
             assert any(result == "refused" for _, result in outcomes)
             for source, target in edges.items():
                 client.put_async_config(source, _body(client, target))
-            for urn in rdb.smembers("ae:cfgs"):
-                rdb.delete(f"ae:cfg:{urn}")
-            rdb.delete("ae:cfgs")
+            for urn in rdb.smembers(keys.CONFIGS):
+                rdb.delete(keys.config_key(urn))
+            rdb.delete(keys.CONFIGS)
     finally:
         for process in processes:
             process.join(30)

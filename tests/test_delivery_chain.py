@@ -32,8 +32,8 @@ def down_env(env: dict[str, str], tmp_path: Any) -> dict[str, str]:
     return {**env, "EXECUTOR_AGENCY_FILE": str(agencies)}
 
 
-def _passes(rdb: Any) -> int:
-    return int(rdb.hget("ae:stats", "reconcile_passes") or 0)
+def _passes(client: Client) -> int:
+    return client.store.stats().get("reconcile_passes", 0)
 
 
 @pytest.mark.parametrize(
@@ -70,12 +70,12 @@ def test_one_chain_per_event_dead_lettered_once(
     wait_for(all_dead, deadline + 30, "every event to be dead-lettered", 0.1)
     # A barrier, not a pause: the reconciler passes again over more than one outbox grace, and
     # the delivery queue drains; a re-send or a late attempt would have happened by then.
-    passes = _passes(rdb)
-    wait_for(lambda: _passes(rdb) >= passes + int(grace / 0.5) + 3, 30, "reconciler passes")
+    passes = _passes(client)
+    wait_for(lambda: _passes(client) >= passes + int(grace / 0.5) + 3, 30, "reconciler passes")
     wait_for(lambda: rdb.llen("executor.deliveries") == 0, 10, "the delivery queue to drain")
 
     logs = "".join(worker.output() for worker in fleet)
-    assert int(rdb.hget("ae:stats", "dead_letters")) == events
+    assert client.store.stats()["dead_letters"] == events
     assert client.store.dead_letters.count() == events
     for request_id in ids:
         identity = f"{request_id}:success"
@@ -133,4 +133,4 @@ def test_lost_chain_is_resent_once_with_the_first_deadline(down_env, settings, r
     # A busy machine may start the new chain past the deadline: then it makes one attempt.
     retries = logs.count(f"delivery of {request_id}:success to DIS failed")
     assert retries == state.attempts - 1
-    assert int(rdb.hget("ae:stats", "dead_letters")) == 1
+    assert client.store.stats()["dead_letters"] == 1

@@ -19,6 +19,7 @@ from services import wait_for
 
 from executor import Client
 from executor.core.messages import InvocationMessage
+from executor.state import keys
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +94,7 @@ def test_a_killed_pool_process_is_a_crash_and_runs_again(known, rdb, start_worke
 def test_a_claim_whose_lease_lapsed_counts_as_a_crash(known, rdb, start_worker, remaining):
     """A runner on another host cannot be asked whether it lives; its lease tells."""
     request_id = known.invoke_async("hold", {"seconds": 0.1})
-    key = f"ae:inv:{request_id}"
+    key = keys.record_key(request_id)
     lease = time.time() + remaining
     rdb.hset(
         key,

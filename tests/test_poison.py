@@ -49,7 +49,7 @@ def known(client: Client) -> Client:
 
 
 def recorded(rdb: Any) -> list[str]:
-    return sorted(rdb.scan_iter("ae:inv:*"))
+    return sorted(rdb.scan_iter("ae:*inv:*"))
 
 
 @pytest.mark.parametrize("depth", [65, 100, 500, 1_000, 100_000])
