@@ -65,6 +65,12 @@ def test_bench_writes_every_scenario_and_ratio(tmp_path: Path) -> None:
     ratios = data["ratios"]
     for name in ("invoke_vs_celery", "destination_vs_link", "enqueue_vs_apply_async"):
         assert ratios[name] > 0
+    waiting = data["waiting_bytes"]
+    assert set(waiting) == {"a", "b"}
+    # A plain message alone is hundreds of bytes; an invocation holds at least as much.
+    assert 300 < waiting["a"] <= waiting["b"]
+    assert ratios["bytes_per_waiting_vs_celery"] == round(waiting["b"] / waiting["a"], 3)
+    assert "Redis bytes waiting (b)/(a)" in result.stdout
     assert data["setup"]["rounds"] == 1
     assert "throughput (b)/(a)" in result.stdout
     assert "invoke_async -> OBS" in result.stdout

@@ -43,12 +43,17 @@ class ResultEvent(BaseModel):
     @property
     def outcome(self) -> str:
         """``"success"`` or ``"failure"``: which destination the event goes to."""
-        return "success" if self.request_context.condition == CONDITION_SUCCESS else "failure"
+        return outcome_of(self.request_context.condition)
 
     @property
     def identity(self) -> str:
         """Stable across repeated deliveries of this outcome, so duplicates can be recognised."""
         return f"{self.request_context.request_id}:{self.outcome}"
+
+
+def outcome_of(condition: str) -> str:
+    """The outcome (``"success"`` or ``"failure"``) of an invocation that ended ``condition``."""
+    return "success" if condition == CONDITION_SUCCESS else "failure"
 
 
 def format_timestamp(epoch: float) -> str:

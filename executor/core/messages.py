@@ -18,7 +18,11 @@ _WIRE = ConfigDict(frozen=True, extra="ignore")
 
 
 class InvocationMessage(BaseModel):
-    """One invocation of one function, as its task receives it."""
+    """One invocation of one function, as its task receives it.
+
+    With ``in_record`` the payload stays out of the message: the record keeps it, and the
+    claim of an attempt reads it from there, so a waiting invocation holds it once.
+    """
 
     model_config = _WIRE
 
@@ -28,8 +32,18 @@ class InvocationMessage(BaseModel):
     enqueued_at: float = 0.0
     deadline: float = 0.0
     origin: str = ""
+    in_record: bool = False
 
     def kwargs(self) -> dict[str, Any]:
+        """The task's keyword arguments on the wire."""
+        wire = self.shown()
+        if self.in_record:
+            del wire["payload"]
+            wire["in_record"] = True
+        return wire
+
+    def shown(self) -> dict[str, Any]:
+        """The arguments with the payload, as task events show them when payloads are shown."""
         return {
             "payload": self.payload,
             "urn": self.urn,

@@ -117,6 +117,7 @@ class FunctionApp:
         self.client.store.publish_catalogue(self.registry.catalogue())
 
     def on_worker_ready(self) -> None:
+        self.client.publisher.envelope.available()  # logs which way messages go, and why
         self.publish_catalogue()
         self.reconciler.start()
         log.info(

@@ -14,21 +14,24 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from destinations.functiongraph import target_request_id
 from executor.core.catalogue import CatalogueEntry
-from executor.core.config import AsyncConfig
+from executor.core.config import AsyncConfig, DestinationRef
 from executor.core.constants import (
     CONDITION_EVENT_AGE_EXCEEDED,
     CONDITION_RETRIES_EXHAUSTED,
     MAX_DELAY,
     MAX_EVENT_AGE,
 )
-from executor.core.errors import RequestIdConflict, Unavailable
-from executor.core.events import ResultEvent, build_event
-from executor.core.invocation import ClaimState, Invocation, Status
+from executor.core.errors import ExecutorError, RequestIdConflict, Unavailable
+from executor.core.events import ResultEvent, build_event, outcome_of
+from executor.core.guard import check_call, hop
+from executor.core.invocation import ClaimState, DeliveryState, DeliveryStatus, Invocation, Status
 from executor.core.messages import DeliveryJob, InvocationMessage
+from executor.core.params import FunctionGraphParam
 from executor.core.payload import PayloadRefused, nesting
 from executor.core.settings import Settings
 from executor.core.urn import FunctionURN, parse_urn
@@ -38,10 +41,12 @@ from executor.runtime.publisher import Publisher
 from executor.runtime.runner import Runner, runner_gone
 from executor.state.control import Accepted
 from executor.state.store import Claim, Store
+from executor.state.writes import NewRecord, Queued
 
 log = logging.getLogger("executor.lifecycle")
 
 CANCELLED = "Cancelled"
+FUNCTION_GRAPH = "FunctionGraph"
 
 
 class Lifecycle:
@@ -92,6 +97,13 @@ class Lifecycle:
         deadline = (due_at or now) + max_age
         if request_id is None and not origin and due_at is None and not redrive_of:
             request_id = str(uuid.uuid4())
+            message = self._message(entry.urn, payload, chain, now, deadline, origin)
+            # When the broker is the state store's Redis, one script writes both.
+            queued = self._fused(entry, request_id, message)
+            if queued is not None:
+                new = NewRecord(request_id, entry.urn, now, deadline, chain, payload_json)
+                self.store.enqueue(new, queued)
+                return request_id
             self.store.create(
                 request_id=request_id,
                 urn=entry.urn,
@@ -102,20 +114,28 @@ class Lifecycle:
             )
         else:
             request_id = request_id or str(uuid.uuid4())
-            found = self.store.control.accept(
-                request_id=request_id,
-                urn=entry.urn,
-                enqueued_at=now,
-                deadline=deadline,
-                chain=chain,
-                payload_json=payload_json,
-                origin=origin,
-                due_at=due_at,
-                redrive_of=redrive_of,
-                redrive_number=redrive_number,
-                children_ttl=self._children_ttl(),
-                note=f"due in {delay:g} s" if due_at is not None else "",
-            )
+            target: dict[str, Any] = {
+                "request_id": request_id,
+                "urn": entry.urn,
+                "enqueued_at": now,
+                "deadline": deadline,
+                "chain": chain,
+                "payload_json": payload_json,
+                "origin": origin,
+                "due_at": due_at,
+                "redrive_of": redrive_of,
+                "redrive_number": redrive_number,
+                "children_ttl": self._children_ttl(),
+                "note": f"due in {delay:g} s" if due_at is not None else "",
+            }
+            queued = None
+            if due_at is None:
+                message = self._message(entry.urn, payload, chain, now, deadline, origin)
+                queued = self._fused(entry, request_id, message)
+            if queued is not None:
+                found = self.store.accept_and_queue(target, queued)
+            else:
+                found = self.store.control.accept(**target)
             if found.outcome is Accepted.CONFLICT:
                 # Another function may belong to another project: its name is not shown.
                 held = (
@@ -127,7 +147,7 @@ class Lifecycle:
                     f"request id {request_id!r} is taken by {held}; send the same function and "
                     "payload to get that invocation again, or use a new request id"
                 )
-            if found.outcome is Accepted.EXISTS or due_at is not None:
+            if found.outcome is Accepted.EXISTS or due_at is not None or queued is not None:
                 return request_id
         message = self._message(entry.urn, payload, chain, now, deadline, origin)
         try:
@@ -140,6 +160,15 @@ class Lifecycle:
                 "check EXECUTOR_BROKER_URL and retry"
             ) from exc
         return request_id
+
+    def _fused(
+        self, entry: CatalogueEntry, request_id: str, message: InvocationMessage
+    ) -> Queued | None:
+        """The message for a script to write with the record; None when it must be published
+        apart: a broker that is not the state store, or replicas to wait for before it is."""
+        if self.store.wait_replicas:
+            return None
+        return self.publisher.fused(entry, request_id, message)
 
     def _children_ttl(self) -> int:
         """A parent's children outlive every record they can name: a child is created at
@@ -183,6 +212,7 @@ class Lifecycle:
         deadline: float,
         origin: str,
     ) -> InvocationMessage:
+        # The record keeps the payload, so the message goes without it.
         return InvocationMessage(
             payload=payload,
             urn=urn,
@@ -190,6 +220,7 @@ class Lifecycle:
             enqueued_at=enqueued_at,
             deadline=deadline,
             origin=origin,
+            in_record=True,
         )
 
     # -- attempts -------------------------------------------------------------------------------
@@ -222,36 +253,76 @@ class Lifecycle:
         request_id: str,
         urn: str,
         status: Status,
-        event: ResultEvent,
+        event: ResultEvent | Callable[[], ResultEvent],
         chain: Sequence[str],
         error_code: str = "",
         error_message: str = "",
         note: str = "",
         config: AsyncConfig | None = None,
         agency: str | None = None,
+        condition: str = "",
     ) -> bool:
-        """End the invocation; the caller that wins hands the event to its destination."""
+        """End the invocation; the caller that wins hands the event to its destination.
+
+        ``event`` may be a function that builds it, given with ``condition``: it is then built
+        only when a destination takes it (nothing else reads an event).
+        """
         if config is None:
             config, agency = self.functions.policy(self._urn(urn))
-        outcome = event.outcome
+        if callable(event):
+            outcome = outcome_of(condition)
+        else:
+            outcome, condition = event.outcome, event.request_context.condition
         destination = config.destination_for(outcome)
+        if destination is None:
+            return self.store.finish(
+                request_id=request_id,
+                urn=urn,
+                status=status,
+                now=time.time(),
+                retention=self.settings.status_retention,
+                condition=condition,
+                error_code=error_code,
+                error_message=error_message,
+                note=note,
+            )
+        if callable(event):
+            event = event()
         event_json = event.model_dump_json()
-        won = self.store.finish(
-            request_id=request_id,
-            urn=urn,
-            status=status,
-            now=time.time(),
-            retention=self.settings.status_retention,
-            condition=event.request_context.condition,
-            error_code=error_code,
-            error_message=error_message,
-            event=event_json,
-            destination=destination.model_dump_json() if destination else "",
-            destination_kind=destination.destination if destination else "",
-            outcome=outcome,
-            note=note,
-        )
-        if won and destination is not None:
+        finish: dict[str, Any] = {
+            "request_id": request_id,
+            "urn": urn,
+            "status": status,
+            "now": time.time(),
+            "retention": self.settings.status_retention,
+            "condition": condition,
+            "error_code": error_code,
+            "error_message": error_message,
+            "event": event_json,
+            "destination": destination.model_dump_json(),
+            "destination_kind": destination.destination,
+            "outcome": outcome,
+            "note": note,
+        }
+        if destination.destination == FUNCTION_GRAPH:
+            hop = self._fused_hop(request_id, urn, chain, event, event_json, destination)
+            if hop is not None:
+                fused = self.store.finish_and_hop(
+                    finish=finish,
+                    target=hop[0],
+                    queued=hop[1],
+                    delivered=DeliveryState(
+                        destination=FUNCTION_GRAPH,
+                        outcome=outcome,
+                        state=DeliveryStatus.DELIVERED,
+                        attempts=1,
+                        updated_at=finish["now"],
+                    ),
+                )
+                if fused >= 0:
+                    return fused == 1
+        won = self.store.finish(**finish)
+        if won:
             self.deliveries.start(
                 DeliveryJob(
                     request_id=request_id,
@@ -264,6 +335,52 @@ class Lifecycle:
                 )
             )
         return won
+
+    def _fused_hop(
+        self,
+        request_id: str,
+        urn: str,
+        chain: Sequence[str],
+        event: ResultEvent,
+        event_json: str,
+        destination: DestinationRef,
+    ) -> tuple[dict[str, Any], Queued] | None:
+        """The target invocation a FunctionGraph destination makes, for the script that ends
+        the source; None when the delivery must take its usual way (which refuses, counts or
+        retries): a call the guard drops, an unknown target, an event above the payload
+        limit, a broker the script cannot write to."""
+        param = destination.decoded()
+        assert isinstance(param, FunctionGraphParam)
+        target_chain = hop(chain, self._urn(urn).function)
+        try:
+            target = self.functions.resolve(param.func_urn)
+            check_call(target_chain, target.function, self.settings.max_chain_depth)
+            entry = self.functions.lookup(target)
+        except ExecutorError:
+            return None
+        if len(event_json.encode()) > self.settings.payload_limit:
+            return None
+        config = self.functions.configs.effective(target, entry.default_config)
+        now = time.time()
+        deadline = now + config.max_async_event_age_in_seconds
+        target_id = target_request_id(f"{request_id}:{event.outcome}")
+        # The payload is needed here only to be shown in task events.
+        payload = json.loads(event_json) if self.settings.show_payloads else None
+        message = self._message(entry.urn, payload, target_chain, now, deadline, request_id)
+        queued = self._fused(entry, target_id, message)
+        if queued is None:
+            return None
+        target_record = {
+            "request_id": target_id,
+            "urn": entry.urn,
+            "enqueued_at": now,
+            "deadline": deadline,
+            "chain": target_chain,
+            "payload_json": event_json,
+            "origin": request_id,
+            "children_ttl": self._children_ttl(),
+        }
+        return target_record, queued
 
     def expire(self, request_id: str, note: str) -> bool:
         """End a message that aged out before it could (re)run: DISCARD, EventAgeExceeded."""

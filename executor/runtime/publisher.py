@@ -1,22 +1,31 @@
-"""The one place messages are handed to the broker: invocations and delivery jobs."""
+"""The one place messages are handed to the broker: invocations and delivery jobs.
+
+An invocation's message goes either through Celery's publisher (``invocation``) or, when the
+broker is the state store's Redis, as a string a state-store script writes together with the
+record (``fused``); ``Envelope`` builds that string as Celery would have written it.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from celery import Celery
+from celery.utils.saferepr import saferepr
 
 from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE
 from executor.core.messages import DeliveryJob, InvocationMessage
 from executor.core.settings import Settings
+from executor.runtime.envelope import Envelope, Origin
 from executor.runtime.redaction import delivery_repr, invocation_repr
+from executor.state.writes import Queued
 
 
 class Publisher:
     def __init__(self, celery: Celery, settings: Settings) -> None:
         self.celery = celery
         self.settings = settings
+        self.envelope = Envelope(celery, settings.redis_url)
 
     def invocation(
         self,
@@ -33,10 +42,49 @@ class Publisher:
             task_id=request_id,
             queue=entry.queue,
             expires=datetime.fromtimestamp(message.deadline, tz=UTC),
-            kwargsrepr=invocation_repr(self.settings, message.urn),
+            kwargsrepr=self._kwargsrepr(message),
             argsrepr="()",
             retries=retries,
             countdown=countdown,
+        )
+
+    def fused(
+        self,
+        entry: CatalogueEntry,
+        request_id: str,
+        message: InvocationMessage,
+        origin: Origin | None = None,
+    ) -> Queued | None:
+        """The message of an invocation for a state-store script to write with its record;
+        None when it must go through ``invocation`` (the reason is logged once)."""
+        if not self.envelope.available():
+            return None
+        route = self.envelope.route(entry.task, entry.queue)
+        if route is None:
+            return None
+        text, event = self.envelope.message(
+            route,
+            task=entry.task,
+            task_id=request_id,
+            kwargs=message.kwargs(),
+            argsrepr="()",
+            kwargsrepr=self._kwargsrepr(message),
+            expires=message.deadline,
+            origin=origin,
+        )
+        return Queued(route.queue, text, route.channel, event)
+
+    def _kwargsrepr(self, message: InvocationMessage) -> str:
+        masked = invocation_repr(self.settings, message.urn)
+        if masked is not None:
+            return masked
+        # Shown as Celery would show them, with the payload the message may leave out.
+        return str(
+            saferepr(
+                message.shown(),
+                self.celery.amqp.kwargsrepr_maxsize,
+                maxlevels=self.celery.conf.task_repr_maxlevels,
+            )
         )
 
     def delivery(self, job: DeliveryJob) -> None:

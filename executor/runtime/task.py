@@ -21,7 +21,7 @@ from executor.core.constants import (
     CONDITION_RETRIES_EXHAUSTED,
     CONDITION_SUCCESS,
 )
-from executor.core.events import build_event
+from executor.core.events import ResultEvent, build_event
 from executor.core.invocation import ClaimState, Status
 from executor.core.messages import InvocationMessage
 from executor.runtime.client import Client
@@ -68,6 +68,7 @@ class Execution:
         self.task = task
         self.message = message
         self.payload = message.payload
+        self.in_record = message.in_record
         self.urn = message.urn or str(spec.urn)
         self.chain = message.chain
         self.enqueued_at = message.enqueued_at
@@ -108,6 +109,8 @@ class Execution:
                 note="worker lost",
             )
             return
+        if self.in_record:
+            self.payload = json.loads(claim.payload_json)
         with lifecycle.runner.running(self.request_id):
             self.execute(claim.attempts)
 
@@ -221,21 +224,24 @@ class Execution:
         error: str = "",
         note: str = "",
     ) -> None:
-        event = build_event(
-            request_id=self.request_id,
-            function_urn=self.urn,
-            enqueued_at=self.enqueued_at,
-            condition=condition,
-            invoke_count=attempt,
-            request_payload=self.payload,
-            function_error=error,
-            response_payload=response,
-        )
+        def event() -> ResultEvent:
+            return build_event(
+                request_id=self.request_id,
+                function_urn=self.urn,
+                enqueued_at=self.enqueued_at,
+                condition=condition,
+                invoke_count=attempt,
+                request_payload=self.payload,
+                function_error=error,
+                response_payload=response,
+            )
+
         self.lifecycle.settle(
             request_id=self.request_id,
             urn=self.urn,
             status=status,
             event=event,
+            condition=condition,
             chain=self.chain,
             error_code=condition if status is not Status.SUCCESS else "",
             error_message=error,

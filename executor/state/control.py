@@ -80,40 +80,22 @@ class InvocationControl:
     ) -> Acceptance:
         """Record a new invocation WAIT, unless the id exists (compared by function and the
         payload's JSON text)."""
-        shard = shard_of(request_id)
+        keys, args = accept_call(
+            request_id=request_id,
+            urn=urn,
+            enqueued_at=enqueued_at,
+            deadline=deadline,
+            chain=chain,
+            payload_json=payload_json,
+            note=note,
+            origin=origin,
+            due_at=due_at,
+            redrive_of=redrive_of,
+            redrive_number=redrive_number,
+            children_ttl=children_ttl,
+        )
         with reachable():
-            outcome, status, attempts, found = cast(
-                "list[Any]",
-                self._accept(
-                    keys=[
-                        record_key(request_id),
-                        history_key(request_id),
-                        index_key(urn, shard),
-                        active_key(urn, shard),
-                        sharded(DEADLINES, shard),
-                        sharded(STATS, shard),
-                        sharded(DUE, shard),
-                        # in this invocation's slot: a child is listed in its own shard, and a
-                        # redrive lies in its original's (see keys.shard_of)
-                        children_key(origin or request_id, shard),
-                        record_key(redrive_of or request_id),
-                    ],
-                    args=[
-                        request_id,
-                        urn,
-                        repr(enqueued_at),
-                        repr(deadline),
-                        _dumps(list(chain)),
-                        payload_json,
-                        origin,
-                        _dumps({"status": "WAIT", "at": enqueued_at, "attempt": 0, "note": note}),
-                        "" if due_at is None else repr(due_at),
-                        redrive_of,
-                        redrive_number,
-                        max(children_ttl, 1),
-                    ],
-                ),
-            )
+            outcome, status, attempts, found = cast("list[Any]", self._accept(keys=keys, args=args))
         return Acceptance(Accepted(int(outcome)), Status(status), int(attempts), str(found))
 
     def unlink(self, request_id: str, origin: str) -> None:
@@ -177,3 +159,50 @@ class InvocationControl:
         """How many redrives of ``request_id`` were numbered so far."""
         with reachable():
             return int(self.redis.hget(record_key(request_id), "redrives") or 0)
+
+
+def accept_call(
+    *,
+    request_id: str,
+    urn: str,
+    enqueued_at: float,
+    deadline: float,
+    chain: Sequence[str],
+    payload_json: str,
+    note: str = "",
+    origin: str = "",
+    due_at: float | None = None,
+    redrive_of: str = "",
+    redrive_number: int = 0,
+    children_ttl: int = 0,
+) -> tuple[list[str], list[Any]]:
+    """ACCEPT's keys and arguments (the fused FunctionGraph hop runs ACCEPT too)."""
+    shard = shard_of(request_id)
+    keys = [
+        record_key(request_id),
+        history_key(request_id),
+        index_key(urn, shard),
+        active_key(urn, shard),
+        sharded(DEADLINES, shard),
+        sharded(STATS, shard),
+        sharded(DUE, shard),
+        # in this invocation's slot: a child is listed in its own shard, and a redrive lies in
+        # its original's (see keys.shard_of)
+        children_key(origin or request_id, shard),
+        record_key(redrive_of or request_id),
+    ]
+    args: list[Any] = [
+        request_id,
+        urn,
+        repr(enqueued_at),
+        repr(deadline),
+        _dumps(list(chain)),
+        payload_json,
+        origin,
+        _dumps({"status": "WAIT", "at": enqueued_at, "attempt": 0, "note": note}),
+        "" if due_at is None else repr(due_at),
+        redrive_of,
+        redrive_number,
+        max(children_ttl, 1),
+    ]
+    return keys, args

@@ -165,3 +165,108 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
 return ids
 """
+
+
+# -- fused scripts -------------------------------------------------------------------------------
+# Each runs the scripts above unchanged, as Lua functions whose parameters KEYS and ARGV shadow
+# the globals, and adds the broker writes; so an edit of a transition above needs no edit here.
+# Extra keys and arguments come after the wrapped script's own and are read from the end.
+
+
+def _wrapped(name: str, body: str) -> str:
+    return f"local function {name}(KEYS, ARGV)\n{body}\nend\n"
+
+
+# Slices ``t[from..from+count-1]``; the wrapped scripts' key and argument counts come first.
+_SLICE = """
+local function slice(t, from, count)
+  local out = {}
+  for i = 1, count do out[i] = t[from + i - 1] end
+  return out
+end
+"""
+
+# Queue the message (and its task-sent event) when CREATE made the record, or found one still
+# WAIT with no attempt whose message may never have been published.
+_QUEUE = """
+local function queue_message(created, queue, message, channel, event)
+  if created[1] == 1 or (created[2] == 'WAIT' and tonumber(created[3]) == 0) then
+    redis.call('LPUSH', queue, message)
+    if event ~= '' then redis.call('PUBLISH', channel, event) end
+  end
+end
+"""
+
+# KEYS: CREATE's keys, queue
+# ARGV: CREATE's key count, CREATE's argument count, CREATE's arguments, message, channel, event
+# The record and its message are written together or not at all.
+ENQUEUE: Final = (
+    _wrapped("create", CREATE)
+    + _SLICE
+    + _QUEUE
+    + """
+local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
+local created = create(slice(KEYS, 1, nk), slice(ARGV, 3, na))
+queue_message(created, KEYS[nk + 1], ARGV[na + 3], ARGV[na + 4], ARGV[na + 5])
+return created
+"""
+)
+
+# KEYS: ACCEPT's keys, queue
+# ARGV: ACCEPT's key count, ACCEPT's argument count, ACCEPT's arguments, message, channel, event
+# The message is queued only with a new record (not for an id that exists, nor a delayed one).
+ENQUEUE_ACCEPT: Final = (
+    _wrapped("accept", ACCEPT)
+    + _SLICE
+    + """
+local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
+local accepted = accept(slice(KEYS, 1, nk), slice(ARGV, 3, na))
+if accepted[1] == 1 and ARGV[3 + 8] == '' then
+  redis.call('LPUSH', KEYS[nk + 1], ARGV[na + 3])
+  if ARGV[na + 5] ~= '' then redis.call('PUBLISH', ARGV[na + 4], ARGV[na + 5]) end
+end
+return accepted
+"""
+)
+
+# KEYS: FINISH's keys (source), ACCEPT's keys (target), queue, source deliveries, outbox, stats
+# ARGV: FINISH's key count, argument count, ACCEPT's key count, argument count, FINISH's
+#       arguments, ACCEPT's arguments, message, channel, event, source id, outcome,
+#       delivered state, delivered counter
+# The source's terminal transition, the target's record, its message and the source's delivery
+# record as delivered: all in one step, so a redelivered or crashed source makes one target.
+# A target that exists already (an earlier attempt made it another way) writes nothing and
+# answers -1: the caller takes the usual way, which knows what to do with it.
+HOP: Final = (
+    _wrapped("finish", FINISH)
+    + _wrapped("accept", ACCEPT)
+    + _SLICE
+    + """
+local fk, fa, ck, ca = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('EXISTS', KEYS[fk + 1]) == 1 then return -1 end
+if finish(slice(KEYS, 1, fk), slice(ARGV, 5, fa)) == 0 then return 0 end
+local accepted = accept(slice(KEYS, fk + 1, ck), slice(ARGV, fa + 5, ca))
+local k, a = fk + ck, fa + ca + 4
+if accepted[1] == 1 then
+  redis.call('LPUSH', KEYS[k + 1], ARGV[a + 1])
+  if ARGV[a + 3] ~= '' then redis.call('PUBLISH', ARGV[a + 2], ARGV[a + 3]) end
+end
+redis.call('HSET', KEYS[k + 2], ARGV[a + 5], ARGV[a + 6])
+redis.call('ZREM', KEYS[k + 3], ARGV[a + 4])
+redis.call('HINCRBY', KEYS[k + 4], ARGV[a + 7], 1)
+return 1
+"""
+)
+
+# KEYS, ARGV: CLAIM's. A 'run' answer carries the payload too: messages are queued without it
+# and find it in the record, where it is kept once.
+CLAIM_PAYLOAD: Final = (
+    _wrapped("claim", CLAIM)
+    + """
+local answer = claim(KEYS, ARGV)
+if answer[1] == 'run' then
+  answer[4] = redis.call('HGET', KEYS[1], 'payload') or 'null'
+end
+return answer
+"""
+)

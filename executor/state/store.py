@@ -22,8 +22,9 @@ from executor.core.invocation import ClaimState, DeliveryState, Invocation, Stat
 from executor.core.settings import Settings
 from executor.state import scripts as _scripts
 from executor.state.connection import connect, describe, reachable
-from executor.state.control import InvocationControl
+from executor.state.control import Acceptance, Accepted, InvocationControl, accept_call
 from executor.state.dead_letters import DeadLetterStore
+from executor.state.held import HeldScripts
 from executor.state.keys import (
     CATALOGUE,
     CONFIGS,
@@ -45,14 +46,14 @@ from executor.state.keys import (
 )
 from executor.state.layout import check_layout
 from executor.state.leases import Leases
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _transition(status: Status, at: float, attempt: int = 0, note: str = "") -> str:
-    return _dumps({"status": status.value, "at": at, "attempt": attempt, "note": note})
+from executor.state.writes import (
+    NewRecord,
+    Queued,
+    created_reply,
+    dumps,
+    finish_call,
+    transition,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Claim:
     pending_event: str = ""
     runner: str = ""  # who holds a busy claim
     lease_until: float = 0.0
+    payload_json: str = "null"
 
 
 class Store:
@@ -82,9 +84,13 @@ class Store:
         self._layout_checked = False
         self.leases = Leases(self.redis)
         self._create = self.redis.register_script(_scripts.CREATE)
-        self._claim = self.redis.register_script(_scripts.CLAIM)
         self._retry = self.redis.register_script(_scripts.RETRY)
         self._finish = self.redis.register_script(_scripts.FINISH)
+        self._claim_payload = self.redis.register_script(_scripts.CLAIM_PAYLOAD)
+        self._enqueue = self.redis.register_script(_scripts.ENQUEUE)
+        self._hop = self.redis.register_script(_scripts.HOP)
+        self._enqueue_accept = self.redis.register_script(_scripts.ENQUEUE_ACCEPT)
+        self.held = HeldScripts(self.redis)
 
     def _ready(self) -> None:
         """Check the store's key layout once per process, before the first use."""
@@ -137,10 +143,10 @@ class Store:
                     urn,
                     repr(enqueued_at),
                     repr(deadline),
-                    _dumps(list(chain)),
+                    dumps(list(chain)),
                     payload_json,
                     origin,
-                    _transition(Status.WAIT, enqueued_at),
+                    transition(Status.WAIT, enqueued_at),
                 ],
                 client=pipe,
             )
@@ -159,6 +165,21 @@ class Store:
                 "was queued, check the replicas and retry"
             )
         return bool(created), Status(status), int(attempts)
+
+    def enqueue(self, new: NewRecord, queued: Queued) -> tuple[bool, Status, int]:
+        """``create`` and the message to the broker in one step: both are written or neither.
+
+        The message is queued as ``create`` would let it be published: for a new record, or
+        for one still WAIT with no attempt. (Not with ``redis_wait_replicas``: the producer
+        then waits for the replicas before it publishes.)
+        """
+        self._ready()
+        keys, args = new.keys(), new.args()
+        with reachable():
+            reply = self._enqueue(
+                keys=[*keys, queued.queue], args=[len(keys), len(args), *args, *queued.args()]
+            )
+        return created_reply(reply)
 
     def forget(self, request_id: str, urn: str) -> None:
         """Remove a record whose message could not be published, so nothing is half-written."""
@@ -185,23 +206,22 @@ class Store:
         gone: str = "",
     ) -> Claim:
         """Start an attempt held by ``runner`` until ``lease_until``; ``gone`` names a runner
-        known to be dead, whose claim is taken over at once."""
+        known to be dead, whose claim is taken over at once. A 'run' answer carries the
+        payload (messages go without it)."""
         self._ready()
         reply = cast(
             "list[Any]",
-            self._claim(
-                keys=[
-                    record_key(request_id),
-                    history_key(request_id),
-                    sharded_for(OUTBOX, request_id),
-                ],
-                args=[request_id, retry, repr(now), max_crashes, runner, repr(lease_until), gone],
+            self.held.run(
+                self._claim_payload,
+                [record_key(request_id), history_key(request_id), sharded_for(OUTBOX, request_id)],
+                [request_id, retry, repr(now), max_crashes, runner, repr(lease_until), gone],
             ),
         )
         state, attempts, detail = reply[0], reply[1], str(reply[2] or "")
         if state == ClaimState.BUSY:
             return Claim(ClaimState.BUSY, int(attempts), runner=detail, lease_until=float(reply[3]))
-        return Claim(ClaimState(state), int(attempts), detail)
+        payload = str(reply[3]) if state == ClaimState.RUN and len(reply) > 3 else "null"
+        return Claim(ClaimState(state), int(attempts), detail, payload_json=payload)
 
     def mark_retry(self, request_id: str, now: float, error: str, note: str) -> bool:
         """Back to WAIT between attempts; False if the invocation ended meanwhile."""
@@ -234,38 +254,64 @@ class Store:
         note: str = "",
     ) -> bool:
         """The one terminal transition; True only for the caller that made it."""
-        pending = ""
-        if destination:
-            pending = DeliveryState(
-                destination=destination_kind, outcome=outcome, state="pending", updated_at=now
-            ).model_dump_json()
-        return bool(
-            self._finish(
-                keys=[
-                    record_key(request_id),
-                    history_key(request_id),
-                    deliveries_key(request_id),
-                    active_key(urn, shard_of(request_id)),
-                    sharded_for(DEADLINES, request_id),
-                    sharded_for(OUTBOX, request_id),
-                    sharded_for(STATS, request_id),
-                ],
-                args=[
-                    request_id,
-                    status.value,
-                    repr(now),
-                    condition,
-                    error_code,
-                    error_message,
-                    event,
-                    destination,
-                    retention,
-                    note,
-                    outcome,
-                    pending,
-                ],
-            )
+        keys, args = finish_call(
+            request_id=request_id,
+            urn=urn,
+            status=status,
+            now=now,
+            retention=retention,
+            condition=condition,
+            error_code=error_code,
+            error_message=error_message,
+            event=event,
+            destination=destination,
+            outcome=outcome,
+            destination_kind=destination_kind,
+            note=note,
         )
+        return bool(self.held.run(self._finish, keys, args))
+
+    def accept_and_queue(self, target: dict[str, Any], queued: Queued) -> Acceptance:
+        """``control.accept`` (with ``target``'s arguments) and, for a new record, its message,
+        in one step."""
+        self._ready()
+        keys, args = accept_call(**target)
+        with reachable():
+            outcome, status, attempts, found = cast(
+                "list[Any]",
+                self._enqueue_accept(
+                    keys=[*keys, queued.queue], args=[len(keys), len(args), *args, *queued.args()]
+                ),
+            )
+        return Acceptance(Accepted(int(outcome)), Status(status), int(attempts), str(found))
+
+    def finish_and_hop(
+        self,
+        *,
+        finish: dict[str, Any],
+        target: dict[str, Any],
+        queued: Queued,
+        delivered: DeliveryState,
+    ) -> int:
+        """``finish`` (with ``finish``'s arguments) and, for the caller that wins it, ACCEPT of
+        the target (with ``target``'s arguments), its message and the source's delivery
+        recorded ``delivered``, in one step. 1 for the winner; 0, with nothing written, if the
+        source had ended already; -1, with nothing written, if the target exists already."""
+        fkeys, fargs = finish_call(**finish)
+        akeys, aargs = accept_call(**target)
+        request_id = finish["request_id"]
+        keys = [
+            *fkeys,
+            *akeys,
+            queued.queue,
+            deliveries_key(request_id),
+            sharded_for(OUTBOX, request_id),
+            sharded_for(STATS, request_id),
+        ]
+        args: list[Any] = [len(fkeys), len(fargs), len(akeys), len(aargs), *fargs, *aargs]
+        args += [*queued.args(), request_id, delivered.outcome, delivered.model_dump_json()]
+        args.append(f"delivery|{delivered.destination}|{delivered.state}")
+        return int(self.held.run(self._hop, keys, args))
 
     def raw(self, request_id: str) -> dict[str, str]:
         with reachable():
@@ -345,7 +391,7 @@ class Store:
             pipe.hincrby(record_key(request_id), "cycle_drops", 1)
             pipe.rpush(
                 history_key(request_id),
-                _dumps({"status": None, "at": now, "note": f"dropped call to {target}: {reason}"}),
+                dumps({"status": None, "at": now, "note": f"dropped call to {target}: {reason}"}),
             )
         pipe.hincrby(sharded(STATS, shard_of(request_id) if request_id else 0), "cycle_drops", 1)
         pipe.execute()

@@ -39,6 +39,10 @@ class RecordingPublisher:
             raise self.fail
         self.invocations.append(Published(entry, request_id, message, retries))
 
+    def fused(self, entry: CatalogueEntry, request_id: str, message: InvocationMessage) -> None:
+        """Never fused: these tests see every message go through ``invocation``."""
+        return None
+
     def delivery(self, job: DeliveryJob) -> None:
         if self.fail is not None:
             raise self.fail

@@ -47,7 +47,10 @@ def test_invoke_records_and_sends_one_task_message(client: Client, celery: Recor
     [(task, options)] = celery.sent
     assert task == f"{INVOKE_TASK_PREFIX}default:hello:latest"
     assert (options["task_id"], options["queue"], options["retries"]) == (rid, "q-hello", 0)
-    assert options["kwargs"]["payload"] == {"n": 1}
+    # The record keeps the payload; the message goes without it.
+    assert "payload" not in options["kwargs"]
+    assert options["kwargs"]["in_record"] is True
+    assert client.get_invocation(rid).payload == {"n": 1}
     assert options["kwargs"]["urn"] == urn("hello")
     assert client.get_invocation(rid).status is Status.WAIT
 

@@ -20,7 +20,15 @@ from typing import cast
 
 from executor.core.settings import Settings
 from executor.ops.bench.processes import MemorySampler, S3Server, bench_worker, tree_cpu_seconds
-from executor.ops.bench.report import Report, Run, Setup, median_ratios, median_run, percentile
+from executor.ops.bench.report import (
+    Report,
+    Run,
+    Setup,
+    median_ratios,
+    median_run,
+    percentile,
+    waiting_ratio,
+)
 from executor.ops.bench.scenarios import SCENARIOS, Scenario
 from executor.ops.bench.workload import DONE_KEY, OBS_AGENCY, OBS_BUCKET, READY_KEY, Workload, build
 from executor.ops.servers import RedisServer, WorkerProcess, wait_for
@@ -63,6 +71,7 @@ class Bench:
                     self._s3.create_bucket(OBS_BUCKET)
                     env["EXECUTOR_AGENCY_FILE"] = _agency_file(Path(scratch), self._s3.url)
                 workload = build(Settings(broker_url=server.url, redis_url=server.url))
+                waiting = self._waiting_bytes(workload, server)
                 for number in range(1, options.rounds + 1):
                     prefix = f"round {number}/{options.rounds} " if options.rounds > 1 else ""
                     rounds.append(
@@ -86,7 +95,28 @@ class Bench:
             worker="fresh worker per scenario",
         )
         runs = {key: median_run([r[key] for r in rounds]) for key in options.only}
-        return Report(runs=runs, ratios=median_ratios(rounds), setup=setup, rounds=rounds)
+        ratios = median_ratios(rounds).model_copy(
+            update={"bytes_per_waiting_vs_celery": waiting_ratio(waiting)}
+        )
+        return Report(runs=runs, ratios=ratios, setup=setup, rounds=rounds, waiting_bytes=waiting)
+
+    def _waiting_bytes(self, workload: Workload, server: RedisServer) -> dict[str, float]:
+        """Redis memory per message of (a) and (b) waiting in the queue, no worker running:
+        everything each leaves in Redis until it runs (message, record, indexes)."""
+        rdb, count = server.client, min(self.options.n, 2000)
+        found: dict[str, float] = {}
+        for key in ("a", "b"):
+            if key not in self.options.only:
+                continue
+            scenario = SCENARIOS[key]
+            rdb.flushdb()
+            self._send(scenario, workload, 20)  # keys made once (bindings, counters) first
+            before = int(rdb.info("memory")["used_memory"])
+            self._send(scenario, workload, count)
+            found[key] = round((int(rdb.info("memory")["used_memory"]) - before) / count, 1)
+            self.progress(f"Redis bytes per waiting message ({key}): {found[key]:,.0f}", True)
+        rdb.flushdb()
+        return found
 
     def _scenario(
         self,
