@@ -18,7 +18,7 @@ from executor.core.constants import CONDITION_SUCCESS, DELIVERY_QUEUE, INVOCATIO
 from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
 from executor.runtime.app import FunctionApp
-from executor.state.keys import children_key
+from executor.state.keys import OUTBOX, children_key, shard_of, sharded_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,10 +81,10 @@ def test_hop_ends_source_and_starts_target_once(settings, rdb, ends):
     assert record.payload["request_context"]["request_id"] == source
     [delivery] = app.client.get_invocation(source).deliveries
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
-    assert rdb.zscore("ae:outbox", source) is None
+    assert rdb.zscore(sharded_for(OUTBOX, source), source) is None
     assert rdb.llen(DELIVERY_QUEUE) == 0
     # The target is the source's child, as any invocation it starts: a recursive cancel finds it.
-    assert rdb.smembers(children_key(source)) == {target}
+    assert rdb.smembers(children_key(source, shard_of(target))) == {target}
 
 
 def test_hop_to_a_target_that_exists_takes_the_usual_way(settings, rdb):
