@@ -2,7 +2,9 @@
 
 Celery ends an expired message in the worker's main process with only ``task_revoked``; a
 hard time limit or a lost worker ends with ``task_failure`` there too. Both must still end
-the invocation and emit its event. Receivers are connected once, strongly, at import time.
+the invocation and emit its event. A function's own failure also fires ``task_failure`` (the
+task raises it once the record says FAIL, see ``outcome``); that one is left alone.
+Receivers are connected once, strongly, at import time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from celery import signals
 from celery.exceptions import Reject, Retry
 
 from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.runtime import outcome
 from executor.runtime.lifecycle import Lifecycle
 
 log = logging.getLogger("executor.signals")
@@ -55,7 +58,8 @@ def _on_failure(
     app = app_of(sender)
     if app is None or task_id is None or not _is_invocation(sender):
         return
-    if isinstance(exception, (Retry, Reject)):
+    # A failure the task raised itself reports an invocation that has ended FAIL already.
+    if isinstance(exception, (Retry, Reject)) or outcome.settled(sender):
         return
     error = f"{type(exception).__name__}: {exception}"
     try:

@@ -271,6 +271,12 @@ class Store:
         with reachable():
             return cast("dict[str, str]", self.redis.hgetall(record_key(request_id)))
 
+    def status(self, request_id: str) -> Status | None:
+        """The current status of an invocation, None when it has no record."""
+        with reachable():
+            value = self.redis.hget(record_key(request_id), "status")
+        return Status(str(value)) if value else None
+
     def get(self, request_id: str) -> Invocation | None:
         self._ready()
         with reachable():
