@@ -28,6 +28,7 @@ class InvocationMessage(BaseModel):
     enqueued_at: float = 0.0
     deadline: float = 0.0
     origin: str = ""
+    traceparent: str = ""  # W3C trace context of the producer's span; empty when untraced
 
     def kwargs(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class InvocationMessage(BaseModel):
             "enqueued_at": self.enqueued_at,
             "deadline": self.deadline,
             "origin": self.origin,
+            "traceparent": self.traceparent,
         }
 
 
@@ -46,6 +48,8 @@ class DeliveryJob(BaseModel):
     ``chain`` is the chain of the invocation that produced the event; ``first_at`` is when the
     first attempt was queued, which fixes the delivery deadline for every later attempt;
     ``token`` names the delivery chain the job belongs to (one chain per event may attempt).
+    ``traceparent`` is the trace of the invocation; ``link`` the span of the attempt that
+    produced the event (both W3C ``traceparent`` values, empty when untraced).
     """
 
     model_config = _WIRE
@@ -59,6 +63,8 @@ class DeliveryJob(BaseModel):
     agency: str | None = None
     first_at: float = 0.0
     token: str = ""
+    traceparent: str = ""
+    link: str = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -81,6 +87,8 @@ class DeliveryJob(BaseModel):
             "agency": self.agency,
             "first_at": self.first_at,
             "token": self.token,
+            "traceparent": self.traceparent,
+            "link": self.link,
         }
 
 

@@ -32,6 +32,7 @@ from executor.core.messages import DeliveryJob, InvocationMessage
 from executor.core.payload import PayloadRefused, nesting
 from executor.core.settings import Settings
 from executor.core.urn import FunctionURN, parse_urn
+from executor.runtime import tracing
 from executor.runtime.delivery import Deliveries
 from executor.runtime.functions import Functions
 from executor.runtime.publisher import Publisher
@@ -78,6 +79,7 @@ class Lifecycle:
         delay: float = 0,
         redrive_of: str = "",
         redrive_number: int = 0,
+        traceparent: str = "",
     ) -> str:
         """Record the invocation WAIT, then queue its message; nothing stays half-written.
 
@@ -99,6 +101,7 @@ class Lifecycle:
                 deadline=deadline,
                 chain=chain,
                 payload_json=payload_json,
+                traceparent=traceparent,
             )
         else:
             request_id = request_id or str(uuid.uuid4())
@@ -114,6 +117,7 @@ class Lifecycle:
                 redrive_of=redrive_of,
                 redrive_number=redrive_number,
                 children_ttl=self._children_ttl(),
+                traceparent=traceparent,
                 note=f"due in {delay:g} s" if due_at is not None else "",
             )
             if found.outcome is Accepted.CONFLICT:
@@ -129,7 +133,7 @@ class Lifecycle:
                 )
             if found.outcome is Accepted.EXISTS or due_at is not None:
                 return request_id
-        message = self._message(entry.urn, payload, chain, now, deadline, origin)
+        message = self._message(entry.urn, payload, chain, now, deadline, origin, traceparent)
         try:
             self.publisher.invocation(entry, request_id, message)
         except Exception as exc:
@@ -170,6 +174,7 @@ class Lifecycle:
             float(record["enqueued_at"]),
             float(record["deadline"]),
             record.get("origin", ""),
+            record.get("traceparent", ""),
         )
         # The next retry index, so the claim does not take it for a stale duplicate.
         self.publisher.invocation(entry, request_id, message, retries=max(claimed + 1, 0))
@@ -182,6 +187,7 @@ class Lifecycle:
         enqueued_at: float,
         deadline: float,
         origin: str,
+        traceparent: str,
     ) -> InvocationMessage:
         return InvocationMessage(
             payload=payload,
@@ -190,6 +196,7 @@ class Lifecycle:
             enqueued_at=enqueued_at,
             deadline=deadline,
             origin=origin,
+            traceparent=traceparent,
         )
 
     # -- attempts -------------------------------------------------------------------------------
@@ -229,8 +236,14 @@ class Lifecycle:
         note: str = "",
         config: AsyncConfig | None = None,
         agency: str | None = None,
+        traceparent: str = "",
     ) -> bool:
-        """End the invocation; the caller that wins hands the event to its destination."""
+        """End the invocation; the caller that wins hands the event to its destination.
+
+        ``traceparent`` is the invocation's trace; the span current here (the attempt's, in a
+        task) is what the delivery links to.
+        """
+
         if config is None:
             config, agency = self.functions.policy(self._urn(urn))
         outcome = event.outcome
@@ -261,6 +274,8 @@ class Lifecycle:
                     chain=tuple(chain),
                     function_urn=urn,
                     agency=agency,
+                    traceparent=traceparent,
+                    link=tracing.traceparent(),
                 )
             )
         return won
@@ -369,6 +384,7 @@ class Lifecycle:
             chain=json.loads(record.get("chain", "[]")),
             function_urn=record["urn"],
             agency=agency,
+            traceparent=record.get("traceparent", ""),
         )
         if not self.deliveries.resend(job):
             return False
@@ -417,4 +433,5 @@ class Lifecycle:
             error_code=error_code,
             error_message=message,
             note=note,
+            traceparent=record.get("traceparent", ""),
         )

@@ -15,6 +15,8 @@ from typing import Any, NoReturn
 
 from celery.exceptions import Ignore
 
+from executor.runtime import tracing
+
 log = logging.getLogger("executor.task")
 
 _SETTLED = "executor_settled"
@@ -27,6 +29,7 @@ class InvocationFailed(Exception):
 def fail(task: Any, error: BaseException | str) -> NoReturn:
     """End the task as FAILURE with ``error``; the record already says FAIL."""
     setattr(task.request, _SETTLED, True)
+    tracing.ended(task, "FAIL")
     if isinstance(error, BaseException):
         raise error
     raise InvocationFailed(error)
@@ -34,6 +37,7 @@ def fail(task: Any, error: BaseException | str) -> NoReturn:
 
 def discard(task: Any, *, expired: bool) -> NoReturn:
     """End the task as REVOKED; the record already says DISCARD."""
+    tracing.ended(task, "DISCARD")
     if task.app.conf.worker_send_task_events:
         try:
             task.send_event("task-revoked", terminated=False, signum=None, expired=expired)
@@ -42,8 +46,9 @@ def discard(task: Any, *, expired: bool) -> NoReturn:
     raise Ignore()
 
 
-def skip() -> NoReturn:
+def skip(task: Any) -> NoReturn:
     """A message with nothing left to do (a duplicate, or an older copy): no state of its own."""
+    tracing.ended(task, "SKIPPED")
     raise Ignore()
 
 

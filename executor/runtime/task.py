@@ -24,7 +24,7 @@ from executor.core.constants import (
 from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
 from executor.core.messages import InvocationMessage
-from executor.runtime import outcome
+from executor.runtime import outcome, tracing
 from executor.runtime.client import Client
 from executor.runtime.context import Context
 from executor.runtime.redaction import MaskedTask
@@ -48,7 +48,9 @@ class InvocationTask(MaskedTask):
 
 def make_runner(client: Client, spec: FunctionSpec) -> Any:
     def run(task: InvocationTask, **kwargs: Any) -> None:
-        Execution(client, spec, task, InvocationMessage.model_validate(kwargs)).run()
+        message = InvocationMessage.model_validate(kwargs)
+        with tracing.running(task, message):
+            Execution(client, spec, task, message).run()
 
     # Celery compiles a signature from this name, so it must be an identifier ('-' is not).
     run.__name__ = spec.urn.name.replace("-", "_")
@@ -73,6 +75,7 @@ class Execution:
         self.chain = message.chain
         self.enqueued_at = message.enqueued_at
         self.deadline = message.deadline
+        self.traceparent = message.traceparent
         self.request_id: str = task.request.id
         self.retry: int = task.request.retries or 0
 
@@ -98,10 +101,10 @@ class Execution:
             log.info(
                 "skipping %s message of %s (retry %d)", claim.state, self.request_id, self.retry
             )
-            outcome.skip()
+            outcome.skip(self.task)
         if claim.state is ClaimState.BUSY:
             self.defer(claim.lease_until)
-            outcome.skip()
+            outcome.skip(self.task)
         if claim.state is ClaimState.CRASHED:
             error = (
                 f"WorkerLostError: the worker running this invocation was lost "
@@ -128,6 +131,7 @@ class Execution:
         )
 
     def execute(self, attempt: int) -> None:
+        tracing.attempt(attempt)
         config = self.config = self.client.configs.effective(
             self.spec.urn, self.spec.default_config
         )
@@ -203,7 +207,7 @@ class Execution:
         report a DISCARD as revoked, anything else as nothing of this message's own."""
         if self.lifecycle.store.status(self.request_id) is Status.DISCARD:
             outcome.discard(self.task, expired=False)
-        outcome.skip()
+        outcome.skip(self.task)
 
     def countdown(self, exc: BaseException) -> float:
         """The wait before the next attempt: the handler's ``RetryAfter``, else the backoff.
@@ -255,4 +259,5 @@ class Execution:
             note=note,
             config=self.config,
             agency=self.spec.agency,
+            traceparent=self.traceparent,
         )

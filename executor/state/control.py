@@ -77,6 +77,7 @@ class InvocationControl:
         redrive_of: str = "",
         redrive_number: int = 0,
         children_ttl: int = 0,
+        traceparent: str = "",
     ) -> Acceptance:
         """Record a new invocation WAIT, unless the id exists (compared by function and the
         payload's JSON text)."""
@@ -111,6 +112,7 @@ class InvocationControl:
                         redrive_of,
                         redrive_number,
                         max(children_ttl, 1),
+                        traceparent,
                     ],
                 ),
             )

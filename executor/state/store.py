@@ -113,6 +113,7 @@ class Store:
         chain: Sequence[str],
         payload_json: str,
         origin: str = "",
+        traceparent: str = "",
     ) -> tuple[bool, Status, int]:
         """Record a new invocation as WAIT; ``(False, status, attempts)`` if the id exists.
 
@@ -141,6 +142,7 @@ class Store:
                     payload_json,
                     origin,
                     _transition(Status.WAIT, enqueued_at),
+                    traceparent,
                 ],
                 client=pipe,
             )
@@ -534,6 +536,7 @@ def _invocation(
         origin=record.get("origin", ""),
         due_at=number("due_at"),
         redrive_of=record.get("redrive_of", ""),
+        traceparent=record.get("traceparent", ""),
         cycle_drops=int(record.get("cycle_drops", 0)),
         payload=json.loads(record["payload"]) if "payload" in record else None,
         history=tuple(Transition.model_validate_json(h) for h in history),
