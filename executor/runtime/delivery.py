@@ -227,10 +227,10 @@ class Deliveries:
         )
 
 
-def register_delivery(celery: Any, deliveries: Deliveries) -> Any:
+def register_delivery(celery: Any, deliveries: Deliveries, options: dict[str, Any]) -> Any:
     """The delivery task on ``celery``; its keyword arguments are a ``DeliveryJob``."""
 
-    @celery.task(name=DELIVER_TASK, bind=True, base=DeliveryTask, shared=False)  # type: ignore[untyped-decorator]
+    @celery.task(name=DELIVER_TASK, bind=True, base=DeliveryTask, shared=False, **options)  # type: ignore[untyped-decorator]
     def deliver(task: DeliveryTask, **kwargs: Any) -> None:
         deliveries.run(DeliveryJob.model_validate(kwargs), task)
 

@@ -10,6 +10,7 @@ from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE
 from executor.core.messages import DeliveryJob, InvocationMessage
 from executor.core.settings import Settings
+from executor.runtime.engine import JSON
 from executor.runtime.redaction import delivery_repr, invocation_repr
 
 
@@ -37,6 +38,7 @@ class Publisher:
             argsrepr="()",
             retries=retries,
             countdown=countdown,
+            serializer=JSON,
         )
 
     def delivery(self, job: DeliveryJob) -> None:
@@ -49,4 +51,5 @@ class Publisher:
             queue=DELIVERY_QUEUE,
             kwargsrepr=delivery_repr(self.settings, job.request_id, job.kind),
             argsrepr="()",
+            serializer=JSON,
         )

@@ -28,6 +28,8 @@ class WorkerApp(Protocol):
     @property
     def lifecycle(self) -> Lifecycle: ...
 
+    def queues(self) -> list[str]: ...
+
     def on_worker_ready(self) -> None: ...
 
     def on_worker_shutdown(self) -> None: ...
@@ -68,6 +70,18 @@ def _on_failure(
         log.exception("could not end failed invocation %s; the reconciler will", task_id)
 
 
+def _on_worker_setup(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    """A worker started with no ``-Q`` (``celery -A proj worker``) consumes the app's default
+    queues; the engine's queues are added to them. An explicit ``-Q`` is left as given."""
+    app = app_of(instance)
+    if app is None:
+        return
+    queues = instance.app.amqp.queues
+    if queues._consume_from is None:
+        for name in app.queues():
+            queues.select_add(name)
+
+
 def _on_ready(sender: Any = None, **_: Any) -> None:
     app = app_of(sender)
     if app is not None:
@@ -82,5 +96,6 @@ def _on_shutdown(sender: Any = None, **_: Any) -> None:
 
 signals.task_revoked.connect(_on_revoked, weak=False)
 signals.task_failure.connect(_on_failure, weak=False)
+signals.celeryd_after_setup.connect(_on_worker_setup, weak=False)
 signals.worker_ready.connect(_on_ready, weak=False)
 signals.worker_shutdown.connect(_on_shutdown, weak=False)
