@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import wait_status
@@ -180,11 +179,13 @@ def test_watch_a_function_until_none_is_active(run, env, client, start_worker):
         ],
         env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
-    # The watch shows what is queued after it began, so wait for its first look.
-    time.sleep(1.5)
+    # The watch shows what is queued after it began: its first look is announced on stderr.
+    assert watcher.stderr is not None
+    assert "watching urn:fss:" in watcher.stderr.readline()
     rids = [client.invoke_async("slow", {"seconds": 0.5}) for _ in range(2)]
     out, _ = watcher.communicate(timeout=60)
     assert watcher.returncode == 0, out

@@ -45,10 +45,15 @@ def watch(
     failed = False
     deadline = None if timeout is None else time.monotonic() + timeout
     since = time.time()
+    first = True
     try:
         while True:
             with friendly():
                 records = _look(client, request_id, function, since, seen)
+            if first and function is not None:
+                # On stderr, so stdout holds only changes; a script may wait for this line.
+                typer.echo(f"watching {client.resolve(function)}; Ctrl-C stops", err=True)
+            first = False
             for record in records:
                 state = (record.status, record.attempts)
                 if seen.get(record.request_id) != state:
