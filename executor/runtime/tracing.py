@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from celery.exceptions import Retry
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, StatusCode
+from opentelemetry.trace import Link, SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from executor.core.messages import DeliveryJob, InvocationMessage
@@ -33,9 +35,33 @@ OUTCOME = "executor.outcome"
 DESTINATION = "executor.destination"
 
 
-def _tracer() -> trace.Tracer:
+def _tracer() -> trace.Tracer | None:
+    """The tracer of the configured provider; None when no SDK is configured, where making
+    no-op spans would cost tens of microseconds per invocation for nothing."""
     # Looked up per span, so a provider set after this module was imported is used.
-    return trace.get_tracer("executor")
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider):
+        return None
+    return _tracer_of(provider)
+
+
+@lru_cache(maxsize=4)
+def _tracer_of(provider: trace.TracerProvider) -> trace.Tracer:
+    return provider.get_tracer("executor")
+
+
+@contextmanager
+def _continued(value: str) -> Iterator[None]:
+    """Untraced here, but an upstream trace stays current, so logs and destinations see it."""
+    parent = context_of(value)
+    if parent is None:
+        yield
+        return
+    token = otel_context.attach(parent)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def traceparent() -> str:
@@ -61,7 +87,11 @@ def ids() -> tuple[str, str] | None:
 @contextmanager
 def producing(function_urn: str) -> Iterator[str]:
     """The producer span of one ``invoke_async``; yields the ``traceparent`` to send on."""
-    with _tracer().start_as_current_span(
+    tracer = _tracer()
+    if tracer is None:
+        yield traceparent()
+        return
+    with tracer.start_as_current_span(
         f"invoke {function_urn.rsplit(':', 2)[-2]}",
         kind=SpanKind.PRODUCER,
         attributes={FUNCTION_URN: function_urn},
@@ -75,10 +105,15 @@ def produced(request_id: str) -> None:
 
 
 @contextmanager
-def running(task: Any, message: InvocationMessage) -> Iterator[Span]:
+def running(task: Any, message: InvocationMessage) -> Iterator[None]:
     """The span of one attempt, under the producer's; its outcome is set from how it ended."""
+    tracer = _tracer()
+    if tracer is None:
+        with _continued(message.traceparent):
+            yield
+        return
     urn = message.urn
-    with _tracer().start_as_current_span(
+    with tracer.start_as_current_span(
         f"run {urn.rsplit(':', 2)[-2] if urn else task.name}",
         context=context_of(message.traceparent),
         kind=SpanKind.CONSUMER,
@@ -87,7 +122,7 @@ def running(task: Any, message: InvocationMessage) -> Iterator[Span]:
         set_status_on_exception=False,
     ) as span:
         try:
-            yield span
+            yield
         except Retry:
             span.set_attribute(OUTCOME, "RETRY")
             raise
@@ -115,13 +150,18 @@ def attempt(number: int) -> None:
 def delivering(job: DeliveryJob, number: int) -> Iterator[str]:
     """The span of one delivery attempt, under the invocation's trace and linked to the
     attempt that produced the event; yields the ``traceparent`` the destination passes on."""
+    tracer = _tracer()
+    if tracer is None:
+        with _continued(job.traceparent):
+            yield traceparent()
+        return
     links = []
     produced = context_of(job.link)
     if produced is not None:
         span_context = trace.get_current_span(produced).get_span_context()
         if span_context.is_valid:
             links.append(Link(span_context))
-    with _tracer().start_as_current_span(
+    with tracer.start_as_current_span(
         f"deliver {job.outcome} to {job.kind}",
         context=context_of(job.traceparent),
         kind=SpanKind.PRODUCER,
