@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Reject, Retry
 
 from executor.runtime import tracing
 
 log = logging.getLogger("executor.task")
+
+# Exceptions Celery reads as orders (retry, drop, reject) rather than as a failure.
+_CELERY_ORDERS = (Ignore, Reject, Retry)
 
 _SETTLED = "executor_settled"
 
@@ -30,6 +33,8 @@ def fail(task: Any, error: BaseException | str) -> NoReturn:
     """End the task as FAILURE with ``error``; the record already says FAIL."""
     setattr(task.request, _SETTLED, True)
     tracing.ended(task, "FAIL")
+    if isinstance(error, _CELERY_ORDERS):
+        raise InvocationFailed(f"{type(error).__name__}: {error}") from error
     if isinstance(error, BaseException):
         raise error
     raise InvocationFailed(error)
