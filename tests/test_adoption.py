@@ -84,6 +84,8 @@ def test_celerys_worker_command_runs_both_kinds(env, project, rdb, tmp_path):
             "2",
             "-n",
             "adopted@%h",
+            "--loglevel",
+            "INFO",
         ],
         # Celery refuses to run a pickle-accepting worker as root unless told to (CI runs as root).
         env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "C_FORCE_ROOT": "1"},
@@ -91,7 +93,10 @@ def test_celerys_worker_command_runs_both_kinds(env, project, rdb, tmp_path):
         stdout=(tmp_path / "worker.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
+    log = tmp_path / "worker.log"
     try:
+        # A loaded machine may take a while to start the pool; the checks below start after.
+        wait_for(lambda: "ready." in log.read_text(errors="replace"), 60, "the worker to start")
         client = project.functions.client
         assert wait_status(client, doubled, "SUCCESS", timeout=30).attempts == 1
         wait_for(lambda: rdb.llen(project.DONE_KEY) == 1, 30, "the project's own task")
