@@ -15,17 +15,21 @@ from services import ROOT, wait_for
 from executor import FunctionApp
 from executor.core.constants import DELIVER_TASK, INVOCATION_QUEUE
 from executor.core.errors import InvalidParameter
+from executor.core.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def project(env, monkeypatch):
-    """The project module, imported here with this test's broker."""
+    """The project module, imported here with this test's broker and settings."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # The process-wide settings are read once; another test may have read them already.
+    get_settings.cache_clear()
     sys.modules.pop("adopted_app", None)
-    return importlib.import_module("adopted_app")
+    yield importlib.import_module("adopted_app")
+    get_settings.cache_clear()
 
 
 def test_the_projects_settings_stay_and_the_engine_tasks_carry_their_own(project):

@@ -77,6 +77,7 @@ def _on_worker_setup(sender: Any = None, instance: Any = None, **_: Any) -> None
     if app is None:
         return
     queues = instance.app.amqp.queues
+    # Celery keeps no other record of -Q: its selection stays None until -Q makes one.
     if queues._consume_from is None:
         for name in app.queues():
             queues.select_add(name)
