@@ -172,14 +172,15 @@ class Execution:
         error = f"{type(exc).__name__}: {exc}"
         policy = self.spec.retry_policy
         if not policy.retries(exc):
-            self.settle(
+            if self.settle(
                 Status.FAIL,
                 CONDITION_NOT_RETRYABLE,
                 attempt,
                 error=error,
                 note=policy.describe(exc),
-            )
-            return
+            ):
+                outcome.fail(self.task, exc)
+            self.ended_elsewhere()
         if self.retry < max_retries:
             countdown = self.countdown(exc)
             now = time.time()
