@@ -15,7 +15,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'urn', ARGV[2], 'status', 'WAIT', 'attempts', 0, 'claimed', -1,
   'crashes', 0, 'enqueued_at', ARGV[3], 'deadline', ARGV[4], 'chain', ARGV[5],
-  'payload', ARGV[6], 'origin', ARGV[7], 'traceparent', ARGV[9])
+  'payload', ARGV[6], 'origin', ARGV[7], 'traceparent', ARGV[9] or '')
 redis.call('RPUSH', KEYS[2], ARGV[8])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
@@ -135,7 +135,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'urn', ARGV[2], 'status', 'WAIT', 'attempts', 0, 'claimed', -1,
   'crashes', 0, 'enqueued_at', ARGV[3], 'deadline', ARGV[4], 'chain', ARGV[5],
-  'payload', ARGV[6], 'origin', ARGV[7], 'traceparent', ARGV[13])
+  'payload', ARGV[6], 'origin', ARGV[7], 'traceparent', ARGV[13] or '')
 redis.call('RPUSH', KEYS[2], ARGV[8])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 -- the in-flight index orders a delayed invocation by its due time: it waits from then
