@@ -33,7 +33,11 @@ def fail(task: Any, error: BaseException | str) -> NoReturn:
     """End the task as FAILURE with ``error``; the record already says FAIL."""
     setattr(task.request, _SETTLED, True)
     tracing.ended(task, "FAIL")
-    if isinstance(error, _CELERY_ORDERS):
+    # Celery obeys its own orders, and a SystemExit or KeyboardInterrupt raised again would
+    # take the pool process down: those are reported as InvocationFailed instead.
+    if isinstance(error, _CELERY_ORDERS) or (
+        isinstance(error, BaseException) and not isinstance(error, Exception)
+    ):
         raise InvocationFailed(f"{type(error).__name__}: {error}") from error
     if isinstance(error, BaseException):
         raise error

@@ -31,7 +31,9 @@ def test_a_failure_raises_the_functions_own_error_and_marks_the_request():
     assert outcome.settled(task)
 
 
-@pytest.mark.parametrize("order", [Retry("again"), Ignore("skip")])
+@pytest.mark.parametrize(
+    "order", [Retry("again"), Ignore("skip"), SystemExit(3), KeyboardInterrupt()]
+)
 def test_an_error_celery_would_obey_is_reported_as_a_failure(order):
     with pytest.raises(outcome.InvocationFailed, match=type(order).__name__) as raised:
         outcome.fail(FakeTask(events=True), order)
