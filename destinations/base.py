@@ -30,6 +30,8 @@ class Delivery:
     ``identity`` is stable across repeated deliveries of the same outcome (the request id and
     the outcome), so a destination can overwrite or skip instead of duplicating. ``chain`` is
     the call chain of the invocation that produced the event (without its own function).
+    ``traceparent`` is the W3C trace context of this delivery (empty when nothing is traced):
+    a destination passes it on where its service carries one.
     """
 
     identity: str
@@ -41,6 +43,7 @@ class Delivery:
     chain: tuple[str, ...] = ()
     agency: str | None = None
     attempt: int = 1
+    traceparent: str = ""
 
     def body(self) -> bytes:
         """The event as compact UTF-8 JSON, byte for byte what every destination receives."""

@@ -3,7 +3,8 @@
 Two backends, chosen by the agency's ``dis`` section:
 
 - ``redis`` (default): a Redis Stream named ``stream_name`` with the fields ``id`` (the event's
-  identity, ``<request_id>:<outcome>``) and ``event`` (its JSON), trimmed to about ``maxlen``
+  identity, ``<request_id>:<outcome>``), ``event`` (its JSON) and, when the delivery is traced,
+  ``traceparent`` (its W3C trace context), trimmed to about ``maxlen``
   entries. One Lua script checks a per-identity marker and adds the entry, so a repeated
   delivery never adds a second one.
 - ``kinesis``: ``PutRecord`` to a Kinesis-compatible stream, partition key = request id. A marker
@@ -38,15 +39,17 @@ from executor.core.params import DISParam, Param
 
 log = logging.getLogger("executor.destinations.dis")
 
-# KEYS: stream, marker   ARGV: identity, event, maxlen (0: untrimmed), marker ttl
+# KEYS: stream, marker   ARGV: identity, event, maxlen (0: untrimmed), marker ttl, traceparent
 APPEND_ONCE = """
 local id = redis.call('GET', KEYS[2])
 if id then return {0, id} end
+local args = {KEYS[1]}
 if tonumber(ARGV[3]) > 0 then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[1], 'event', ARGV[2])
-else
-  id = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'event', ARGV[2])
+  table.insert(args, 'MAXLEN'); table.insert(args, '~'); table.insert(args, ARGV[3])
 end
+for _, v in ipairs({'*', 'id', ARGV[1], 'event', ARGV[2]}) do table.insert(args, v) end
+if ARGV[5] ~= '' then table.insert(args, 'traceparent'); table.insert(args, ARGV[5]) end
+id = redis.call('XADD', unpack(args))
 redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
 return {1, id}
 """
@@ -86,6 +89,7 @@ class DISDestination:
                     delivery.body(),
                     access.maxlen,
                     settings.status_retention,
+                    delivery.traceparent,
                 ],
             )
         if not added:

@@ -4,10 +4,12 @@ Two backends, chosen by the agency's ``smn`` section:
 
 - ``sns``: ``Publish`` to the SNS-compatible topic ``arn:aws:sns:<region>:<account_id>:<topic>``
   (the topic is the last part of ``topic_urn``), with the message attributes ``function_urn``,
-  ``condition`` (``Success`` for a success: SNS refuses empty values) and ``event_id``.
+  ``condition`` (``Success`` for a success: SNS refuses empty values), ``event_id`` and, when
+  the delivery is traced, ``traceparent``.
 - ``webhook``: a ``POST`` of the event JSON to every subscription of the topic, with the headers
   ``X-Signature`` (hex HMAC-SHA256 of the body, keyed with the subscription's secret),
-  ``X-Event-Id`` and ``X-Topic-Urn``. A 2xx answer is a delivery; 408, 429, 5xx and network
+  ``X-Event-Id``, ``X-Topic-Urn`` and, when the delivery is traced, the W3C ``traceparent``.
+  A 2xx answer is a delivery; 408, 429, 5xx and network
   errors are tried again, other answers are refused for good. A subscription that took the event
   is remembered, so a retry posts only to those that did not.
 """
@@ -63,14 +65,20 @@ class SMNDestination:
 
     def _publish(self, delivery: Delivery, access: SMNAccess, topic_urn: str) -> None:
         condition = str(delivery.event.get("request_context", {}).get("condition", ""))
+        attributes = {
+            "function_urn": delivery.function_urn,
+            "condition": condition or "Success",
+            "event_id": delivery.identity,
+        }
+        if delivery.traceparent:
+            attributes["traceparent"] = delivery.traceparent
         try:
             _aws.sns(access).publish(
                 TopicArn=topic_arn(access, topic_urn),
                 Message=delivery.body().decode(),
                 MessageAttributes={
-                    "function_urn": {"DataType": "String", "StringValue": delivery.function_urn},
-                    "condition": {"DataType": "String", "StringValue": condition or "Success"},
-                    "event_id": {"DataType": "String", "StringValue": delivery.identity},
+                    name: {"DataType": "String", "StringValue": value}
+                    for name, value in attributes.items()
                 },
             )
         except (ClientError, BotoCoreError) as exc:
@@ -99,7 +107,7 @@ class SMNDestination:
                 if runtime.read_marker(sent) is not None:
                     continue
             try:
-                post(subscription, body, delivery.identity)
+                post(subscription, body, delivery.identity, delivery.traceparent)
             except DeliveryError as exc:
                 failures.append(exc)
                 continue
@@ -116,7 +124,7 @@ def _fingerprint(subscription: Subscription) -> str:
     return hashlib.sha256(subscription.url.encode()).hexdigest()[:16]
 
 
-def post(subscription: Subscription, body: bytes, identity: str) -> None:
+def post(subscription: Subscription, body: bytes, identity: str, traceparent: str = "") -> None:
     """POST one event to one subscription; a ``DeliveryError`` unless it answers 2xx."""
     url = urlsplit(subscription.url)
     # Only the host is named in errors: a URL may carry a token.
@@ -133,6 +141,8 @@ def post(subscription: Subscription, body: bytes, identity: str) -> None:
         "X-Event-Id": identity,
         "X-Topic-Urn": subscription.topic_urn,
     }
+    if traceparent:
+        headers["traceparent"] = traceparent
     try:
         connection.request("POST", target, body=body, headers=headers)
         response = connection.getresponse()

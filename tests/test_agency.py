@@ -131,9 +131,11 @@ def test_credentials_appear_nowhere_a_user_looks(
     outputs = [worker.output(), *every_value(rdb)]
     for rid in (ok, bad, hooked):
         outputs.append(run_cli(dest_env, "invocations", "show", rid))
+        outputs.append(run_cli(dest_env, "invocations", "show", rid, "--json"))
     outputs.append(run_cli(dest_env, "dlq", "show", f"{bad}:success"))
-    outputs.append(run_cli(dest_env, "dlq", "list"))
-    outputs.append(run_cli(dest_env, "config", "get", "report"))
+    for listing in (("dlq", "list"), ("config", "get", "report")):
+        outputs.append(run_cli(dest_env, *listing))
+        outputs.append(run_cli(dest_env, *listing, "--json"))
     stored = aws.client("s3").get_object(Bucket="seen", Key=f"p/{ok}/success.json")
     outputs += [stored["Body"].read().decode(), json.dumps(stored["Metadata"])]
     outputs += [json.dumps(r.headers) + r.body.decode() for r in webhook.received]

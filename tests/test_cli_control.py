@@ -47,7 +47,7 @@ def test_invoke_with_request_id_and_delay_then_recursive_cancel(run, client, sta
     bad = run("invoke", "tally", "--delay", "4000", ok=False)
     assert "error FSS.0400: delay must be between 0 and 3600" in bad.stderr
     child = client.invoke_async("tally", {"n": 3}, delay=60, origin="job-1")
-    shown = json.loads(run("invocations", "show", "job-1").stdout)
+    shown = json.loads(run("invocations", "show", "job-1", "--json").stdout)
     assert shown["status"] == "WAIT" and shown["due_at"] > shown["enqueued_at"] + 59
     cancelled = json.loads(run("invocations", "cancel", "job-1", "--recursive").stdout)
     assert cancelled["status"] == "DISCARD"

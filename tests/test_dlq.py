@@ -87,7 +87,7 @@ def test_refused_event_is_redriven_and_delivered(dest_client, dest_env, aws, sta
     record = wait_delivery(dest_client, rid, {"dead-lettered"})
     assert dest_client.get_invocation(rid).deliveries == record.deliveries
 
-    listed = cli(dest_env, "list")
+    listed = cli(dest_env, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [summary] = json.loads(listed.stdout)["dead_letters"]
     assert summary["identity"] == f"{rid}:success"

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from conftest import wait_status
 from fleet_services import Flower, http_get, raw_message, run_executor
 from services import wait_for
 
 from destinations.functiongraph import target_request_id
 from executor import Client, Settings
-from executor.core.constants import INVOCATION_QUEUE
+from executor.core.constants import CONDITION_RETRIES_EXHAUSTED, INVOCATION_QUEUE
 
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "ops", "s3cret-pw"
 SECRET = "card-4111-1111"
+# Celery's parent process reports a retry when the attempt returns, and Flower takes a retry
+# over any other state: a retry that runs and succeeds first would be shown as RETRY. Retries
+# half a second away keep the reports in order.
+SPACED_RETRIES = {"EXECUTOR_RETRY_BACKOFF_BASE": "1", "EXECUTOR_RETRY_BACKOFF_MAX": "2"}
 
 
 def test_flower_refuses_to_start_without_credentials(env):
@@ -25,7 +32,7 @@ def test_flower_refuses_to_start_without_credentials(env):
 
 
 def test_flower_finds_invocations_with_payloads_masked(env, client, start_worker):
-    start_worker(pool="prefork", concurrency=2)
+    start_worker(pool="prefork", concurrency=2, env=SPACED_RETRIES)
     flower = Flower({**env, "EXECUTOR_FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}"})
     try:
         flower.wait_ready()
@@ -86,3 +93,66 @@ def test_payloads_in_task_headers_follow_the_setting(settings, rdb, start_worker
     headers = raw_message(rdb, INVOCATION_QUEUE)["headers"]
     assert (SECRET in headers["kwargsrepr"]) is show
     assert headers["task"] == "fn:default:hello:latest"
+
+
+@pytest.fixture
+def flower(env) -> Iterator[Flower]:
+    """``executor flower`` with basic auth, once it answers."""
+    running = Flower({**env, "EXECUTOR_FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}"})
+    try:
+        yield running.wait_ready()
+    finally:
+        running.stop()
+
+
+def task_info(flower: Flower) -> Callable[[str], dict[str, Any]]:
+    def info(task_id: str) -> dict[str, Any]:
+        status, body = http_get(f"{flower.url}/api/task/info/{task_id}", (USER, PASSWORD))
+        return json.loads(body) if status == 200 else {}
+
+    return info
+
+
+@pytest.mark.parametrize(("pool", "retries"), [("prefork", 2), ("solo", 1)])
+def test_flower_states_follow_the_status_records(
+    env, client, rdb, start_worker, flower, pool, retries
+):
+    start_worker().stop()  # publishes the catalogue, then no worker hears the revoke below
+    client.put_async_config("boom", {"max_async_retry_attempts": retries})
+    cancelled = client.invoke_async("hello", {"name": SECRET})
+    client.cancel(cancelled)
+    worker = start_worker(pool=pool, concurrency=2, env=SPACED_RETRIES)
+    failed = client.invoke_async("boom", {"card": SECRET})
+    succeeded = client.invoke_async("hello", {"name": "ok"})
+    info = task_info(flower)
+
+    wanted = {cancelled: "REVOKED", failed: "FAILURE", succeeded: "SUCCESS"}
+
+    def seen() -> bool:
+        return all(info(t).get("state") == state for t, state in wanted.items())
+
+    wait_for(seen, 40, f"flower to show {wanted}", interval=0.3)
+    shown = info(failed)
+    assert shown["name"] == "fn:default:boom:latest"
+    assert shown["exception"] == "ValueError('always fails')"
+    assert shown["retries"] == retries
+    assert SECRET not in json.dumps(shown)
+
+    # The record is the task's own FAIL, not a platform failure written over it by the hook.
+    record = wait_status(client, failed, "FAIL")
+    assert record.attempts == retries + 1
+    assert record.condition == CONDITION_RETRIES_EXHAUSTED
+    assert record.error_code == CONDITION_RETRIES_EXHAUSTED
+    assert record.error_message == "ValueError: always fails"
+    assert [t.status.value for t in record.history if t.status][-1] == "FAIL"
+    assert not any("platform" in t.note for t in record.history)
+    assert client.get_invocation(cancelled).status.value == "DISCARD"
+    assert client.get_invocation(succeeded).status.value == "SUCCESS"
+
+    # Acknowledged, never run again: the queue and the unacked set drain, the runs stay put.
+    def drained() -> bool:
+        return rdb.llen(INVOCATION_QUEUE) == 0 and rdb.hlen("unacked") == 0
+
+    wait_for(drained, 20, "every message acknowledged")
+    assert int(rdb.get(f"test:runs:{failed}")) == retries + 1
+    assert "raised unexpected: ValueError('always fails')" in worker.output()

@@ -14,6 +14,8 @@ import typer
 from executor.core import payload
 from executor.core.errors import ExecutorError, InvalidParameter
 
+JsonOption = Annotated[bool, typer.Option("--json", help="print the exact JSON instead of a table")]
+
 AppOption = Annotated[
     str | None,
     typer.Option(

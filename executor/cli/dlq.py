@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.progress import track
 
-from executor.cli.common import AppOption, emit, friendly, load_app
+from executor.cli import render
+from executor.cli.common import AppOption, JsonOption, emit, friendly, load_app
 from executor.runtime.dlq import DeadLetters
 
 dlq_cli = typer.Typer(
@@ -32,13 +34,18 @@ def chosen(letters: DeadLetters, identities: list[str] | None, everything: bool)
 
 
 @dlq_cli.command("list")
-def dlq_list(limit: int = 100, offset: int = 0, app: AppOption = None) -> None:
+def dlq_list(
+    limit: int = 100, offset: int = 0, as_json: JsonOption = False, app: AppOption = None
+) -> None:
     """Dead-lettered events, oldest first, without the events themselves."""
     with friendly():
         letters = dead_letters(app)
         page = letters.page(limit, offset)
         total = letters.count()
-    emit({"dead_letters": [letter.summary() for letter in page], "count": total})
+    if as_json:
+        emit({"dead_letters": [letter.summary() for letter in page], "count": total})
+    else:
+        render.show(render.dead_letters(page, total))
 
 
 @dlq_cli.command("show")
@@ -56,7 +63,16 @@ def dlq_redrive(
     with friendly():
         letters = dead_letters(app)
         wanted = chosen(letters, identities, everything)
-        queued = letters.redrive(wanted)
+        queued: list[str] = []
+        # A bar on a terminal (stderr), so the JSON on stdout stays as it is.
+        for identity in track(
+            wanted,
+            description="redriving",
+            console=render.console(stderr=True),
+            disable=len(wanted) < 2,
+            transient=True,
+        ):
+            queued += letters.redrive([identity])
     missing = [identity for identity in wanted if identity not in queued]
     emit({"redriven": queued, "not_found": missing})
     if missing and not everything:

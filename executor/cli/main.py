@@ -6,10 +6,20 @@ from typing import Annotated
 
 import typer
 
-from executor.cli.common import AppOption, client_for, emit, friendly, load_app, read_json
+from executor.cli import render
+from executor.cli.common import (
+    AppOption,
+    JsonOption,
+    client_for,
+    emit,
+    friendly,
+    load_app,
+    read_json,
+)
 from executor.cli.dlq import dlq_cli
 from executor.cli.fleet import register_fleet_commands
 from executor.cli.redrive import register_redrive
+from executor.cli.watch import watch
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.errors import ExecutorError, StoreLayoutMismatch, Unavailable
 from executor.ops.bench.command import bench
@@ -118,9 +128,14 @@ def config_put(
 
 
 @config_cli.command("get")
-def config_get(name: str, app: AppOption = None) -> None:
+def config_get(name: str, as_json: JsonOption = False, app: AppOption = None) -> None:
+    """The async configuration of one function version."""
     with friendly():
-        emit(client_for(app).get_async_config(name))
+        found = client_for(app).get_async_config(name)
+    if as_json:
+        emit(found)
+    else:
+        render.show(render.config(found))
 
 
 @config_cli.command("delete")
@@ -135,11 +150,16 @@ def config_list(
     name: str,
     marker: str | None = None,
     limit: int = 10,
+    as_json: JsonOption = False,
     app: AppOption = None,
 ) -> None:
     """The async configurations of every version of a function."""
     with friendly():
-        emit(client_for(app).list_async_configs(name, marker=marker, limit=limit))
+        page = client_for(app).list_async_configs(name, marker=marker, limit=limit)
+    if as_json:
+        emit(page)
+    else:
+        render.show(render.configs(page.async_invoke_configs))
 
 
 @invocations_cli.command("list")
@@ -150,6 +170,7 @@ def invocations_list(
     until: Annotated[float | None, typer.Option(help="epoch seconds")] = None,
     limit: int = 100,
     marker: str | None = None,
+    as_json: JsonOption = False,
     app: AppOption = None,
 ) -> None:
     """Invocations of a function, newest first."""
@@ -157,6 +178,9 @@ def invocations_list(
         page = client_for(app).list_invocations(
             name, status=status, since=since, until=until, limit=limit, marker=marker
         )
+    if not as_json:
+        render.show(render.invocations(page.invocations, page.next_marker))
+        return
     emit(
         {
             "invocations": [i.to_wire() for i in page.invocations],
@@ -167,10 +191,17 @@ def invocations_list(
 
 
 @invocations_cli.command("show")
-def invocations_show(request_id: str, app: AppOption = None) -> None:
+def invocations_show(request_id: str, as_json: JsonOption = False, app: AppOption = None) -> None:
     """The full status record of one invocation, with its history and deliveries."""
     with friendly():
-        emit(client_for(app).get_invocation(request_id))
+        record = client_for(app).get_invocation(request_id)
+    if as_json:
+        emit(record)
+    else:
+        render.show(render.invocation(record))
+
+
+invocations_cli.command("watch")(watch)
 
 
 @invocations_cli.command("cancel")

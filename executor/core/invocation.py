@@ -95,6 +95,7 @@ class Invocation(BaseModel):
     origin: str = ""
     due_at: float | None = None
     redrive_of: str = ""
+    traceparent: str = ""
     cycle_drops: int = 0
     payload: Any = None
     history: tuple[Transition, ...] = ()

@@ -33,6 +33,7 @@ class InvocationMessage(BaseModel):
     deadline: float = 0.0
     origin: str = ""
     in_record: bool = False
+    traceparent: str = ""  # W3C trace context of the producer's span; empty when untraced
 
     def kwargs(self) -> dict[str, Any]:
         """The task's keyword arguments on the wire."""
@@ -44,7 +45,7 @@ class InvocationMessage(BaseModel):
 
     def shown(self) -> dict[str, Any]:
         """The arguments with the payload, as task events show them when payloads are shown."""
-        return {
+        shown: dict[str, Any] = {
             "payload": self.payload,
             "urn": self.urn,
             "chain": list(self.chain),
@@ -52,6 +53,9 @@ class InvocationMessage(BaseModel):
             "deadline": self.deadline,
             "origin": self.origin,
         }
+        if self.traceparent:
+            shown["traceparent"] = self.traceparent
+        return shown
 
 
 class DeliveryJob(BaseModel):
@@ -60,6 +64,8 @@ class DeliveryJob(BaseModel):
     ``chain`` is the chain of the invocation that produced the event; ``first_at`` is when the
     first attempt was queued, which fixes the delivery deadline for every later attempt;
     ``token`` names the delivery chain the job belongs to (one chain per event may attempt).
+    ``traceparent`` is the trace of the invocation; ``link`` the span of the attempt that
+    produced the event (both W3C ``traceparent`` values, empty when untraced).
     """
 
     model_config = _WIRE
@@ -73,6 +79,8 @@ class DeliveryJob(BaseModel):
     agency: str | None = None
     first_at: float = 0.0
     token: str = ""
+    traceparent: str = ""
+    link: str = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -95,6 +103,8 @@ class DeliveryJob(BaseModel):
             "agency": self.agency,
             "first_at": self.first_at,
             "token": self.token,
+            "traceparent": self.traceparent,
+            "link": self.link,
         }
 
 

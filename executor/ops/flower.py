@@ -15,6 +15,10 @@ from celery import Celery
 from executor.core.errors import InvalidParameter
 from executor.core.settings import Settings
 
+# The tasks page shows what an operator of invocations looks for: the masked arguments, the
+# function's error and how often it was retried. FLOWER_TASKS_COLUMNS overrides it.
+TASKS_COLUMNS = "name,uuid,state,kwargs,exception,retries,received,runtime,worker"
+
 AUTH_HINT = (
     "set EXECUTOR_FLOWER_BASIC_AUTH to user:password (several: user1:pw1,user2:pw2); "
     "Flower shows every invocation and can stop workers, so it never runs without it"
@@ -55,4 +59,5 @@ def run_flower(
     # Flower reads FLOWER_* variables; the credentials go there rather than into the command
     # line, which any user of the host can read with ps.
     os.environ["FLOWER_BASIC_AUTH"] = basic_auth(settings)
+    os.environ.setdefault("FLOWER_TASKS_COLUMNS", TASKS_COLUMNS)
     celery.start(argv=flower_argv(port=port, address=address, url_prefix=url_prefix, extra=extra))

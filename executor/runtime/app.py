@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from celery import Celery
+
 from executor.core.config import AsyncConfig
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.errors import InvalidParameter
@@ -14,7 +16,7 @@ from executor.runtime import logs, metrics, signals  # noqa: F401  (connects the
 from executor.runtime.client import Client
 from executor.runtime.context import Handler
 from executor.runtime.delivery import register_delivery
-from executor.runtime.engine import make_celery
+from executor.runtime.engine import check_adoptable, make_celery, task_options
 from executor.runtime.orphans import Orphans
 from executor.runtime.reconciler import Reconciler
 from executor.runtime.registry import FunctionSpec, Registry
@@ -28,13 +30,25 @@ class FunctionApp:
     """Register handlers with ``@app.function(name)``; run them with ``executor worker``.
 
     ``app.celery`` is a plain Celery app, so ``celery -A module:app.celery worker`` and Flower
-    work on it as on any other.
+    work on it as on any other. ``FunctionApp(celery=existing)`` adopts an app of the user's
+    instead: its broker, routes and defaults stay as they are, and what the engine needs
+    (late acks, JSON, time limits) is set on the engine's own tasks alone.
     """
 
-    def __init__(self, settings: Settings | None = None, *, name: str = "executor") -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        name: str = "executor",
+        celery: Celery | None = None,
+    ) -> None:
         self.settings = settings or get_settings()
         self.registry = Registry()
-        self.celery = make_celery(self.settings, main=name)
+        if celery is None:
+            celery = make_celery(self.settings, main=name)
+        else:
+            check_adoptable(celery)
+        self.celery = celery
         self.celery.executor_app = self
         self.client = Client(self.settings, celery=self.celery, registry=self.registry)
         self.lifecycle = self.client.lifecycle
@@ -45,7 +59,7 @@ class FunctionApp:
             Orphans(self.celery, self.settings, self.client.store, self.lifecycle),
             self.publish_catalogue,
         )
-        register_delivery(self.celery, self.client.deliveries)
+        register_delivery(self.celery, self.client.deliveries, task_options(self.settings))
 
     def function(
         self,
@@ -92,9 +106,13 @@ class FunctionApp:
                 retry_policy=policy,
             )
             self.registry.add(spec)
-            self.celery.task(name=spec.task_name, bind=True, base=InvocationTask, shared=False)(
-                make_runner(self.client, spec)
-            )
+            self.celery.task(
+                name=spec.task_name,
+                bind=True,
+                base=InvocationTask,
+                shared=False,
+                **task_options(self.settings),
+            )(make_runner(self.client, spec))
             return handler
 
         return decorate

@@ -25,6 +25,7 @@ from executor.core.invocation import (
 from executor.core.payload import check_payload
 from executor.core.settings import Settings, get_settings
 from executor.core.urn import FunctionURN
+from executor.runtime import tracing
 from executor.runtime.delivery import Deliveries
 from executor.runtime.engine import make_celery
 from executor.runtime.functions import Functions
@@ -120,16 +121,20 @@ class Client:
                 raise
         entry = self.lookup(urn)
         config = self.configs.effective(urn, entry.default_config)
-        return self.lifecycle.accept(
-            entry,
-            request_id=request_id,
-            payload=payload,
-            payload_json=payload_json,
-            chain=chain,
-            max_age=config.max_async_event_age_in_seconds,
-            origin=origin,
-            delay=delay,
-        )
+        with tracing.producing(str(urn)) as traceparent:
+            accepted = self.lifecycle.accept(
+                entry,
+                request_id=request_id,
+                payload=payload,
+                payload_json=payload_json,
+                chain=chain,
+                max_age=config.max_async_event_age_in_seconds,
+                origin=origin,
+                delay=delay,
+                traceparent=traceparent,
+            )
+            tracing.produced(accepted)
+        return accepted
 
     # -- async configs --------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from executor.core.guard import ChainBroken
 from executor.core.invocation import DeliveryState, DeliveryStatus
 from executor.core.messages import DeadLetter, DeliveryJob
 from executor.core.settings import Settings
+from executor.runtime import tracing
 from executor.runtime.publisher import Publisher
 from executor.runtime.redaction import MaskedTask
 from executor.state.store import Store
@@ -120,21 +121,23 @@ class Deliveries:
         return max(self.settings.status_retention, int(self.settings.delivery_deadline) + 60)
 
     def attempt(self, job: DeliveryJob, attempt: int) -> None:
-        """One attempt; raises what the destination raises."""
-        destinations.get(job.kind).deliver(
-            Delivery(
-                identity=job.identity,
-                request_id=job.request_id,
-                outcome=job.outcome,
-                function_urn=job.function_urn,
-                event=job.event,
-                param=job.destination.decoded(),
-                chain=job.chain,
-                agency=job.agency,
-                attempt=attempt,
-            ),
-            self.runtime,
-        )
+        """One attempt, in a span of its own; raises what the destination raises."""
+        with tracing.delivering(job, attempt) as traceparent:
+            destinations.get(job.kind).deliver(
+                Delivery(
+                    identity=job.identity,
+                    request_id=job.request_id,
+                    outcome=job.outcome,
+                    function_urn=job.function_urn,
+                    event=job.event,
+                    param=job.destination.decoded(),
+                    chain=job.chain,
+                    agency=job.agency,
+                    attempt=attempt,
+                    traceparent=traceparent,
+                ),
+                self.runtime,
+            )
 
     def run(self, job: DeliveryJob, task: DeliveryTask) -> None:
         """The delivery task's body: one attempt, then its record, a retry or a dead letter."""
@@ -224,10 +227,10 @@ class Deliveries:
         )
 
 
-def register_delivery(celery: Any, deliveries: Deliveries) -> Any:
+def register_delivery(celery: Any, deliveries: Deliveries, options: dict[str, Any]) -> Any:
     """The delivery task on ``celery``; its keyword arguments are a ``DeliveryJob``."""
 
-    @celery.task(name=DELIVER_TASK, bind=True, base=DeliveryTask, shared=False)  # type: ignore[untyped-decorator]
+    @celery.task(name=DELIVER_TASK, bind=True, base=DeliveryTask, shared=False, **options)  # type: ignore[untyped-decorator]
     def deliver(task: DeliveryTask, **kwargs: Any) -> None:
         deliveries.run(DeliveryJob.model_validate(kwargs), task)
 

@@ -1,4 +1,5 @@
-"""The Celery application every producer and worker shares."""
+"""The Celery application every producer and worker shares, or the guarantees the engine
+needs of one it adopts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 from celery import Celery
 
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.errors import InvalidParameter
 from executor.core.settings import Settings
+
+JSON = "json"
 
 
 def make_celery(settings: Settings, main: str = "executor") -> Celery:
@@ -62,3 +66,28 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
         if secret:
             options["sentinel_kwargs"] = {"password": secret}
     return options
+
+
+def task_options(settings: Settings) -> dict[str, Any]:
+    """What every task of the engine needs, whatever the app's own defaults say: set on each
+    task, so an adopted app keeps its configuration for its own tasks."""
+    return {
+        "serializer": JSON,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "acks_on_failure_or_timeout": True,
+        "ignore_result": True,
+        "soft_time_limit": settings.soft_time_limit,
+        "time_limit": settings.time_limit,
+    }
+
+
+def check_adoptable(app: Celery) -> None:
+    """Refuse an app whose workers could not read the engine's JSON messages."""
+    accepted = {str(c).split("/")[-1] for c in app.conf.accept_content or ()}
+    if JSON not in accepted:
+        raise InvalidParameter(
+            f"the Celery app {app.main!r} does not accept JSON messages "
+            f"(accept_content={list(app.conf.accept_content or ())}); add 'json' to its "
+            "accept_content: every function and delivery message is JSON"
+        )

@@ -35,6 +35,7 @@ from executor.core.params import FunctionGraphParam
 from executor.core.payload import PayloadRefused, nesting
 from executor.core.settings import Settings
 from executor.core.urn import FunctionURN, parse_urn
+from executor.runtime import tracing
 from executor.runtime.delivery import Deliveries
 from executor.runtime.functions import Functions
 from executor.runtime.publisher import Publisher
@@ -83,6 +84,7 @@ class Lifecycle:
         delay: float = 0,
         redrive_of: str = "",
         redrive_number: int = 0,
+        traceparent: str = "",
     ) -> str:
         """Record the invocation WAIT, then queue its message; nothing stays half-written.
 
@@ -97,11 +99,13 @@ class Lifecycle:
         deadline = (due_at or now) + max_age
         if request_id is None and not origin and due_at is None and not redrive_of:
             request_id = str(uuid.uuid4())
-            message = self._message(entry.urn, payload, chain, now, deadline, origin)
+            message = self._message(entry.urn, payload, chain, now, deadline, origin, traceparent)
             # When the broker is the state store's Redis, one script writes both.
             queued = self._fused(entry, request_id, message)
             if queued is not None:
-                new = NewRecord(request_id, entry.urn, now, deadline, chain, payload_json)
+                new = NewRecord(
+                    request_id, entry.urn, now, deadline, chain, payload_json, traceparent=traceparent
+                )
                 self.store.enqueue(new, queued)
                 return request_id
             self.store.create(
@@ -111,6 +115,7 @@ class Lifecycle:
                 deadline=deadline,
                 chain=chain,
                 payload_json=payload_json,
+                traceparent=traceparent,
             )
         else:
             request_id = request_id or str(uuid.uuid4())
@@ -126,11 +131,12 @@ class Lifecycle:
                 "redrive_of": redrive_of,
                 "redrive_number": redrive_number,
                 "children_ttl": self._children_ttl(),
+                "traceparent": traceparent,
                 "note": f"due in {delay:g} s" if due_at is not None else "",
             }
             queued = None
             if due_at is None:
-                message = self._message(entry.urn, payload, chain, now, deadline, origin)
+                message = self._message(entry.urn, payload, chain, now, deadline, origin, traceparent)
                 queued = self._fused(entry, request_id, message)
             if queued is not None:
                 found = self.store.accept_and_queue(target, queued)
@@ -149,7 +155,7 @@ class Lifecycle:
                 )
             if found.outcome is Accepted.EXISTS or due_at is not None or queued is not None:
                 return request_id
-        message = self._message(entry.urn, payload, chain, now, deadline, origin)
+        message = self._message(entry.urn, payload, chain, now, deadline, origin, traceparent)
         try:
             self.publisher.invocation(entry, request_id, message)
         except Exception as exc:
@@ -199,6 +205,7 @@ class Lifecycle:
             float(record["enqueued_at"]),
             float(record["deadline"]),
             record.get("origin", ""),
+            record.get("traceparent", ""),
         )
         # The next retry index, so the claim does not take it for a stale duplicate.
         self.publisher.invocation(entry, request_id, message, retries=max(claimed + 1, 0))
@@ -211,6 +218,7 @@ class Lifecycle:
         enqueued_at: float,
         deadline: float,
         origin: str,
+        traceparent: str,
     ) -> InvocationMessage:
         # The record keeps the payload, so the message goes without it.
         return InvocationMessage(
@@ -221,6 +229,7 @@ class Lifecycle:
             deadline=deadline,
             origin=origin,
             in_record=True,
+            traceparent=traceparent,
         )
 
     # -- attempts -------------------------------------------------------------------------------
@@ -261,11 +270,14 @@ class Lifecycle:
         config: AsyncConfig | None = None,
         agency: str | None = None,
         condition: str = "",
+        traceparent: str = "",
     ) -> bool:
         """End the invocation; the caller that wins hands the event to its destination.
 
         ``event`` may be a function that builds it, given with ``condition``: it is then built
-        only when a destination takes it (nothing else reads an event).
+        only when a destination takes it (nothing else reads an event). ``traceparent`` is the
+        invocation's trace; the span current here (the attempt's, in a task) is what the
+        delivery links to.
         """
         if config is None:
             config, agency = self.functions.policy(self._urn(urn))
@@ -332,6 +344,8 @@ class Lifecycle:
                     chain=tuple(chain),
                     function_urn=urn,
                     agency=agency,
+                    traceparent=traceparent,
+                    link=tracing.traceparent(),
                 )
             )
         return won
@@ -349,6 +363,8 @@ class Lifecycle:
         the source; None when the delivery must take its usual way (which refuses, counts or
         retries): a call the guard drops, an unknown target, an event above the payload
         limit, a broker the script cannot write to."""
+        if tracing.enabled():
+            return None  # the usual way makes the delivery's span and the target's trace
         param = destination.decoded()
         assert isinstance(param, FunctionGraphParam)
         target_chain = hop(chain, self._urn(urn).function)
@@ -366,7 +382,7 @@ class Lifecycle:
         target_id = target_request_id(f"{request_id}:{event.outcome}")
         # The payload is needed here only to be shown in task events.
         payload = json.loads(event_json) if self.settings.show_payloads else None
-        message = self._message(entry.urn, payload, target_chain, now, deadline, request_id)
+        message = self._message(entry.urn, payload, target_chain, now, deadline, request_id, "")
         queued = self._fused(entry, target_id, message)
         if queued is None:
             return None
@@ -486,6 +502,7 @@ class Lifecycle:
             chain=json.loads(record.get("chain", "[]")),
             function_urn=record["urn"],
             agency=agency,
+            traceparent=record.get("traceparent", ""),
         )
         if not self.deliveries.resend(job):
             return False
@@ -534,4 +551,5 @@ class Lifecycle:
             error_code=error_code,
             error_message=message,
             note=note,
+            traceparent=record.get("traceparent", ""),
         )

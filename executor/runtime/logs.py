@@ -1,10 +1,11 @@
 """Structured logs: one JSON object per line when ``EXECUTOR_LOG_FORMAT=json``.
 
 Every line logged while an invocation or a delivery is handled carries its ``request_id`` and
-``function_urn``, whether it comes from this package, from a handler's ``context.logger`` or
-from Celery itself. Lines hold what the code logged and nothing else: no task arguments, so
-payloads, result events and credentials stay out unless ``EXECUTOR_SHOW_PAYLOADS`` lets
-Celery's own lines show arguments.
+``function_urn`` (and, when it is traced, the OpenTelemetry ``trace_id`` and ``span_id``),
+whether it comes from this package, from a handler's ``context.logger`` or from Celery itself.
+Lines hold what the code logged and nothing else: no task arguments, so payloads, result
+events and credentials stay out unless ``EXECUTOR_SHOW_PAYLOADS`` lets Celery's own lines show
+arguments.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from celery.utils.log import get_multiprocessing_logger
 
 from executor.core.constants import DELIVER_TASK, INVOKE_TASK_PREFIX
 from executor.core.settings import Settings, get_settings
+from executor.runtime import tracing
 
-_CONTEXT_FIELDS = ("request_id", "function_urn", "task")
+_CONTEXT_FIELDS = ("request_id", "function_urn", "task", "trace_id", "span_id")
 _OUTCOMES = (":success", ":failure")
 
 
@@ -34,6 +36,9 @@ class TaskContext(logging.Filter):
         self.settings = settings
 
     def filter(self, record: logging.LogRecord) -> bool:
+        traced = tracing.ids()
+        if traced is not None:
+            record.trace_id, record.span_id = traced
         if getattr(record, "request_id", None):
             return True
         task = get_current_task()

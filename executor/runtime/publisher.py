@@ -16,6 +16,7 @@ from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE
 from executor.core.messages import DeliveryJob, InvocationMessage
 from executor.core.settings import Settings
+from executor.runtime.engine import JSON
 from executor.runtime.envelope import Envelope, Origin
 from executor.runtime.redaction import delivery_repr, invocation_repr
 from executor.state.writes import Queued
@@ -46,6 +47,7 @@ class Publisher:
             argsrepr="()",
             retries=retries,
             countdown=countdown,
+            serializer=JSON,
         )
 
     def fused(
@@ -97,4 +99,5 @@ class Publisher:
             queue=DELIVERY_QUEUE,
             kwargsrepr=delivery_repr(self.settings, job.request_id, job.kind),
             argsrepr="()",
+            serializer=JSON,
         )

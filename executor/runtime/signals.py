@@ -2,7 +2,9 @@
 
 Celery ends an expired message in the worker's main process with only ``task_revoked``; a
 hard time limit or a lost worker ends with ``task_failure`` there too. Both must still end
-the invocation and emit its event. Receivers are connected once, strongly, at import time.
+the invocation and emit its event. A function's own failure also fires ``task_failure`` (the
+task raises it once the record says FAIL, see ``outcome``); that one is left alone.
+Receivers are connected once, strongly, at import time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from celery import signals
 from celery.exceptions import Reject, Retry
 
 from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.runtime import outcome
 from executor.runtime.lifecycle import Lifecycle
 
 log = logging.getLogger("executor.signals")
@@ -24,6 +27,8 @@ class WorkerApp(Protocol):
 
     @property
     def lifecycle(self) -> Lifecycle: ...
+
+    def queues(self) -> list[str]: ...
 
     def on_worker_ready(self) -> None: ...
 
@@ -55,13 +60,27 @@ def _on_failure(
     app = app_of(sender)
     if app is None or task_id is None or not _is_invocation(sender):
         return
-    if isinstance(exception, (Retry, Reject)):
+    # A failure the task raised itself reports an invocation that has ended FAIL already.
+    if isinstance(exception, (Retry, Reject)) or outcome.settled(sender):
         return
     error = f"{type(exception).__name__}: {exception}"
     try:
         app.lifecycle.fail_platform(task_id, error, note="platform failure")
     except Exception:
         log.exception("could not end failed invocation %s; the reconciler will", task_id)
+
+
+def _on_worker_setup(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    """A worker started with no ``-Q`` (``celery -A proj worker``) consumes the app's default
+    queues; the engine's queues are added to them. An explicit ``-Q`` is left as given."""
+    app = app_of(instance)
+    if app is None:
+        return
+    queues = instance.app.amqp.queues
+    # Celery keeps no other record of -Q: its selection stays None until -Q makes one.
+    if queues._consume_from is None:
+        for name in app.queues():
+            queues.select_add(name)
 
 
 def _on_ready(sender: Any = None, **_: Any) -> None:
@@ -78,5 +97,6 @@ def _on_shutdown(sender: Any = None, **_: Any) -> None:
 
 signals.task_revoked.connect(_on_revoked, weak=False)
 signals.task_failure.connect(_on_failure, weak=False)
+signals.celeryd_after_setup.connect(_on_worker_setup, weak=False)
 signals.worker_ready.connect(_on_ready, weak=False)
 signals.worker_shutdown.connect(_on_shutdown, weak=False)

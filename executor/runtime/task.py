@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from celery.exceptions import Reject, Terminated
 
@@ -24,6 +24,7 @@ from executor.core.constants import (
 from executor.core.events import ResultEvent, build_event
 from executor.core.invocation import ClaimState, Status
 from executor.core.messages import InvocationMessage
+from executor.runtime import outcome, tracing
 from executor.runtime.client import Client
 from executor.runtime.context import Context
 from executor.runtime.redaction import MaskedTask
@@ -47,7 +48,9 @@ class InvocationTask(MaskedTask):
 
 def make_runner(client: Client, spec: FunctionSpec) -> Any:
     def run(task: InvocationTask, **kwargs: Any) -> None:
-        Execution(client, spec, task, InvocationMessage.model_validate(kwargs)).run()
+        message = InvocationMessage.model_validate(kwargs)
+        with tracing.running(task, message):
+            Execution(client, spec, task, message).run()
 
     # Celery compiles a signature from this name, so it must be an identifier ('-' is not).
     run.__name__ = spec.urn.name.replace("-", "_")
@@ -73,6 +76,7 @@ class Execution:
         self.chain = message.chain
         self.enqueued_at = message.enqueued_at
         self.deadline = message.deadline
+        self.traceparent = message.traceparent
         self.request_id: str = task.request.id
         self.retry: int = task.request.retries or 0
 
@@ -80,8 +84,9 @@ class Execution:
         lifecycle = self.lifecycle
         try:
             if time.time() >= self.deadline:
-                lifecycle.expire(self.request_id, note="aged out before it started")
-                return
+                if lifecycle.expire(self.request_id, note="aged out before it started"):
+                    outcome.discard(self.task, expired=True)
+                self.ended_elsewhere()
             claim = lifecycle.claim(self.request_id, self.retry)
         except STORE_DOWN as exc:
             log.warning(
@@ -92,23 +97,23 @@ class Execution:
         if claim.state is ClaimState.DONE:
             if claim.pending_event:
                 lifecycle.resend_event(self.request_id)
-            return
+            self.ended_elsewhere()
         if claim.state in (ClaimState.STALE, ClaimState.MISSING):
             log.info(
                 "skipping %s message of %s (retry %d)", claim.state, self.request_id, self.retry
             )
-            return
+            outcome.skip(self.task)
         if claim.state is ClaimState.BUSY:
             self.defer(claim.lease_until)
-            return
+            outcome.skip(self.task)
         if claim.state is ClaimState.CRASHED:
-            lifecycle.fail_platform(
-                self.request_id,
+            error = (
                 f"WorkerLostError: the worker running this invocation was lost "
-                f"{self.settings.max_worker_lost} times",
-                note="worker lost",
+                f"{self.settings.max_worker_lost} times"
             )
-            return
+            if lifecycle.fail_platform(self.request_id, error, note="worker lost"):
+                outcome.fail(self.task, error)
+            self.ended_elsewhere()
         if self.in_record:
             self.payload = json.loads(claim.payload_json)
         with lifecycle.runner.running(self.request_id):
@@ -129,6 +134,7 @@ class Execution:
         )
 
     def execute(self, attempt: int) -> None:
+        tracing.attempt(attempt)
         config = self.config = self.client.configs.effective(
             self.spec.urn, self.spec.default_config
         )
@@ -157,43 +163,55 @@ class Execution:
             self.failed(exc, attempt, config.max_async_retry_attempts)
             return
         limit = self.settings.payload_limit
-        self.settle(
+        if not self.settle(
             Status.SUCCESS,
             CONDITION_SUCCESS,
             attempt,
             response=result if len(encoded.encode()) <= limit else "",
-        )
+        ):
+            self.ended_elsewhere()
 
     def failed(self, exc: BaseException, attempt: int, max_retries: int) -> None:
         error = f"{type(exc).__name__}: {exc}"
         policy = self.spec.retry_policy
         if not policy.retries(exc):
-            self.settle(
+            if self.settle(
                 Status.FAIL,
                 CONDITION_NOT_RETRYABLE,
                 attempt,
                 error=error,
                 note=policy.describe(exc),
-            )
-            return
+            ):
+                outcome.fail(self.task, exc)
+            self.ended_elsewhere()
         if self.retry < max_retries:
             countdown = self.countdown(exc)
             now = time.time()
             if now + countdown >= self.deadline:
-                self.settle(
+                if self.settle(
                     Status.FAIL,
                     CONDITION_EVENT_AGE_EXCEEDED,
                     attempt,
                     error=error,
                     note=f"retry in {countdown:.2f}s would start after the deadline",
-                )
-                return
+                ):
+                    outcome.fail(self.task, exc)
+                self.ended_elsewhere()
             note = f"retry {self.retry + 1} of {max_retries} in {countdown:.2f}s"
             if self.lifecycle.retry(self.request_id, error, note):
                 log.info("%s %s failed (%s); %s", self.urn, self.request_id, error, note)
                 raise self.task.retry(countdown=countdown, exc=exc)
-            return
-        self.settle(Status.FAIL, CONDITION_RETRIES_EXHAUSTED, attempt, error=error)
+            self.ended_elsewhere()
+        if self.settle(Status.FAIL, CONDITION_RETRIES_EXHAUSTED, attempt, error=error):
+            outcome.fail(self.task, exc)
+        self.ended_elsewhere()
+
+    def ended_elsewhere(self) -> NoReturn:
+        """The invocation ended by another hand (cancelled, aged out, a duplicate message):
+        report a DISCARD as revoked, anything else as nothing of this message's own."""
+        if self.lifecycle.store.status(self.request_id) is Status.DISCARD:
+            outcome.discard(self.task, expired=False)
+        outcome.skip(self.task)
 
     def countdown(self, exc: BaseException) -> float:
         """The wait before the next attempt: the handler's ``RetryAfter``, else the backoff.
@@ -223,7 +241,7 @@ class Execution:
         response: Any = "",
         error: str = "",
         note: str = "",
-    ) -> None:
+    ) -> bool:
         def event() -> ResultEvent:
             return build_event(
                 request_id=self.request_id,
@@ -236,7 +254,7 @@ class Execution:
                 response_payload=response,
             )
 
-        self.lifecycle.settle(
+        return self.lifecycle.settle(
             request_id=self.request_id,
             urn=self.urn,
             status=status,
@@ -248,4 +266,5 @@ class Execution:
             note=note,
             config=self.config,
             agency=self.spec.agency,
+            traceparent=self.traceparent,
         )

@@ -77,6 +77,7 @@ class InvocationControl:
         redrive_of: str = "",
         redrive_number: int = 0,
         children_ttl: int = 0,
+        traceparent: str = "",
     ) -> Acceptance:
         """Record a new invocation WAIT, unless the id exists (compared by function and the
         payload's JSON text)."""
@@ -93,6 +94,7 @@ class InvocationControl:
             redrive_of=redrive_of,
             redrive_number=redrive_number,
             children_ttl=children_ttl,
+            traceparent=traceparent,
         )
         with reachable():
             outcome, status, attempts, found = cast("list[Any]", self._accept(keys=keys, args=args))
@@ -175,6 +177,7 @@ def accept_call(
     redrive_of: str = "",
     redrive_number: int = 0,
     children_ttl: int = 0,
+    traceparent: str = "",
 ) -> tuple[list[str], list[Any]]:
     """ACCEPT's keys and arguments (the fused FunctionGraph hop runs ACCEPT too)."""
     shard = shard_of(request_id)
@@ -204,5 +207,6 @@ def accept_call(
         redrive_of,
         redrive_number,
         max(children_ttl, 1),
+        traceparent,
     ]
     return keys, args

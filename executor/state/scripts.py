@@ -7,7 +7,7 @@ from typing import Final
 _TERMINAL = "status == 'SUCCESS' or status == 'FAIL' or status == 'DISCARD'"
 
 # KEYS: record, history, index, active, deadlines, stats
-# ARGV: request_id, urn, enqueued_at, deadline, chain, payload, origin, transition
+# ARGV: request_id, urn, enqueued_at, deadline, chain, payload, origin, transition, traceparent
 CREATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local s = redis.call('HMGET', KEYS[1], 'status', 'attempts')
@@ -15,7 +15,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'urn', ARGV[2], 'status', 'WAIT', 'attempts', 0, 'claimed', -1,
   'crashes', 0, 'enqueued_at', ARGV[3], 'deadline', ARGV[4], 'chain', ARGV[5],
-  'payload', ARGV[6], 'origin', ARGV[7])
+  'payload', ARGV[6], 'origin', ARGV[7], 'traceparent', ARGV[9] or '')
 redis.call('RPUSH', KEYS[2], ARGV[8])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
@@ -124,7 +124,7 @@ return 1
 # KEYS: record, history, index, active, deadlines, stats, due, children of the origin,
 #       record of the redriven original
 # ARGV: request_id, urn, enqueued_at, deadline, chain, payload, origin, transition, due_at,
-#       redrive_of, redrive number, children ttl
+#       redrive_of, redrive number, children ttl, traceparent
 # An existing id answers {0, status, attempts, urn} for the same function and payload, and
 # {-1, status, attempts, urn} for another one; nothing is written then.
 ACCEPT: Final = """
@@ -135,7 +135,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'urn', ARGV[2], 'status', 'WAIT', 'attempts', 0, 'claimed', -1,
   'crashes', 0, 'enqueued_at', ARGV[3], 'deadline', ARGV[4], 'chain', ARGV[5],
-  'payload', ARGV[6], 'origin', ARGV[7])
+  'payload', ARGV[6], 'origin', ARGV[7], 'traceparent', ARGV[13] or '')
 redis.call('RPUSH', KEYS[2], ARGV[8])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 -- the in-flight index orders a delayed invocation by its due time: it waits from then

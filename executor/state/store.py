@@ -119,6 +119,7 @@ class Store:
         chain: Sequence[str],
         payload_json: str,
         origin: str = "",
+        traceparent: str = "",
     ) -> tuple[bool, Status, int]:
         """Record a new invocation as WAIT; ``(False, status, attempts)`` if the id exists.
 
@@ -147,6 +148,7 @@ class Store:
                     payload_json,
                     origin,
                     transition(Status.WAIT, enqueued_at),
+                    traceparent,
                 ],
                 client=pipe,
             )
@@ -316,6 +318,12 @@ class Store:
     def raw(self, request_id: str) -> dict[str, str]:
         with reachable():
             return cast("dict[str, str]", self.redis.hgetall(record_key(request_id)))
+
+    def status(self, request_id: str) -> Status | None:
+        """The current status of an invocation, None when it has no record."""
+        with reachable():
+            value = self.redis.hget(record_key(request_id), "status")
+        return Status(str(value)) if value else None
 
     def get(self, request_id: str) -> Invocation | None:
         self._ready()
@@ -574,6 +582,7 @@ def _invocation(
         origin=record.get("origin", ""),
         due_at=number("due_at"),
         redrive_of=record.get("redrive_of", ""),
+        traceparent=record.get("traceparent", ""),
         cycle_drops=int(record.get("cycle_drops", 0)),
         payload=json.loads(record["payload"]) if "payload" in record else None,
         history=tuple(Transition.model_validate_json(h) for h in history),

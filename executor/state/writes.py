@@ -63,6 +63,7 @@ class NewRecord:
     chain: Sequence[str]
     payload_json: str
     origin: str = ""
+    traceparent: str = ""
 
     def keys(self) -> list[str]:
         rid, shard = self.request_id, shard_of(self.request_id)
@@ -85,6 +86,7 @@ class NewRecord:
             self.payload_json,
             self.origin,
             transition(Status.WAIT, self.enqueued_at),
+            self.traceparent,
         ]
 
 

@@ -18,8 +18,11 @@ DIS = DestinationRef.model_validate({"destination": "DIS", "param": {"stream_nam
     "payload", [None, {"a": 1}, [1, 2], "text", 0, {"nested": {"list": [None, True]}}]
 )
 @pytest.mark.parametrize("chain", [(), ("a",), ("a", "b", "c")])
+@pytest.mark.parametrize(
+    "traceparent", ["", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
+)
 def test_an_invocation_message_round_trips_through_json_kwargs(
-    payload: Any, chain: tuple[str, ...]
+    payload: Any, chain: tuple[str, ...], traceparent: str
 ) -> None:
     message = InvocationMessage(
         payload=payload,
@@ -28,9 +31,18 @@ def test_an_invocation_message_round_trips_through_json_kwargs(
         enqueued_at=1.25,
         deadline=61.25,
         origin="parent",
+        traceparent=traceparent,
     )
     wire = json.loads(json.dumps(message.kwargs()))
-    assert set(wire) == {"payload", "urn", "chain", "enqueued_at", "deadline", "origin"}
+    assert set(wire) == {
+        "payload",
+        "urn",
+        "chain",
+        "enqueued_at",
+        "deadline",
+        "origin",
+        "traceparent",
+    }
     assert isinstance(wire["chain"], list)
     assert InvocationMessage.model_validate(wire) == message
 

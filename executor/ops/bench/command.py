@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,6 +53,8 @@ def bench(
     from executor.ops.bench.report import table
     from executor.ops.bench.runner import Bench, Options
 
+    shown = _Shown()
+
     keys = tuple(dict.fromkeys(k.strip() for k in only.split(",") if k.strip()))
     try:
         runner = Bench(
@@ -65,11 +67,13 @@ def bench(
                 warmup=warmup,
                 rounds=rounds,
             ),
-            _progress,
+            shown.message,
+            shown.count,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from None
-    report = runner.run()
+    with shown:
+        report = runner.run()
     typer.echo(table(report))
     if json_path is not None:
         report.write(json_path)
@@ -113,3 +117,43 @@ def _progress(message: str, final: bool) -> None:
     elif final:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()
+
+
+class _Shown:
+    """A progress bar per measured batch on a terminal (stderr); the finished steps otherwise."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        self.bars = Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not self.console.is_terminal,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Shown:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.bars.stop()
+
+    def message(self, text: str, final: bool) -> None:
+        label, _, _ = text.rpartition(": ")
+        if not self.console.is_terminal:
+            if final:
+                sys.stderr.write(text + "\n")
+                sys.stderr.flush()
+        elif label not in self.tasks:
+            self.bars.console.print(text, highlight=False)
+
+    def count(self, label: str, done: int, total: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.bars.add_task(label, total=total)
+        self.bars.update(self.tasks[label], completed=done)

@@ -34,6 +34,8 @@ from executor.ops.bench.workload import DONE_KEY, OBS_AGENCY, OBS_BUCKET, READY_
 from executor.ops.servers import RedisServer, WorkerProcess, wait_for
 
 Progress = Callable[[str, bool], None]
+# How many flows of a measured batch completed: label, done, total.
+Counter = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ class Options:
 
 
 class Bench:
-    def __init__(self, options: Options, progress: Progress) -> None:
+    def __init__(
+        self, options: Options, progress: Progress, counter: Counter | None = None
+    ) -> None:
         unknown = [key for key in options.only if key not in SCENARIOS]
         if unknown:
             raise ValueError(
@@ -57,6 +61,7 @@ class Bench:
             )
         self.options = options
         self.progress = progress
+        self.counter = counter
         self._s3: S3Server | None = None
 
     def run(self) -> Report:
@@ -216,15 +221,22 @@ class Bench:
                     f"{label}: only {count} of {n} completed within {self.options.timeout:.0f} s"
                 )
             if count != shown:
-                self.progress(f"{label}: {count}/{n} done", False)
+                self._count(label, count, n)
                 shown = count
             time.sleep(0.05)
+        self._count(label, n, n)
         self.progress(f"{label}: {n}/{n} done", True)
         done: dict[str, float] = {}
         for entry in cast("list[str]", rdb.lrange(DONE_KEY, 0, -1)):
             root, _, at = entry.partition(" ")
             done.setdefault(root, float(at))
         return done
+
+    def _count(self, label: str, done: int, total: int) -> None:
+        if self.counter is not None:
+            self.counter(label, done, total)
+        elif done < total:
+            self.progress(f"{label}: {done}/{total} done", False)
 
 
 def _agency_file(directory: Path, endpoint: str) -> str:

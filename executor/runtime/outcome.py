@@ -1,0 +1,67 @@
+"""How the end of an invocation shows in Celery: the task state that Flower and events report.
+
+The status record is the truth, and the task's Celery state follows it: a SUCCESS returns, a
+FAIL raises the function's own error (or, for a platform failure, ``InvocationFailed``), a
+DISCARD sends a ``task-revoked`` event and ignores the message, and a retry raises Celery's
+``Retry``. The message is acknowledged in every case (``acks_on_failure_or_timeout``), so a
+failure is never run again by the broker. A failure raised here is marked on the request, so
+the ``task_failure`` hook knows the invocation has ended already and leaves its record alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+from celery.exceptions import Ignore, Reject, Retry
+
+from executor.runtime import tracing
+
+log = logging.getLogger("executor.task")
+
+# Exceptions Celery reads as orders (retry, drop, reject) rather than as a failure.
+_CELERY_ORDERS = (Ignore, Reject, Retry)
+
+_SETTLED = "executor_settled"
+
+
+class InvocationFailed(Exception):
+    """An invocation ended FAIL with no exception of its function (aged out, worker lost)."""
+
+
+def fail(task: Any, error: BaseException | str) -> NoReturn:
+    """End the task as FAILURE with ``error``; the record already says FAIL."""
+    setattr(task.request, _SETTLED, True)
+    tracing.ended(task, "FAIL")
+    # Celery obeys its own orders, and a SystemExit or KeyboardInterrupt raised again would
+    # take the pool process down: those are reported as InvocationFailed instead.
+    if isinstance(error, _CELERY_ORDERS) or (
+        isinstance(error, BaseException) and not isinstance(error, Exception)
+    ):
+        raise InvocationFailed(f"{type(error).__name__}: {error}") from error
+    if isinstance(error, BaseException):
+        raise error
+    raise InvocationFailed(error)
+
+
+def discard(task: Any, *, expired: bool) -> NoReturn:
+    """End the task as REVOKED; the record already says DISCARD."""
+    tracing.ended(task, "DISCARD")
+    if task.app.conf.worker_send_task_events:
+        try:
+            task.send_event("task-revoked", terminated=False, signum=None, expired=expired)
+        except Exception as exc:  # the record is right; only the monitor misses the state
+            log.warning("task-revoked event of %s not sent: %s", task.request.id, exc)
+    raise Ignore()
+
+
+def skip(task: Any) -> NoReturn:
+    """A message with nothing left to do (a duplicate, or an older copy): no state of its own."""
+    tracing.ended(task, "SKIPPED")
+    raise Ignore()
+
+
+def settled(task: Any) -> bool:
+    """Whether the failure being reported for ``task`` was raised by ``fail``."""
+    request = getattr(task, "request", None)
+    return bool(getattr(request, _SETTLED, False))
