@@ -15,14 +15,12 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from kombu.exceptions import OperationalError
 from pydantic import BaseModel, ValidationError
-from starlette.exceptions import HTTPException
 
 from executor.api.auth import Authenticator
-from executor.api.gate import Gate, error_json, error_response
+from executor.api.failures import answer_failures
+from executor.api.gate import Gate
 from executor.api.wire import (
     AsyncConfigBody,
     CancelAnswer,
@@ -39,17 +37,14 @@ from executor.api.wire import (
 )
 from executor.core.config import StoredAsyncConfig
 from executor.core.errors import (
-    ExecutorError,
     InvalidParameter,
     InvocationNotFound,
-    Unavailable,
 )
 from executor.core.invocation import Invocation, Status
 from executor.core.settings import Settings
 from executor.core.urn import parse_urn
 from executor.runtime.client import Client
 from executor.state.configs import ConfigPage, invalid
-from executor.state.connection import STORE_DOWN
 
 log = logging.getLogger("executor.api")
 
@@ -176,13 +171,7 @@ def create_api(
         authenticator=authenticator or Authenticator.from_settings(settings),
         limit=settings.payload_limit,
     )
-    api.add_exception_handler(ExecutorError, _on_executor_error)
-    api.add_exception_handler(RequestValidationError, _on_validation_error)
-    api.add_exception_handler(HTTPException, _on_http_error)
-    for error in STORE_DOWN:
-        api.add_exception_handler(error, _on_unreachable)
-    api.add_exception_handler(OperationalError, _on_unreachable)
-    api.add_exception_handler(Exception, _on_unexpected)
+    answer_failures(api)
     api.include_router(router)
     api.include_router(health_router)
     api.openapi = _openapi(api)  # type: ignore[method-assign]
@@ -361,43 +350,6 @@ def _listing(
         if record.function_urn == urn and query.admits(record) and wanted:
             found.append(InvocationEntry.of(record))
     return InvocationList(invocations=tuple(found), count=len(found), next_marker=None)
-
-
-async def _on_executor_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ExecutorError)
-    return error_response(exc)
-
-
-async def _on_validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    problems = []
-    for error in exc.errors():
-        where, *field = [str(part) for part in error.get("loc") or ("request",)]
-        name = f" parameter {'.'.join(field)}" if field else ""
-        problems.append(f"{where}{name}: {error.get('msg', 'invalid')}")
-    return error_response(InvalidParameter("invalid request: " + "; ".join(problems)))
-
-
-async def _on_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        message = f"there is no operation at {request.url.path}; /openapi.json lists them"
-    elif exc.status_code == 405:
-        message = f"{request.method} is not an operation of {request.url.path}"
-    else:
-        message = str(exc.detail)
-    return error_json(f"FSS.{exc.status_code:04d}", message, exc.status_code)
-
-
-async def _on_unreachable(request: Request, exc: Exception) -> Response:
-    return error_response(
-        Unavailable(f"a backing service cannot be reached ({exc}); nothing was accepted, retry")
-    )
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("%s %s failed", request.method, request.url.path)
-    return error_response(ExecutorError("internal error; the server log has the details"))
 
 
 def _openapi(api: FastAPI) -> Callable[[], dict[str, Any]]:

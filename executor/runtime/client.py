@@ -256,13 +256,16 @@ class Client:
             {**self.get_invocation(request_id).model_dump(), "cancelled": cancelled}
         )
 
+    def _redrives(self) -> Redrives:
+        return Redrives(self, self.store, self.functions, self.lifecycle)
+
     def redrive(self, request_id: str) -> str:
         """Invoke a FAIL or DISCARD invocation again with its payload, as ``<id>.r<n>``.
 
         Idempotent: while the last redrive of the same original has not ended, its id is
         returned and nothing is queued, so two redrives at once queue one.
         """
-        return Redrives(self).one(request_id)
+        return self._redrives().one(request_id)
 
     def redrivable(
         self,
@@ -275,7 +278,7 @@ class Client:
     ) -> list[str]:
         """Request ids of ``function`` that ended FAIL (or DISCARD), newest first, for a bulk
         redrive."""
-        return Redrives(self).select(function, status, since=since, until=until, limit=limit)
+        return self._redrives().select(function, status, since=since, until=until, limit=limit)
 
 
 def _status(value: Status | str | None) -> Status | None:

@@ -9,13 +9,13 @@ one invocation; while the last redrive has not ended, asking again returns it.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from executor.core.errors import InvalidParameter
-from executor.core.invocation import Invocation, Status
-
-if TYPE_CHECKING:
-    from executor.runtime.client import Client
+from executor.core.invocation import Invocation, InvocationPage, Status
+from executor.runtime.functions import Functions
+from executor.runtime.lifecycle import Lifecycle
+from executor.state.store import Store
 
 REDRIVABLE = (Status.FAIL, Status.DISCARD)
 # The most invocations one bulk redrive selects.
@@ -27,14 +27,34 @@ def redrive_id(original: str, number: int) -> str:
     return f"{original}.r{number}"
 
 
+class Reader(Protocol):
+    """How invocations are read: the client's ``get_invocation`` and ``list_invocations``."""
+
+    def get_invocation(self, request_id: str) -> Invocation: ...
+
+    def list_invocations(
+        self,
+        function: str,
+        status: Status | str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+        marker: str | None = None,
+    ) -> InvocationPage: ...
+
+
 class Redrives:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.store = client.store
+    def __init__(
+        self, reader: Reader, store: Store, functions: Functions, lifecycle: Lifecycle
+    ) -> None:
+        self.reader = reader
+        self.store = store
+        self.functions = functions
+        self.lifecycle = lifecycle
 
     def one(self, request_id: str) -> str:
         """The request id of the redrive of ``request_id`` (queued now, or already)."""
-        record = self.client.get_invocation(request_id)
+        record = self.reader.get_invocation(request_id)
         if record.status not in REDRIVABLE:
             state = "succeeded" if record.status is Status.SUCCESS else "has not ended"
             raise InvalidParameter(
@@ -62,12 +82,11 @@ class Redrives:
         return self._accept(record, original, number)
 
     def _accept(self, record: Invocation, original: str, number: int) -> str:
-        client = self.client
-        urn = client.resolve(record.function_urn)
-        entry = client.lookup(urn)
-        config = client.configs.effective(urn, entry.default_config)
+        urn = self.functions.resolve(record.function_urn)
+        entry = self.functions.lookup(urn)
+        config = self.functions.configs.effective(urn, entry.default_config)
         raw = self.store.raw(record.request_id)
-        return client.lifecycle.accept(
+        return self.lifecycle.accept(
             entry,
             request_id=redrive_id(original, number),
             payload=record.payload,
@@ -99,7 +118,7 @@ class Redrives:
         seen: set[str] = set()
         marker: str | None = None
         while len(found) < limit:
-            page = self.client.list_invocations(
+            page = self.reader.list_invocations(
                 function,
                 status=wanted,
                 since=since,

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
-import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,7 +15,7 @@ from typing import Any, cast
 import redis
 
 from executor.core.errors import Unavailable
-from executor.core.invocation import ClaimState, DeliveryState, Invocation, Status, Transition
+from executor.core.invocation import ClaimState, DeliveryState, Invocation, Status
 from executor.core.settings import Settings
 from executor.state import scripts as _scripts
 from executor.state.connection import connect, describe, reachable
@@ -26,19 +23,14 @@ from executor.state.control import Acceptance, Accepted, InvocationControl, acce
 from executor.state.dead_letters import DeadLetterStore
 from executor.state.held import HeldScripts
 from executor.state.keys import (
-    CATALOGUE,
-    CONFIGS,
     DEADLINES,
     OUTBOX,
     SHARDS,
     STATS,
     active_key,
-    config_key,
     deliveries_key,
     history_key,
     index_key,
-    lock_key,
-    marker_key,
     record_key,
     shard_of,
     sharded,
@@ -46,6 +38,9 @@ from executor.state.keys import (
 )
 from executor.state.layout import check_layout
 from executor.state.leases import Leases
+from executor.state.records import invocation_of
+from executor.state.scans import Scans
+from executor.state.shared import SharedState
 from executor.state.writes import (
     NewRecord,
     Queued,
@@ -68,8 +63,9 @@ class Claim:
     payload_json: str = "null"
 
 
-class Store:
-    """One Redis connection pool per process, and the operations on it."""
+class Store(Scans, SharedState):
+    """One Redis connection pool per process, and the operations on it: records and their
+    transitions here, scans across shards in ``Scans``, shared keys in ``SharedState``."""
 
     def __init__(self, target: Settings | str, *, client: redis.Redis | None = None) -> None:
         """``target``: the settings (any mode), or the URL of one standalone server;
@@ -335,7 +331,7 @@ class Store:
             record, history, deliveries = pipe.execute()
         if not record:
             return None
-        return _invocation(request_id, record, history, deliveries)
+        return invocation_of(request_id, record, history, deliveries)
 
     def get_many(self, request_ids: Sequence[str]) -> list[Invocation]:
         self._ready()
@@ -350,7 +346,7 @@ class Store:
         for i, rid in enumerate(request_ids):
             record, history, deliveries = replies[3 * i : 3 * i + 3]
             if record:
-                found.append(_invocation(rid, record, history, deliveries))
+                found.append(invocation_of(rid, record, history, deliveries))
         return found
 
     def page_ids(
@@ -390,201 +386,3 @@ class Store:
     def delivery(self, request_id: str, outcome: str) -> DeliveryState | None:
         raw = self.redis.hget(deliveries_key(request_id), outcome)
         return DeliveryState.model_validate_json(raw) if raw else None
-
-    def record_drop(self, request_id: str, target: str, reason: str) -> None:
-        """Count a call the guard refused, on the invocation that tried to make it."""
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        if request_id:
-            pipe.hincrby(record_key(request_id), "cycle_drops", 1)
-            pipe.rpush(
-                history_key(request_id),
-                dumps({"status": None, "at": now, "note": f"dropped call to {target}: {reason}"}),
-            )
-        pipe.hincrby(sharded(STATS, shard_of(request_id) if request_id else 0), "cycle_drops", 1)
-        pipe.execute()
-
-    def incr(self, counter: str, amount: int = 1) -> None:
-        """Add to a counter that belongs to no invocation (it lives in shard 0)."""
-        self.redis.hincrby(sharded(STATS, 0), counter, amount)
-
-    def stats(self) -> dict[str, int]:
-        """Every counter, summed over the shards."""
-        self._ready()
-        with reachable():
-            pipe = self.redis.pipeline(transaction=False)
-            for shard in range(SHARDS):
-                pipe.hgetall(sharded(STATS, shard))
-            total: Counter[str] = Counter()
-            for part in pipe.execute():
-                total.update({k: int(v) for k, v in part.items()})
-        return dict(total)
-
-    def trim_indexes(self, urns: Sequence[str], before: float) -> None:
-        """Forget request ids older than the retention; their records have expired already."""
-        pipe = self.redis.pipeline(transaction=False)
-        for urn in urns:
-            for shard in range(SHARDS):
-                pipe.zremrangebyscore(index_key(urn, shard), "-inf", before)
-        pipe.execute()
-
-    def due(self, name: str, before: float, count: int = 500) -> list[str]:
-        """Up to ``count`` request ids scored at most ``before`` in a sharded structure
-        (``DEADLINES`` or ``OUTBOX``), the earliest first."""
-        self._ready()
-        return self._earliest(
-            [sharded(name, shard) for shard in range(SHARDS)], "-inf", before, count
-        )
-
-    def forget_deadline(self, request_id: str) -> None:
-        """Take an invocation that ended (or vanished) off the deadline index."""
-        self.redis.zrem(sharded_for(DEADLINES, request_id), request_id)
-
-    def touch_outbox(self, request_id: str, now: float) -> None:
-        """Start the grace period of a pending event again, after it was re-sent."""
-        self.redis.zadd(sharded_for(OUTBOX, request_id), {request_id: now}, xx=True)
-
-    def waiting_since(self, urn: str, cutoff: float, count: int) -> list[str]:
-        """Request ids of ``urn`` not ended and accepted (a delayed one: due) before
-        ``cutoff``, oldest first."""
-        return self._earliest(
-            [active_key(urn, shard) for shard in range(SHARDS)], "-inf", cutoff, count
-        )
-
-    def _earliest(
-        self, keys: Sequence[str], low: float | str, high: float | str, count: int
-    ) -> list[str]:
-        """The ``count`` lowest-scored members within ``[low, high]`` of several sorted sets."""
-        pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.zrangebyscore(key, low, high, start=0, num=count, withscores=True)
-        merged = heapq.merge(*pipe.execute(), key=lambda entry: entry[1])
-        return [member for member, _ in itertools.islice(merged, count)]
-
-    def last_change(self, request_id: str) -> float:
-        """When the invocation's status last changed (0 if unknown)."""
-        last = self.redis.lindex(history_key(request_id), -1)
-        return float(json.loads(last).get("at", 0)) if last else 0.0
-
-    def oldest_waiting(self, urn: str, scan: int, page: int) -> float | None:
-        """The acceptance (or due) time of the oldest invocation of ``urn`` in WAIT, among the
-        first ``scan`` not ended; None if there is none."""
-        pipe = self.redis.pipeline(transaction=False)
-        for shard in range(SHARDS):
-            pipe.zrange(active_key(urn, shard), 0, scan - 1, withscores=True)
-        oldest = list(itertools.islice(heapq.merge(*pipe.execute(), key=lambda e: e[1]), scan))
-        for start in range(0, len(oldest), page):
-            entries = cast("list[tuple[str, float]]", oldest[start : start + page])
-            pipe = self.redis.pipeline(transaction=False)
-            for request_id, _ in entries:
-                pipe.hmget(record_key(request_id), "status", "due_at")
-            now = time.time()
-            for (_, enqueued_at), (status, due_at) in zip(entries, pipe.execute(), strict=True):
-                # A delayed invocation waits from its due time, and not at all before it.
-                if status == Status.WAIT.value and float(due_at or 0) <= now:
-                    return max(float(enqueued_at), float(due_at or 0))
-        return None
-
-    def in_flight(self, urns: Sequence[str]) -> dict[str, int]:
-        """How many invocations of each function have not ended."""
-        pipe = self.redis.pipeline(transaction=False)
-        for urn in urns:
-            for shard in range(SHARDS):
-                pipe.zcard(active_key(urn, shard))
-        counts = [int(n) for n in pipe.execute()]
-        return {urn: sum(counts[i * SHARDS : (i + 1) * SHARDS]) for i, urn in enumerate(urns)}
-
-    # -- markers of destinations ----------------------------------------------------------------
-
-    def claim_marker(self, name: str, value: str, ttl: int) -> bool:
-        return bool(self.redis.set(marker_key(name), value, nx=True, ex=ttl))
-
-    def read_marker(self, name: str) -> str | None:
-        return cast("str | None", self.redis.get(marker_key(name)))
-
-    def write_marker(self, name: str, value: str, ttl: int) -> None:
-        self.redis.set(marker_key(name), value, ex=ttl)
-
-    def drop_marker(self, name: str) -> None:
-        self.redis.delete(marker_key(name))
-
-    # -- async configs --------------------------------------------------------------------------
-
-    def put_config(self, urn: str, body: str) -> None:
-        with reachable():
-            pipe = self.redis.pipeline()
-            pipe.set(config_key(urn), body)
-            pipe.sadd(CONFIGS, urn)
-            pipe.execute()
-
-    def get_config(self, urn: str) -> str | None:
-        with reachable():
-            return cast("str | None", self.redis.get(config_key(urn)))
-
-    def delete_config(self, urn: str) -> bool:
-        with reachable():
-            pipe = self.redis.pipeline()
-            pipe.delete(config_key(urn))
-            pipe.srem(CONFIGS, urn)
-            deleted, _ = pipe.execute()
-        return bool(deleted)
-
-    def all_configs(self) -> dict[str, str]:
-        with reachable():
-            urns = sorted(cast("set[str]", self.redis.smembers(CONFIGS)))
-            if not urns:
-                return {}
-            bodies = cast("list[str | None]", self.redis.mget([config_key(u) for u in urns]))
-        return {u: b for u, b in zip(urns, bodies, strict=True) if b}
-
-    # -- function catalogue ---------------------------------------------------------------------
-
-    def publish_catalogue(self, entries: dict[str, str]) -> None:
-        if entries:
-            with reachable():
-                self.redis.hset(CATALOGUE, mapping=cast("Any", entries))
-
-    def catalogue_entry(self, urn: str) -> str | None:
-        with reachable():
-            return cast("str | None", self.redis.hget(CATALOGUE, urn))
-
-    def catalogue(self) -> dict[str, str]:
-        with reachable():
-            return cast("dict[str, str]", self.redis.hgetall(CATALOGUE))
-
-    # -- coordination ---------------------------------------------------------------------------
-
-    def try_lock(self, name: str, token: str, ttl: float) -> bool:
-        """A lease that lets exactly one of many workers run a periodic job."""
-        return bool(self.redis.set(lock_key(name), token, nx=True, px=int(ttl * 1000)))
-
-
-def _invocation(
-    request_id: str, record: dict[str, str], history: list[str], deliveries: dict[str, str]
-) -> Invocation:
-    def number(name: str) -> float | None:
-        value = record.get(name)
-        return float(value) if value else None
-
-    return Invocation(
-        request_id=request_id,
-        function_urn=record.get("urn", ""),
-        status=Status(record.get("status", "WAIT")),
-        attempts=int(record.get("attempts", 0)),
-        enqueued_at=number("enqueued_at") or 0.0,
-        deadline=number("deadline") or 0.0,
-        started_at=number("started_at"),
-        ended_at=number("ended_at"),
-        condition=record.get("condition", ""),
-        error_code=record.get("error_code", ""),
-        error_message=record.get("error_message", ""),
-        chain=tuple(json.loads(record.get("chain", "[]"))),
-        origin=record.get("origin", ""),
-        due_at=number("due_at"),
-        redrive_of=record.get("redrive_of", ""),
-        traceparent=record.get("traceparent", ""),
-        cycle_drops=int(record.get("cycle_drops", 0)),
-        payload=json.loads(record["payload"]) if "payload" in record else None,
-        history=tuple(Transition.model_validate_json(h) for h in history),
-        deliveries=tuple(DeliveryState.model_validate_json(d) for d in deliveries.values()),
-    )
