@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHELL := /bin/bash
 
-.PHONY: install rabbitmq demo test test-unit lint format typecheck worker flower bench clean
+.PHONY: install rabbitmq browser demo test test-unit lint format typecheck worker flower bench clean
 
 install: $(STAMP)
 
@@ -18,12 +18,6 @@ $(STAMP): pyproject.toml
 	  else \
 	    echo "redis-server or redis-cli is missing and no package manager is known here: install Redis 6+ and retry" >&2; exit 1; \
 	  fi; }
-	@# The Flower browser test drives Debian's chromium (never a downloaded browser); without
-	@# one it is skipped, so a failed install here does not stop the rest.
-	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
-	  echo "installing chromium with apt-get"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
-	    || echo "chromium could not be installed: the Flower browser test will be skipped" >&2; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
@@ -47,7 +41,15 @@ rabbitmq:
 	  rabbitmqctl -q --timeout 60 await_startup; \
 	fi
 
-test: install rabbitmq
+# The Flower browser test drives Debian's chromium (never a downloaded browser); without one it
+# is skipped, so a failed install here does not stop the rest. Only the tests need it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+	  echo "installing chromium with apt-get"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	    || echo "chromium could not be installed: the Flower browser test will be skipped" >&2; }
+
+test: install rabbitmq browser
 	$(BIN)/pytest -q
 
 test-unit: install
