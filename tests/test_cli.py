@@ -14,23 +14,6 @@ from services import ROOT
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def run(env):
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "executor", *args],
-            env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-        assert (done.returncode == 0) is ok, done.stdout + done.stderr
-        return done
-
-    return run
-
-
 def test_config_invoke_and_invocations(run, client, start_worker):
     start_worker()
     body = json.dumps({"max_async_retry_attempts": 0, "max_async_event_age_in_seconds": 60})

@@ -4,34 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from conftest import wait_status
-from services import ROOT
 
 pytestmark = pytest.mark.integration
 
 APP = "control_functions:app"
-
-
-@pytest.fixture
-def run(env):
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "executor", *args],
-            env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-        assert (done.returncode == 0) is ok, done.stdout + done.stderr
-        return done
-
-    return run
 
 
 def test_invoke_with_request_id_and_delay_then_recursive_cancel(run, client, start_worker):
