@@ -28,6 +28,7 @@ from services import RedisServer, stat, wait_for
 from executor import Client, Settings
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
+from executor.state.keys import record_key
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +174,12 @@ def run_redis_restart(server: RedisServer, drill_env: dict[str, str], start_work
         completed_twice=sum(completions.values()) - len(completions),
         all_terminal_seconds_after_restart=f"{recovery:.1f}",
     )
-    assert Counter(final) == {"SUCCESS": len(accepted)}, Counter(final)
+    ended_otherwise = {
+        rid: rdb.hgetall(record_key(rid))
+        for rid, s in zip(accepted, final, strict=True)
+        if s != "SUCCESS"
+    }
+    assert not ended_otherwise, json.dumps(ended_otherwise, indent=1)
     assert set(accepted) <= set(completions)
 
 

@@ -1,13 +1,17 @@
-"""An invocation whose message the Redis broker lost is published again, and only then."""
+"""An invocation whose message is gone (lost by the broker, or acknowledged after a run that
+recorded no outcome) is published again, and only then."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from conftest import UNACKED
 from fleet_functions import DONE, STARTED
 from fleet_services import wait_terminal
 from services import stat, wait_for
+
+from executor.state.keys import record_key
 
 pytestmark = pytest.mark.integration
 
@@ -37,3 +41,22 @@ def test_a_message_lost_by_the_broker_is_published_again(client, rdb, start_work
     assert rdb.hget(STARTED, rid) == "1"
     assert rdb.hget(DONE, rid) == "1"
     assert stat(rdb, "orphans_redriven") == 1
+
+
+def test_a_run_that_ended_without_its_outcome_runs_again(client, rdb, start_worker):
+    fast = {"EXECUTOR_ORPHAN_GRACE": "1", "EXECUTOR_RUNNER_LEASE": "3"}
+    first = start_worker(APP, queues="heavy", env=fast)
+    rid = client.invoke_async("crunch", {"n": 1, "seconds": 30})
+    wait_for(lambda: rdb.hget(STARTED, rid) == "1", 20, "the first run")
+    first.kill()
+    # What an acknowledgement sent for a run whose outcome was never written leaves behind:
+    # the record RUNNING under a dead runner, and no message anywhere.
+    rdb.delete(UNACKED, f"{UNACKED}_index")
+    assert rdb.llen("heavy") == 0
+
+    start_worker(APP, queues="invocations,deliveries,heavy", env=fast)
+    wait_for(lambda: stat(rdb, "orphans_redriven") == 1, 20, "the re-publish")
+    assert wait_terminal(rdb, [rid], 60) == ["SUCCESS"]
+    assert rdb.hget(STARTED, rid) == "2"
+    assert rdb.hget(DONE, rid) == "1"
+    assert rdb.hget(record_key(rid), "crashes") == "1"

@@ -186,7 +186,8 @@ class Admission:
         return True
 
     def requeue_lost(self, entry: CatalogueEntry, request_id: str, record: dict[str, str]) -> None:
-        """Publish again an invocation whose message the broker lost (still WAIT)."""
+        """Publish again an invocation whose message is gone: still WAIT, or RUNNING with a
+        runner that stopped before it recorded an outcome."""
         claimed = int(record.get("claimed", -1))
         message = self._message(
             record["urn"],
@@ -197,8 +198,11 @@ class Admission:
             record.get("origin", ""),
             record.get("traceparent", ""),
         )
-        # The next retry index, so the claim does not take it for a stale duplicate.
-        self.publisher.invocation(entry, request_id, message, retries=max(claimed + 1, 0))
+        # A waiting one takes the next retry index, so the claim does not take it for a stale
+        # duplicate; a running one keeps its index, so the claim counts a lost run (bounded).
+        running = record.get("status") == Status.RUNNING.value
+        retries = claimed if running else claimed + 1
+        self.publisher.invocation(entry, request_id, message, retries=max(retries, 0))
 
     @staticmethod
     def _message(

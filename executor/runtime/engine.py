@@ -33,7 +33,10 @@ def make_celery(settings: Settings, main: str = "executor") -> Celery:
         task_time_limit=settings.time_limit,
         broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A broker blip must not kill handlers that are running: their outcome is recorded in
+        # the state store, and the message Redis redelivers later finds it there and is
+        # skipped. Cancelling them instead ended healthy runs as phantom time-limit failures.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,

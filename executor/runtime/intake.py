@@ -6,14 +6,23 @@ rather than fail one invocation: a body the broker client cannot decode, and a p
 so deeply that pickling it for a prefork child overflows the stack in the worker's main
 process. Both are caught here, through Celery's own extension points (the task's ``Request``
 class and the worker's ``Consumer`` class): the message is acknowledged and the invocation ends
-FAIL with an event that says why. Nothing else is changed in how Celery runs a task.
+FAIL with an event that says why.
+
+The consumer also notes when its broker connection was lost. Celery's prefork pool can then
+lose track of a job a child had already finished, and report a hard time limit for it later
+(see ``signals``); such a report is not trusted. Nothing else is changed in how Celery runs a
+task.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+import warnings
 from typing import Any
 
+from celery.exceptions import CPendingDeprecationWarning
 from celery.worker.consumer import Consumer as CeleryConsumer
 from celery.worker.request import Request
 
@@ -81,8 +90,26 @@ class InvocationRequest(Request):  # type: ignore[misc]
         return None
 
 
+class _ConnectionLoss:
+    at = -math.inf  # time.monotonic() of the last loss in this process
+
+
+def connection_lost_within(seconds: float) -> bool:
+    """Whether this worker lost its broker connection in the last ``seconds``."""
+    return time.monotonic() - _ConnectionLoss.at <= seconds
+
+
 class Consumer(CeleryConsumer):  # type: ignore[misc]
-    """The worker's consumer: a message whose body cannot be decoded ends its invocation."""
+    """The worker's consumer: a message whose body cannot be decoded ends its invocation;
+    a lost broker connection is noted."""
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        _ConnectionLoss.at = time.monotonic()
+        # Celery warns that it will cancel running tasks here by default one day; the engine
+        # sets that on purpose (see ``engine``), so the warning would only mislead operators.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CPendingDeprecationWarning)
+            super().on_connection_error_after_connected(exc)
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         super().on_decode_error(message, exc)

@@ -1,15 +1,21 @@
-"""Re-publishing invocations whose message the Redis broker lost.
+"""Re-publishing invocations whose message is gone.
 
 Redis hands a message to a worker with BRPOP and records it as unacknowledged with a second
 command. A Redis that stops between the two (a restart, a failover) has removed the message
 from the queue, while the worker never received it: the invocation stays WAIT with no message
-anywhere, until it ages out. The state store still holds everything needed to publish it again.
+anywhere, until it ages out. A run can also end without its outcome: the state store was
+unreachable when the handler returned, or the pool lost track of the job across a broker
+reconnect, and the message was acknowledged anyway. That invocation stays RUNNING with a
+runner that no longer renews its lease. The state store still holds everything needed to
+publish either again; a RUNNING one is claimed as a lost run, which ``EXECUTOR_MAX_WORKER_LOST``
+bounds.
 
 A message can only be in a queue or in the broker's unacknowledged set (prefetched, running or
 waiting for a retry countdown). So when a function's queue is empty and nothing is
 unacknowledged, an invocation of it that has waited longer than ``EXECUTOR_ORPHAN_GRACE``
-has no message, and gets one. Under a steady backlog the check waits until the queue drains;
-the message age limit stays the last safety net.
+(or whose runner has been gone that long) has no message, and gets one. Under a steady
+backlog the check waits until the queue drains; the message age limit stays the last safety
+net.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from executor.core.catalogue import CatalogueEntry
 from executor.core.invocation import Status
 from executor.core.settings import Settings
 from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.runner import runner_gone
 from executor.state.store import Store
 
 log = logging.getLogger("executor.orphans")
@@ -63,7 +70,7 @@ class Orphans:
             (entry, rid, record)
             for queue in idle
             for entry in by_queue[queue]
-            for rid, record in self._waiting(entry.urn, cutoff)
+            for rid, record in self._stranded(entry.urn, cutoff)
         ]
         # Look again: a message taken from a queue is unacknowledged a moment later.
         if not candidates or self._idle_queues(idle) != idle:
@@ -90,12 +97,16 @@ class Orphans:
                     idle.add(queue)
         return idle
 
-    def _waiting(self, urn: str, cutoff: float) -> list[tuple[str, dict[str, str]]]:
-        """Invocations of ``urn`` in WAIT since before ``cutoff``."""
+    def _stranded(self, urn: str, cutoff: float) -> list[tuple[str, dict[str, str]]]:
+        """Invocations of ``urn`` in WAIT since before ``cutoff``, or RUNNING with a runner
+        gone since then."""
         found = []
         for rid in self.store.waiting_since(urn, cutoff, _SCAN):
             record = self.store.raw(rid)
-            if record.get("status") != Status.WAIT.value:
+            status = record.get("status")
+            if status == Status.RUNNING.value and not _runner_stopped(record, cutoff):
+                continue
+            if status not in (Status.WAIT.value, Status.RUNNING.value):
                 continue
             if self.store.last_change(rid) > cutoff:
                 continue  # a retry was scheduled recently: its message may be on its way
@@ -105,9 +116,16 @@ class Orphans:
         return found
 
     def _publish(self, entry: CatalogueEntry, rid: str, record: dict[str, str]) -> None:
-        log.warning(
-            "re-publishing %s %s: its message is in no queue (lost by the broker)",
-            record["urn"],
-            rid,
+        why = (
+            "its runner stopped before recording an outcome"
+            if record.get("status") == Status.RUNNING.value
+            else "lost by the broker"
         )
+        log.warning("re-publishing %s %s: its message is in no queue (%s)", record["urn"], rid, why)
         self.lifecycle.requeue_lost(entry, rid, record)
+
+
+def _runner_stopped(record: dict[str, str], cutoff: float) -> bool:
+    """The run's lease lapsed before ``cutoff``, or its process is known to be gone."""
+    lease = float(record.get("lease") or 0)
+    return lease < cutoff or runner_gone(record.get("runner", ""))

@@ -13,10 +13,10 @@ import logging
 from typing import Any, Protocol
 
 from celery import signals
-from celery.exceptions import Reject, Retry
+from celery.exceptions import Reject, Retry, TimeLimitExceeded
 
 from executor.core.constants import INVOKE_TASK_PREFIX
-from executor.runtime import outcome
+from executor.runtime import intake, outcome
 from executor.runtime.lifecycle import Lifecycle
 
 log = logging.getLogger("executor.signals")
@@ -63,11 +63,30 @@ def _on_failure(
     # A failure the task raised itself reports an invocation that has ended FAIL already.
     if isinstance(exception, (Retry, Reject)) or outcome.settled(sender):
         return
+    if isinstance(exception, TimeLimitExceeded) and _unreliable(exception):
+        # The pool may have lost track of a job that ended: its message was never
+        # acknowledged, comes back, and settles the invocation then.
+        log.warning(
+            "hard time limit reported for %s after a lost broker connection; not trusted, "
+            "the invocation is settled when its message comes back",
+            task_id,
+        )
+        return
     error = f"{type(exception).__name__}: {exception}"
     try:
         app.lifecycle.fail_platform(task_id, error, note="platform failure")
     except Exception:
         log.exception("could not end failed invocation %s; the reconciler will", task_id)
+
+
+def _unreliable(exc: TimeLimitExceeded) -> bool:
+    """A hard time limit is reported ``limit`` seconds after its job started; a broker
+    connection lost since then leaves the pool's view of that job in doubt."""
+    try:
+        limit = float(exc.args[0])
+    except (IndexError, TypeError, ValueError):
+        return False
+    return intake.connection_lost_within(limit + 1.0)
 
 
 def _on_worker_setup(sender: Any = None, instance: Any = None, **_: Any) -> None:
