@@ -49,8 +49,13 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
 	    || echo "chromium could not be installed: the Flower browser test will be skipped" >&2; }
 
+# The integration tests mostly wait on workers and servers, so files run side by side: each
+# pytest-xdist process has its own redis-server, and a file stays in one process (--dist
+# loadfile) so its module fixtures (a Sentinel group, a cluster) are started once.
+TEST_WORKERS ?= 3
+
 test: install rabbitmq browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: install
 	$(BIN)/pytest -q -m "not integration"

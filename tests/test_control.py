@@ -303,15 +303,20 @@ def test_redrive_of_a_hundred_failed_invocations_runs_each_once(client, start_wo
 
 
 def test_two_redrives_at_once_queue_one(client, settings, start_worker, rdb):
-    start_worker(APP)
+    worker = start_worker(APP)
     failed = client.invoke_async("gate", {"n": 7})
     wait_status(client, failed, "FAIL")
     clients = [Client(settings) for _ in range(4)]
+    # No worker runs while the redrives race, so none of them can find the redrive ended.
+    worker.stop()
     first = race(4, lambda i: clients[i].redrive(failed))
     assert first == [f"{failed}.r1"] * 4
+    worker = start_worker(APP)
     wait_status(client, f"{failed}.r1", "FAIL")  # the gate is still closed
+    worker.stop()
     second = race(4, lambda i: clients[i].redrive(f"{failed}.r1"))
     assert second == [f"{failed}.r2"] * 4
+    start_worker(APP)
     wait_status(client, f"{failed}.r2", "FAIL")
     barrier(client, rdb)
     assert rdb.hget("test:gate:runs", "7") == "3"

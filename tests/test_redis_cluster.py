@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 
@@ -22,6 +23,7 @@ from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
 from executor.ops.bench.cluster import LocalCluster
 from executor.state.connection import connect
+from executor.state.keys import SHARDS, shard_of
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +58,14 @@ def test_core_scenarios_on_a_three_master_cluster(env, rdb, start_worker, events
     client = run_core_scenarios(
         env, rdb, start_worker, events, lambda: broker.llen(INVOCATION_QUEUE) == 0
     )
-    # Records of this run sit on every master, and none of the broker's keys does.
+    # One invocation in each shard: the shards' records then sit on every master, and none of
+    # the broker's keys does.
+    ids: dict[int, str] = {}
+    while len(ids) < SHARDS:
+        rid = str(uuid.uuid4())
+        ids.setdefault(shard_of(rid), rid)
+    for rid in ids.values():
+        client.invoke_async("hello", {"name": "shard"}, request_id=rid)
     holders = [
         port
         for port in cluster.masters()
