@@ -19,6 +19,7 @@ from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
 from executor.runtime.app import FunctionApp
 from executor.state.keys import OUTBOX, children_key, shard_of, sharded_for
+from executor.state.writes import Finish
 
 pytestmark = pytest.mark.integration
 
@@ -151,7 +152,7 @@ def test_held_connection_gives_way_to_the_normal_client(settings, rdb):
     assert store.held._connection is None
     rdb.script_flush()
     assert store.finish(
-        request_id=second, urn="u", status=Status.SUCCESS, now=time.time(), retention=60
+        Finish(request_id=second, urn="u", status=Status.SUCCESS, now=time.time(), retention=60)
     )
     assert app.client.get_invocation(second).status is Status.SUCCESS
 

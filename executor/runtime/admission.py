@@ -32,7 +32,7 @@ from executor.core.urn import FunctionURN, parse_urn
 from executor.runtime import tracing
 from executor.runtime.functions import Functions
 from executor.runtime.publisher import Publisher
-from executor.state.control import Accepted
+from executor.state.control import Accept, Accepted
 from executor.state.store import Store
 from executor.state.writes import NewRecord, Queued
 
@@ -107,21 +107,21 @@ class Admission:
             )
         else:
             request_id = request_id or str(uuid.uuid4())
-            target: dict[str, Any] = {
-                "request_id": request_id,
-                "urn": entry.urn,
-                "enqueued_at": now,
-                "deadline": deadline,
-                "chain": chain,
-                "payload_json": payload_json,
-                "origin": origin,
-                "due_at": due_at,
-                "redrive_of": redrive_of,
-                "redrive_number": redrive_number,
-                "children_ttl": self._children_ttl(),
-                "traceparent": traceparent,
-                "note": f"due in {delay:g} s" if due_at is not None else "",
-            }
+            target = Accept(
+                request_id=request_id,
+                urn=entry.urn,
+                enqueued_at=now,
+                deadline=deadline,
+                chain=chain,
+                payload_json=payload_json,
+                origin=origin,
+                due_at=due_at,
+                redrive_of=redrive_of,
+                redrive_number=redrive_number,
+                children_ttl=self._children_ttl(),
+                traceparent=traceparent,
+                note=f"due in {delay:g} s" if due_at is not None else "",
+            )
             queued = None
             if due_at is None:
                 message = self._message(
@@ -131,7 +131,7 @@ class Admission:
             if queued is not None:
                 found = self.store.accept_and_queue(target, queued)
             else:
-                found = self.store.control.accept(**target)
+                found = self.store.control.accept(target)
             if found.outcome is Accepted.CONFLICT:
                 # Another function may belong to another project: its name is not shown.
                 held = (
@@ -234,7 +234,7 @@ class Admission:
         event: ResultEvent,
         event_json: str,
         destination: DestinationRef,
-    ) -> tuple[dict[str, Any], Queued] | None:
+    ) -> tuple[Accept, Queued] | None:
         """The target invocation a FunctionGraph destination makes, for the script that ends
         the source; None when the delivery must take its usual way (which refuses, counts or
         retries): a call the guard drops, an unknown target, an event above the payload
@@ -262,14 +262,14 @@ class Admission:
         queued = self._fused(entry, target_id, message)
         if queued is None:
             return None
-        target_record = {
-            "request_id": target_id,
-            "urn": entry.urn,
-            "enqueued_at": now,
-            "deadline": deadline,
-            "chain": target_chain,
-            "payload_json": event_json,
-            "origin": request_id,
-            "children_ttl": self._children_ttl(),
-        }
+        target_record = Accept(
+            request_id=target_id,
+            urn=entry.urn,
+            enqueued_at=now,
+            deadline=deadline,
+            chain=target_chain,
+            payload_json=event_json,
+            origin=request_id,
+            children_ttl=self._children_ttl(),
+        )
         return target_record, queued

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from executor.core.config import AsyncConfig
@@ -33,6 +34,7 @@ from executor.runtime.functions import Functions
 from executor.runtime.publisher import Publisher
 from executor.runtime.runner import Runner, runner_gone
 from executor.state.store import Claim, Store
+from executor.state.writes import Finish
 
 log = logging.getLogger("executor.lifecycle")
 
@@ -109,36 +111,29 @@ class Lifecycle(Admission):
         else:
             outcome, condition = event.outcome, event.request_context.condition
         destination = config.destination_for(outcome)
+        finish = Finish(
+            request_id=request_id,
+            urn=urn,
+            status=status,
+            now=time.time(),
+            retention=self.settings.status_retention,
+            condition=condition,
+            error_code=error_code,
+            error_message=error_message,
+            note=note,
+        )
         if destination is None:
-            return self.store.finish(
-                request_id=request_id,
-                urn=urn,
-                status=status,
-                now=time.time(),
-                retention=self.settings.status_retention,
-                condition=condition,
-                error_code=error_code,
-                error_message=error_message,
-                note=note,
-            )
+            return self.store.finish(finish)
         if callable(event):
             event = event()
         event_json = event.model_dump_json()
-        finish: dict[str, Any] = {
-            "request_id": request_id,
-            "urn": urn,
-            "status": status,
-            "now": time.time(),
-            "retention": self.settings.status_retention,
-            "condition": condition,
-            "error_code": error_code,
-            "error_message": error_message,
-            "event": event_json,
-            "destination": destination.model_dump_json(),
-            "destination_kind": destination.destination,
-            "outcome": outcome,
-            "note": note,
-        }
+        finish = replace(
+            finish,
+            event=event_json,
+            destination=destination.model_dump_json(),
+            destination_kind=destination.destination,
+            outcome=outcome,
+        )
         if destination.destination == FUNCTION_GRAPH:
             hop = self._fused_hop(request_id, urn, chain, event, event_json, destination)
             if hop is not None:
@@ -151,12 +146,12 @@ class Lifecycle(Admission):
                         outcome=outcome,
                         state=DeliveryStatus.DELIVERED,
                         attempts=1,
-                        updated_at=finish["now"],
+                        updated_at=finish.now,
                     ),
                 )
                 if fused >= 0:
                     return fused == 1
-        won = self.store.finish(**finish)
+        won = self.store.finish(finish)
         if won:
             self.deliveries.start(
                 DeliveryJob(
@@ -248,15 +243,17 @@ class Lifecycle(Admission):
 
     def _cancel_one(self, invocation: Invocation, force: bool) -> bool:
         won = self.store.finish(
-            request_id=invocation.request_id,
-            urn=invocation.function_urn,
-            status=Status.DISCARD,
-            now=time.time(),
-            retention=self.settings.status_retention,
-            condition=CANCELLED,
-            error_code=CANCELLED,
-            error_message="cancelled by request" + (" (forced)" if force else ""),
-            note="cancelled",
+            Finish(
+                request_id=invocation.request_id,
+                urn=invocation.function_urn,
+                status=Status.DISCARD,
+                now=time.time(),
+                retention=self.settings.status_retention,
+                condition=CANCELLED,
+                error_code=CANCELLED,
+                error_message="cancelled by request" + (" (forced)" if force else ""),
+                note="cancelled",
+            )
         )
         if won and invocation.due_at is not None:
             self.store.control.forget_due(invocation.request_id)

@@ -19,19 +19,15 @@ from executor.core.invocation import Status
 from executor.state import scripts as _scripts
 from executor.state.connection import reachable
 from executor.state.keys import (
-    DEADLINES,
     DUE,
     SHARDS,
-    STATS,
-    active_key,
     children_key,
-    history_key,
-    index_key,
     record_key,
     shard_of,
     sharded,
     sharded_for,
 )
+from executor.state.writes import NewRecord, new_record_keys
 
 
 def _dumps(value: Any) -> str:
@@ -62,40 +58,10 @@ class InvocationControl:
         self._accept = client.register_script(_scripts.ACCEPT)
         self._take_due = client.register_script(_scripts.TAKE_DUE)
 
-    def accept(
-        self,
-        *,
-        request_id: str,
-        urn: str,
-        enqueued_at: float,
-        deadline: float,
-        chain: Sequence[str],
-        payload_json: str,
-        note: str = "",
-        origin: str = "",
-        due_at: float | None = None,
-        redrive_of: str = "",
-        redrive_number: int = 0,
-        children_ttl: int = 0,
-        traceparent: str = "",
-    ) -> Acceptance:
+    def accept(self, new: Accept) -> Acceptance:
         """Record a new invocation WAIT, unless the id exists (compared by function and the
         payload's JSON text)."""
-        keys, args = accept_call(
-            request_id=request_id,
-            urn=urn,
-            enqueued_at=enqueued_at,
-            deadline=deadline,
-            chain=chain,
-            payload_json=payload_json,
-            note=note,
-            origin=origin,
-            due_at=due_at,
-            redrive_of=redrive_of,
-            redrive_number=redrive_number,
-            children_ttl=children_ttl,
-            traceparent=traceparent,
-        )
+        keys, args = new.keys(), new.args()
         with reachable():
             outcome, status, attempts, found = cast("list[Any]", self._accept(keys=keys, args=args))
         return Acceptance(Accepted(int(outcome)), Status(status), int(attempts), str(found))
@@ -163,50 +129,43 @@ class InvocationControl:
             return int(self.redis.hget(record_key(request_id), "redrives") or 0)
 
 
-def accept_call(
-    *,
-    request_id: str,
-    urn: str,
-    enqueued_at: float,
-    deadline: float,
-    chain: Sequence[str],
-    payload_json: str,
-    note: str = "",
-    origin: str = "",
-    due_at: float | None = None,
-    redrive_of: str = "",
-    redrive_number: int = 0,
-    children_ttl: int = 0,
-    traceparent: str = "",
-) -> tuple[list[str], list[Any]]:
-    """ACCEPT's keys and arguments (the fused FunctionGraph hop runs ACCEPT too)."""
-    shard = shard_of(request_id)
-    keys = [
-        record_key(request_id),
-        history_key(request_id),
-        index_key(urn, shard),
-        active_key(urn, shard),
-        sharded(DEADLINES, shard),
-        sharded(STATS, shard),
-        sharded(DUE, shard),
-        # in this invocation's slot: a child is listed in its own shard, and a redrive lies in
-        # its original's (see keys.shard_of)
-        children_key(origin or request_id, shard),
-        record_key(redrive_of or request_id),
-    ]
-    args: list[Any] = [
-        request_id,
-        urn,
-        repr(enqueued_at),
-        repr(deadline),
-        _dumps(list(chain)),
-        payload_json,
-        origin,
-        _dumps({"status": "WAIT", "at": enqueued_at, "attempt": 0, "note": note}),
-        "" if due_at is None else repr(due_at),
-        redrive_of,
-        redrive_number,
-        max(children_ttl, 1),
-        traceparent,
-    ]
-    return keys, args
+@dataclass(frozen=True)
+class Accept(NewRecord):
+    """What ACCEPT records of a new invocation: CREATE's record, and what idempotent submit,
+    a delayed start, a redrive and a recursive cancel need beside it (the fused FunctionGraph
+    hop runs ACCEPT too)."""
+
+    note: str = ""
+    due_at: float | None = None
+    redrive_of: str = ""
+    redrive_number: int = 0
+    children_ttl: int = 0
+
+    def keys(self) -> list[str]:
+        rid, shard = self.request_id, shard_of(self.request_id)
+        return [
+            *new_record_keys(rid, self.urn),
+            sharded(DUE, shard),
+            # in this invocation's slot: a child is listed in its own shard, and a redrive lies
+            # in its original's (see keys.shard_of)
+            children_key(self.origin or rid, shard),
+            record_key(self.redrive_of or rid),
+        ]
+
+    def args(self) -> list[Any]:
+        wait = {"status": "WAIT", "at": self.enqueued_at, "attempt": 0, "note": self.note}
+        return [
+            self.request_id,
+            self.urn,
+            repr(self.enqueued_at),
+            repr(self.deadline),
+            _dumps(list(self.chain)),
+            self.payload_json,
+            self.origin,
+            _dumps(wait),
+            "" if self.due_at is None else repr(self.due_at),
+            self.redrive_of,
+            self.redrive_number,
+            max(self.children_ttl, 1),
+            self.traceparent,
+        ]

@@ -19,7 +19,7 @@ from executor.core.invocation import ClaimState, DeliveryState, Invocation, Stat
 from executor.core.settings import Settings
 from executor.state import scripts as _scripts
 from executor.state.connection import connect, describe, reachable
-from executor.state.control import Acceptance, Accepted, InvocationControl, accept_call
+from executor.state.control import Accept, Acceptance, Accepted, InvocationControl
 from executor.state.dead_letters import DeadLetterStore
 from executor.state.held import HeldScripts
 from executor.state.keys import (
@@ -42,11 +42,11 @@ from executor.state.records import invocation_of
 from executor.state.scans import Scans
 from executor.state.shared import SharedState
 from executor.state.writes import (
+    Finish,
     NewRecord,
     Queued,
     created_reply,
     dumps,
-    finish_call,
     transition,
 )
 
@@ -234,46 +234,15 @@ class Store(Scans, SharedState):
             )
         )
 
-    def finish(
-        self,
-        *,
-        request_id: str,
-        urn: str,
-        status: Status,
-        now: float,
-        retention: int,
-        condition: str = "",
-        error_code: str = "",
-        error_message: str = "",
-        event: str = "",
-        destination: str = "",
-        outcome: str = "",
-        destination_kind: str = "",
-        note: str = "",
-    ) -> bool:
+    def finish(self, finish: Finish) -> bool:
         """The one terminal transition; True only for the caller that made it."""
-        keys, args = finish_call(
-            request_id=request_id,
-            urn=urn,
-            status=status,
-            now=now,
-            retention=retention,
-            condition=condition,
-            error_code=error_code,
-            error_message=error_message,
-            event=event,
-            destination=destination,
-            outcome=outcome,
-            destination_kind=destination_kind,
-            note=note,
-        )
+        keys, args = finish.keys(), finish.args()
         return bool(self.held.run(self._finish, keys, args))
 
-    def accept_and_queue(self, target: dict[str, Any], queued: Queued) -> Acceptance:
-        """``control.accept`` (with ``target``'s arguments) and, for a new record, its message,
-        in one step."""
+    def accept_and_queue(self, target: Accept, queued: Queued) -> Acceptance:
+        """``control.accept`` of ``target`` and, for a new record, its message, in one step."""
         self._ready()
-        keys, args = accept_call(**target)
+        keys, args = target.keys(), target.args()
         with reachable():
             outcome, status, attempts, found = cast(
                 "list[Any]",
@@ -286,18 +255,18 @@ class Store(Scans, SharedState):
     def finish_and_hop(
         self,
         *,
-        finish: dict[str, Any],
-        target: dict[str, Any],
+        finish: Finish,
+        target: Accept,
         queued: Queued,
         delivered: DeliveryState,
     ) -> int:
-        """``finish`` (with ``finish``'s arguments) and, for the caller that wins it, ACCEPT of
-        the target (with ``target``'s arguments), its message and the source's delivery
-        recorded ``delivered``, in one step. 1 for the winner; 0, with nothing written, if the
-        source had ended already; -1, with nothing written, if the target exists already."""
-        fkeys, fargs = finish_call(**finish)
-        akeys, aargs = accept_call(**target)
-        request_id = finish["request_id"]
+        """``finish`` and, for the caller that wins it, ACCEPT of ``target``, its message and
+        the source's delivery recorded ``delivered``, in one step. 1 for the winner; 0, with
+        nothing written, if the source had ended already; -1, with nothing written, if the
+        target exists already."""
+        fkeys, fargs = finish.keys(), finish.args()
+        akeys, aargs = target.keys(), target.args()
+        request_id = finish.request_id
         keys = [
             *fkeys,
             *akeys,

@@ -1,7 +1,7 @@
 """The keys and arguments of the scripts that write invocations, and what they write.
 
 ``NewRecord`` is what CREATE records, ``Queued`` a broker message a script writes beside it,
-``finish_call`` the keys and arguments of FINISH; the store and its fused scripts share them.
+``Finish`` what FINISH writes; the store and its fused scripts share them.
 """
 
 from __future__ import annotations
@@ -52,6 +52,20 @@ class Queued:
         return [self.message, self.channel, self.event]
 
 
+def new_record_keys(request_id: str, urn: str) -> list[str]:
+    """The keys a new invocation's record is written to: the record, its history, the
+    function's index and active set, and the deadlines and counters of its shard."""
+    shard = shard_of(request_id)
+    return [
+        record_key(request_id),
+        history_key(request_id),
+        index_key(urn, shard),
+        active_key(urn, shard),
+        sharded(DEADLINES, shard),
+        sharded(STATS, shard),
+    ]
+
+
 @dataclass(frozen=True)
 class NewRecord:
     """What CREATE records of an invocation."""
@@ -66,15 +80,7 @@ class NewRecord:
     traceparent: str = ""
 
     def keys(self) -> list[str]:
-        rid, shard = self.request_id, shard_of(self.request_id)
-        return [
-            record_key(rid),
-            history_key(rid),
-            index_key(self.urn, shard),
-            active_key(self.urn, shard),
-            sharded(DEADLINES, shard),
-            sharded(STATS, shard),
-        ]
+        return new_record_keys(self.request_id, self.urn)
 
     def args(self) -> list[str]:
         return [
@@ -95,49 +101,57 @@ def created_reply(reply: Any) -> tuple[bool, Status, int]:
     return bool(created), Status(status), int(attempts)
 
 
-def finish_call(
-    *,
-    request_id: str,
-    urn: str,
-    status: Status,
-    now: float,
-    retention: int,
-    condition: str = "",
-    error_code: str = "",
-    error_message: str = "",
-    event: str = "",
-    destination: str = "",
-    outcome: str = "",
-    destination_kind: str = "",
-    note: str = "",
-) -> tuple[list[str], list[Any]]:
-    """FINISH's keys and arguments."""
-    pending = ""
-    if destination:
-        pending = DeliveryState(
-            destination=destination_kind, outcome=outcome, state="pending", updated_at=now
-        ).model_dump_json()
-    keys = [
-        record_key(request_id),
-        history_key(request_id),
-        deliveries_key(request_id),
-        active_key(urn, shard_of(request_id)),
-        sharded_for(DEADLINES, request_id),
-        sharded_for(OUTBOX, request_id),
-        sharded_for(STATS, request_id),
-    ]
-    args = [
-        request_id,
-        status.value,
-        repr(now),
-        condition,
-        error_code,
-        error_message,
-        event,
-        destination,
-        retention,
-        note,
-        outcome,
-        pending,
-    ]
-    return keys, args
+@dataclass(frozen=True)
+class Finish:
+    """What FINISH writes: the one terminal transition of an invocation, and for one with a
+    destination its event and pending delivery."""
+
+    request_id: str
+    urn: str
+    status: Status
+    now: float
+    retention: int
+    condition: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    event: str = ""
+    destination: str = ""
+    outcome: str = ""
+    destination_kind: str = ""
+    note: str = ""
+
+    def keys(self) -> list[str]:
+        rid = self.request_id
+        return [
+            record_key(rid),
+            history_key(rid),
+            deliveries_key(rid),
+            active_key(self.urn, shard_of(rid)),
+            sharded_for(DEADLINES, rid),
+            sharded_for(OUTBOX, rid),
+            sharded_for(STATS, rid),
+        ]
+
+    def args(self) -> list[Any]:
+        pending = ""
+        if self.destination:
+            pending = DeliveryState(
+                destination=self.destination_kind,
+                outcome=self.outcome,
+                state="pending",
+                updated_at=self.now,
+            ).model_dump_json()
+        return [
+            self.request_id,
+            self.status.value,
+            repr(self.now),
+            self.condition,
+            self.error_code,
+            self.error_message,
+            self.event,
+            self.destination,
+            self.retention,
+            self.note,
+            self.outcome,
+            pending,
+        ]

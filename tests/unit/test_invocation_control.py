@@ -12,6 +12,7 @@ from stubs import RecordingCelery
 from executor import Client, InvalidParameter, RequestIdConflict
 from executor.core.invocation import Status
 from executor.state import keys
+from executor.state.writes import Finish
 
 
 def send_count(celery: RecordingCelery) -> int:
@@ -21,11 +22,13 @@ def send_count(celery: RecordingCelery) -> int:
 def end(client: Client, request_id: str, status: Status) -> None:
     """End an invocation as a worker would (FAIL or SUCCESS), without an event."""
     client.store.finish(
-        request_id=request_id,
-        urn=client.get_invocation(request_id).function_urn,
-        status=status,
-        now=time.time(),
-        retention=3600,
+        Finish(
+            request_id=request_id,
+            urn=client.get_invocation(request_id).function_urn,
+            status=status,
+            now=time.time(),
+            retention=3600,
+        )
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from executor.core.invocation import ClaimState, DeliveryState, DeliveryStatus, Status
 from executor.state import keys
 from executor.state.store import Store
+from executor.state.writes import Finish
 
 URN = "urn:fss:r1:p1:function:default:hello:latest"
 OTHER = "urn:fss:r1:p1:function:default:other:latest"
@@ -36,7 +37,7 @@ def finish(store: Store, request_id: str = "r1", status: Status = Status.SUCCESS
         "now": T0 + 5,
         "retention": 600,
     } | kw
-    return store.finish(**fields)  # type: ignore[arg-type]
+    return store.finish(Finish(**fields))  # type: ignore[arg-type]
 
 
 DEST = json.dumps({"destination": "DIS", "param": '{"stream_name":"s"}'})
