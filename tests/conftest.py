@@ -3,14 +3,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
-from services import ROOT, RedisServer, Worker, wait_for
+from fleet_services import run_executor
+from services import RedisServer, Worker, wait_for
 
 from executor import Client, Settings
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
@@ -179,14 +179,7 @@ def run(env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the ``executor`` command with this test's settings; assert its exit status."""
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "executor", *args],
-            env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
+        done = run_executor(*args, env=env)
         assert (done.returncode == 0) is ok, done.stdout + done.stderr
         return done
 

@@ -237,6 +237,22 @@ timeout = 2
 """
 
 
+def topic_copied_to_a_queue(aws: MotoServer) -> str:
+    """The SNS topic ``orders``, its messages copied raw to an SQS queue; returns the queue's
+    URL."""
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    queue = sqs.create_queue(QueueName="orders-copy")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=attributes["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return str(queue)
+
+
 def wait_delivery(
     client: Client, request_id: str, states: set[str], timeout: float = 30
 ) -> Invocation:

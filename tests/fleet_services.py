@@ -103,6 +103,15 @@ class Flower:
         wait_for(up, timeout, "flower to answer")
         return self
 
+    def wait_receiving(self, auth: tuple[str, str], timeout: float = 30) -> None:
+        """Wait until a worker's heartbeat reaches Flower: its event receiver is bound."""
+
+        def receiving() -> bool:
+            status, text = http_get(f"{self.url}/metrics", auth)
+            return status == 200 and "flower_worker_online{" in text
+
+        wait_for(receiving, timeout, "flower to receive worker events", interval=0.3)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from fleet_services import RabbitVhost
+from fleet_services import RabbitVhost, run_executor
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parent.parent
 RUN_KEYS = {
     "title",
     "n",
@@ -29,29 +26,14 @@ RUN_KEYS = {
 }
 
 
+def short_run(report: Path) -> tuple[str, ...]:
+    """The options of a bench run kept short, its JSON report written to ``report``."""
+    return ("--warmup", "5", "--concurrency", "2", "--json", str(report))
+
+
 def test_bench_writes_every_scenario_and_ratio(tmp_path: Path) -> None:
     report = tmp_path / "out" / "bench.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "executor",
-            "bench",
-            "--n",
-            "20",
-            "--warmup",
-            "5",
-            "--concurrency",
-            "2",
-            "--json",
-            str(report),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_executor("bench", "--n", "20", *short_run(report), env={}, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(report.read_text())
     assert set(data["runs"]) == {"a", "b", "c", "d", "e"}
@@ -77,14 +59,7 @@ def test_bench_writes_every_scenario_and_ratio(tmp_path: Path) -> None:
 
 
 def test_bench_refuses_an_unknown_scenario() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "executor", "bench", "--only", "a,z"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_executor("bench", "--only", "a,z", env={}, timeout=60)
     assert result.returncode != 0
     assert "unknown scenario z" in result.stderr
 
@@ -95,29 +70,16 @@ def test_bench_stores_compares_one_master_with_a_cluster(tmp_path: Path) -> None
     vhost = RabbitVhost().create()
     report = tmp_path / "stores.json"
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "executor",
-                "bench",
-                "--stores",
-                "--broker",
-                vhost.url,
-                "--n",
-                "30",
-                "--warmup",
-                "5",
-                "--concurrency",
-                "2",
-                "--json",
-                str(report),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
+        result = run_executor(
+            "bench",
+            "--stores",
+            "--broker",
+            vhost.url,
+            "--n",
+            "30",
+            *short_run(report),
+            env={},
             timeout=240,
-            check=False,
         )
     finally:
         vhost.delete()
@@ -132,13 +94,6 @@ def test_bench_stores_compares_one_master_with_a_cluster(tmp_path: Path) -> None
 
 
 def test_bench_stores_needs_a_rabbitmq_broker() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "executor", "bench", "--stores", "--broker", "redis://h:1/0"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_executor("bench", "--stores", "--broker", "redis://h:1/0", env={}, timeout=60)
     assert result.returncode == 2
     assert "must be a RabbitMQ URL" in result.stderr

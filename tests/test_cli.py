@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from conftest import wait_status
+from fleet_services import run_executor
 from services import ROOT
 
 pytestmark = pytest.mark.integration
@@ -109,19 +110,8 @@ def test_tables_for_people_and_json_for_programs(run, env, client, start_worker)
     assert ":boom:latest" in run("config", "get", "boom").stdout
 
     # A narrow colour terminal: statuses coloured, long ids cut with an ellipsis.
-    terminal = subprocess.run(
-        [sys.executable, "-m", "executor", "invocations", "list", "hello"],
-        env={
-            **os.environ,
-            **env,
-            "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}",
-            "FORCE_COLOR": "1",
-            "COLUMNS": "60",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
+    terminal = run_executor(
+        "invocations", "list", "hello", env={**env, "FORCE_COLOR": "1", "COLUMNS": "60"}
     ).stdout
     assert "\x1b[32mSUCCESS" in terminal
     assert ok not in terminal

@@ -15,7 +15,7 @@ import pytest
 from hardening_functions import app as hardening_app
 from services import free_port, wait_for
 
-from executor import Client
+from executor import Client, Settings
 from executor.core.invocation import DeliveryStatus
 
 pytestmark = pytest.mark.integration
@@ -30,6 +30,19 @@ def down_env(env: dict[str, str], tmp_path: Any) -> dict[str, str]:
         f'[agencies.writer.dis]\nmaxlen = 100\nredis_url = "redis://127.0.0.1:{free_port()}/0"\n'
     )
     return {**env, "EXECUTOR_AGENCY_FILE": str(agencies)}
+
+
+def reporting_to_a_dead_stream(settings: Settings, down_env: dict[str, str]) -> Client:
+    """A client whose ``report`` function sends each success to the stream that is down."""
+    client = Client(
+        settings.model_copy(update={"agency_file": down_env["EXECUTOR_AGENCY_FILE"]}),
+        registry=hardening_app.registry,
+    )
+    stream = {"destination": "DIS", "param": json.dumps({"stream_name": "down"})}
+    client.put_async_config(
+        "report", {"max_async_retry_attempts": 0, "destination_config": {"on_success": stream}}
+    )
+    return client
 
 
 def _passes(client: Client) -> int:
@@ -49,14 +62,7 @@ def test_one_chain_per_event_dead_lettered_once(
         "EXECUTOR_OUTBOX_GRACE": str(grace),
     }
     fleet = [start_worker(APP, pool="prefork", concurrency=2, env=extra) for _ in range(workers)]
-    client = Client(
-        settings.model_copy(update={"agency_file": down_env["EXECUTOR_AGENCY_FILE"]}),
-        registry=hardening_app.registry,
-    )
-    stream = {"destination": "DIS", "param": json.dumps({"stream_name": "down"})}
-    client.put_async_config(
-        "report", {"max_async_retry_attempts": 0, "destination_config": {"on_success": stream}}
-    )
+    client = reporting_to_a_dead_stream(settings, down_env)
     ids = [client.invoke_async("report", {"n": n}) for n in range(events)]
 
     def delivery(request_id: str) -> Any:
@@ -103,14 +109,7 @@ def test_lost_chain_is_resent_once_with_the_first_deadline(down_env, settings, r
         "EXECUTOR_SOFT_TIME_LIMIT": "1",
         "EXECUTOR_TIME_LIMIT": "1.5",
     }
-    client = Client(
-        settings.model_copy(update={"agency_file": down_env["EXECUTOR_AGENCY_FILE"]}),
-        registry=hardening_app.registry,
-    )
-    stream = {"destination": "DIS", "param": json.dumps({"stream_name": "down"})}
-    client.put_async_config(
-        "report", {"max_async_retry_attempts": 0, "destination_config": {"on_success": stream}}
-    )
+    client = reporting_to_a_dead_stream(settings, down_env)
     runner = start_worker(APP, pool="solo", queues="invocations", env=extra)
     request_id = client.invoke_async("report", {"n": 1})
     wait_for(lambda: rdb.llen("executor.deliveries") == 1, 20, "the delivery task to be queued")

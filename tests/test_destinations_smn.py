@@ -7,7 +7,13 @@ import hmac
 import json
 
 import pytest
-from destination_services import HOOK_SECRET, TOPIC_URN, recorded_event, wait_delivery
+from destination_services import (
+    HOOK_SECRET,
+    TOPIC_URN,
+    recorded_event,
+    topic_copied_to_a_queue,
+    wait_delivery,
+)
 
 import destinations
 from destinations import Delivery, PermanentDeliveryError
@@ -23,18 +29,8 @@ def smn(topic_urn: str = TOPIC_URN) -> dict[str, object]:
 
 
 def test_sns_publish_carries_the_event_and_its_attributes(dest_client, dest_env, aws, start_worker):
-    sns, sqs = aws.client("sns"), aws.client("sqs")
-    topic = sns.create_topic(Name="orders")["TopicArn"]
-    queue = sqs.create_queue(QueueName="orders-copy")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
+    sqs = aws.client("sqs")
+    queue = topic_copied_to_a_queue(aws)
     dest_client.put_async_config(
         "report",
         {

@@ -36,13 +36,7 @@ def test_flower_finds_invocations_with_payloads_masked(env, client, start_worker
     flower = Flower({**env, "EXECUTOR_FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}"})
     try:
         flower.wait_ready()
-
-        def receiving_events() -> bool:
-            # A worker heartbeat reaching Flower means its event receiver is bound.
-            status, text = http_get(f"{flower.url}/metrics", (USER, PASSWORD))
-            return status == 200 and "flower_worker_online{" in text
-
-        wait_for(receiving_events, 30, "flower to receive worker events", interval=0.3)
+        flower.wait_receiving((USER, PASSWORD))
         client.put_async_config(
             "hello",
             {

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import wait_status
-from fleet_services import Flower, http_get
+from fleet_services import Flower, http_get, run_executor
 from rich.console import Console
 from rich.text import Text
 from services import ROOT, wait_for
@@ -65,13 +63,7 @@ def test_an_operator_sees_functions_masked_payloads_and_failures(
     flower = Flower({**env, "EXECUTOR_FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}"})
     try:
         flower.wait_ready()
-
-        def receiving_events() -> bool:
-            # A worker heartbeat reaching Flower means its event receiver is bound.
-            status, text = http_get(f"{flower.url}/metrics", (USER, PASSWORD))
-            return status == 200 and "flower_worker_online{" in text
-
-        wait_for(receiving_events, 30, "flower to receive worker events", interval=0.3)
+        flower.wait_receiving((USER, PASSWORD))
         client.put_async_config("boom", {"max_async_retry_attempts": 2})
         ok = client.invoke_async("hello", {"name": SECRET})
         bad = client.invoke_async("boom", {"card": SECRET})
@@ -134,19 +126,8 @@ def test_an_operator_sees_functions_masked_payloads_and_failures(
         keep(picture)
 
         # The same invocations as the CLI shows them on a colour terminal.
-        terminal = subprocess.run(
-            [sys.executable, "-m", "executor", "invocations", "show", bad],
-            env={
-                **os.environ,
-                **env,
-                "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}",
-                "FORCE_COLOR": "1",
-                "COLUMNS": "110",
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
+        terminal = run_executor(
+            "invocations", "show", bad, env={**env, "FORCE_COLOR": "1", "COLUMNS": "110"}
         ).stdout
         assert "\x1b[" in terminal
         recorder = Console(record=True, width=110, force_terminal=True, file=open(os.devnull, "w"))  # noqa: SIM115

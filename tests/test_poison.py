@@ -9,9 +9,7 @@ with a reason, and the worker goes on with the work queued behind them.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from typing import Any
@@ -20,8 +18,8 @@ import httpx
 import pytest
 from api_server import AUTH, ApiServer, refused
 from conftest import wait_status
+from fleet_services import run_executor
 from hardening_functions import app as hardening_app
-from services import ROOT
 
 from executor import Client
 from executor.core.errors import InvalidParameter, PayloadTooLarge
@@ -99,14 +97,7 @@ def test_size_limit_still_applies(known, rdb):
 @pytest.fixture
 def cli(env):
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "executor", *args],
-            env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
+        return run_executor(*args, env=env)
 
     return run
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import route, wait_status
-from destination_services import TOPIC_URN, wait_delivery
+from destination_services import TOPIC_URN, topic_copied_to_a_queue, wait_delivery
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -122,18 +122,8 @@ def test_a_failure_is_an_error_span_and_its_event_carries_the_trace(
     dest_client, dest_env, aws, webhook, rdb, start_worker, producer_spans, worker_spans
 ):
     env, read = worker_spans
-    sns, sqs = aws.client("sns"), aws.client("sqs")
-    topic = sns.create_topic(Name="orders")["TopicArn"]
-    queue = sqs.create_queue(QueueName="orders-copy")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
+    sqs = aws.client("sqs")
+    queue = topic_copied_to_a_queue(aws)
     smn = {"destination": "SMN", "param": json.dumps({"topic_urn": TOPIC_URN})}
     dis = {"destination": "DIS", "param": json.dumps({"stream_name": "traced"})}
     dest_client.put_async_config(
