@@ -22,7 +22,7 @@ from core_scenarios import settings_of
 from fleet_functions import DONE
 from fleet_services import TERMINAL, statuses
 from services import wait_for
-from test_drills import APP, DRILL, report
+from test_drills import APP, FAILOVER_DRILL, report
 from topologies import SentinelGroup
 
 from executor import Client
@@ -57,12 +57,7 @@ def test_drill_sentinel_master_sigkilled_mid_run(wait_replicas, start_worker):
         env = {
             **group.env(),
             **FAST,
-            **DRILL,
-            # A handler's own Redis calls wait through the failover (a few seconds): its time
-            # limits stay above that, as a deployment's do, so the drill counts losses only.
-            "EXECUTOR_VISIBILITY_TIMEOUT": "30",
-            "EXECUTOR_TIME_LIMIT": "12",
-            "EXECUTOR_SOFT_TIME_LIMIT": "10",
+            **FAILOVER_DRILL,
             "EXECUTOR_ORPHAN_GRACE": "3",
             "EXECUTOR_RECONCILE_INTERVAL": "1",
             "EXECUTOR_REDIS_WAIT_REPLICAS": str(wait_replicas),
