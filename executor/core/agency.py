@@ -175,6 +175,8 @@ class Agency(BaseModel):
 
 
 class AgencyFile(BaseModel):
+    """The whole agency file: agencies by name."""
+
     model_config = _STRICT
 
     agencies: dict[str, Agency] = Field(default_factory=dict)
@@ -275,8 +277,13 @@ class Agencies:
         """Refuse a config whose destinations the agency does not grant."""
         for outcome in ("success", "failure"):
             ref = config.destination_for(outcome)
-            if ref is not None:
+            if ref is None:
+                continue
+            try:
                 self.authorize(name, ref.destination)
+            except AccessDenied as exc:
+                field = f"destination_config.on_{outcome}.destination"
+                raise AccessDenied(exc.message, fields={field: exc.message}) from None
 
 
 @lru_cache(maxsize=8)

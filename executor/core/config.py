@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -17,10 +16,20 @@ from executor.core.constants import (
     MIN_RETRY_ATTEMPTS,
 )
 from executor.core.params import KINDS, Param, param_model
+from executor.core.payload import PayloadRefused, read_json, shown
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 DestinationKind = Literal["FunctionGraph", "OBS", "DIS", "SMN"]
+
+
+class ParamInvalid(ValueError):
+    """A destination's ``param`` failed validation; ``problems`` maps each of its fields at
+    fault to what is wrong, so a form can show them beside their fields."""
+
+    def __init__(self, message: str, problems: dict[str, str]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class DestinationRef(BaseModel):
@@ -38,22 +47,23 @@ class DestinationRef(BaseModel):
             return data
         kind, raw = data.get("destination"), data.get("param")
         if kind not in KINDS:
-            raise ValueError(f"destination must be one of {', '.join(KINDS)}, not {kind!r}")
+            raise ValueError(f"destination must be one of {', '.join(KINDS)}, not {shown(kind)}")
         if isinstance(raw, str):
             try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"param of {kind} is not valid JSON: {exc.msg}") from None
+                raw = read_json(raw, f"param of {kind}")
+            except PayloadRefused as exc:
+                raise ValueError(exc.message) from None
         if not isinstance(raw, dict):
             raise ValueError(f"param of {kind} must be a JSON object (or a string holding one)")
         try:
             parsed = param_model(kind).model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'param'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ValueError(f"param of {kind} is invalid: {problems}") from None
+            problems: dict[str, str] = {}
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "param"
+                problems[field] = "; ".join(filter(None, (problems.get(field), err["msg"])))
+            text = "; ".join(f"{field}: {problem}" for field, problem in problems.items())
+            raise ParamInvalid(f"param of {kind} is invalid: {text}", problems) from None
         return {"destination": kind, "param": parsed.model_dump_json()}
 
     def decoded(self) -> Param:
@@ -67,6 +77,8 @@ def _decode(kind: str, param: str) -> Param:
 
 
 class DestinationConfig(BaseModel):
+    """Where successes and failures go; either side may be absent."""
+
     model_config = _FROZEN
 
     on_success: DestinationRef | None = None

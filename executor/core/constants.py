@@ -23,6 +23,10 @@ DEFAULT_RETRY_ATTEMPTS: Final = 1
 PAYLOAD_LIMIT: Final = 256 * 1024
 PAYLOAD_MAX_DEPTH: Final = 64
 
+# New invocations are refused once the state store's used memory passes this share of its
+# maxmemory, so that what was accepted keeps the room to finish.
+ADMISSION_MEMORY_FRACTION: Final = 0.9
+
 # Conditions written into a result event's request_context.
 CONDITION_SUCCESS: Final = ""
 CONDITION_RETRIES_EXHAUSTED: Final = "RetriesExhausted"

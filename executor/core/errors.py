@@ -9,7 +9,7 @@ API answers with::
     │   ├── AliasNotAllowed       FSS.1014  an alias URN where a version is required
     │   ├── PayloadTooLarge       FSS.0413  a payload above the limit
     │   ├── CycleDetected         FSS.0400  a FunctionGraph destination closes a loop
-    │   ├── PayloadRefused        FSS.0400  a payload not JSON, nested too deeply (core.payload)
+    │   ├── PayloadRefused        FSS.0400  a payload not JSON, too deep, a number past limits
     │   ├── SettingsInvalid       FSS.0400  an EXECUTOR_* variable holds a value not allowed
     │   └── AgencyFileInvalid     FSS.0400  the agency file cannot be read or is invalid
     ├── NotFound                  FSS.0404
@@ -21,22 +21,30 @@ API answers with::
     ├── AccessDenied              FSS.1121  the function's agency does not grant a destination
     ├── Unauthenticated           FSS.0401  no valid credential came with an API request
     ├── ProjectDenied             FSS.0403  the credential does not own the project in the path
-    └── Unavailable               FSS.0500  the state store or broker cannot be reached
+    └── Unavailable               FSS.0500  the store or broker cannot be reached, or is full
         └── StoreLayoutMismatch   FSS.0500  the state store was written with another key layout
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 
 class ExecutorError(Exception):
-    """Root of every error raised by async-executor."""
+    """Root of every error raised by async-executor.
+
+    ``fields`` maps each field of the caller's input that is at fault (a dotted path such as
+    ``destination_config.on_success.param.bucket``) to what is wrong with it, so a form can show
+    each problem beside its field; ``message`` says it all in one sentence.
+    """
 
     code = "FSS.0500"
     http_status = 500
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fields: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.fields: Mapping[str, str] = dict(fields or {})
 
 
 class InvalidParameter(ExecutorError):
@@ -66,7 +74,18 @@ class PayloadTooLarge(InvalidParameter):
 
 
 class CycleDetected(InvalidParameter):
-    """A FunctionGraph destination would let an invocation loop back to its own function."""
+    """A FunctionGraph destination would let an invocation loop back to its own function;
+    ``cycle`` is the loop, from that function back to it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cycle: Sequence[str] = (),
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, fields=fields)
+        self.cycle = tuple(cycle)
 
 
 class SettingsInvalid(InvalidParameter):
@@ -119,7 +138,8 @@ class AccessDenied(ExecutorError):
 
 
 class Unavailable(ExecutorError):
-    """The state store or the broker cannot be reached; nothing was accepted, retry later."""
+    """The state store or the broker cannot be reached or refused the call (a full Redis
+    included); nothing was accepted, retry later."""
 
     code = "FSS.0500"
     http_status = 503

@@ -14,6 +14,8 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class RequestContext(BaseModel):
+    """What the event says of the invocation: its id, function, condition and run count."""
+
     model_config = _FROZEN
 
     request_id: str
@@ -23,6 +25,8 @@ class RequestContext(BaseModel):
 
 
 class ResponseContext(BaseModel):
+    """The platform's status code and the function's error, if any."""
+
     model_config = _FROZEN
 
     status_code: int

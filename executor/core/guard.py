@@ -62,5 +62,6 @@ def refuse_cycle(edges: Mapping[str, Iterable[str]], start: str) -> None:
             "this FunctionGraph destination closes a cycle: "
             + " -> ".join(cycle)
             + "; an asynchronous call would loop forever. Point the destination elsewhere "
-            "or remove the destination that leads back."
+            "or remove the destination that leads back.",
+            cycle=cycle,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -12,9 +11,12 @@ from pydantic import BaseModel, ConfigDict
 
 from executor.core.constants import MAX_DELAY, REQUEST_ID_PATTERN
 from executor.core.errors import InvalidParameter
+from executor.core.payload import shown
 
 
 class Status(StrEnum):
+    """The status of an invocation, as FunctionGraph names them."""
+
     WAIT = "WAIT"
     RUNNING = "RUNNING"
     SUCCESS = "SUCCESS"
@@ -54,7 +56,8 @@ _FROZEN = ConfigDict(frozen=True)
 
 
 class Transition(BaseModel):
-    """One change of status, in the order it happened; ``status`` is None for a note alone."""
+    """One change of status, in the order it happened; ``status`` is None for a note alone.
+    ``error`` is what the attempt before a retry, or the end, failed with."""
 
     model_config = _FROZEN
 
@@ -62,6 +65,7 @@ class Transition(BaseModel):
     at: float
     attempt: int = 0
     note: str = ""
+    error: str = ""
 
 
 class DeliveryState(BaseModel):
@@ -78,6 +82,8 @@ class DeliveryState(BaseModel):
 
 
 class Invocation(BaseModel):
+    """An invocation as a caller sees it: its record, history and deliveries."""
+
     model_config = _FROZEN
 
     request_id: str
@@ -98,6 +104,7 @@ class Invocation(BaseModel):
     traceparent: str = ""
     cycle_drops: int = 0
     payload: Any = None
+    event: dict[str, Any] | None = None  # the result event, when a destination took one
     history: tuple[Transition, ...] = ()
     deliveries: tuple[DeliveryState, ...] = ()
 
@@ -122,9 +129,9 @@ class Cancellation(Invocation):
 
 def check_request_id(request_id: str) -> str:
     """A caller-chosen request id, or InvalidParameter saying what is allowed."""
-    if not re.fullmatch(REQUEST_ID_PATTERN, request_id):
+    if not isinstance(request_id, str) or not re.fullmatch(REQUEST_ID_PATTERN, request_id):
         raise InvalidParameter(
-            f"request id {request_id[:80]!r} is not allowed: use 1 to 64 characters of "
+            f"request id {shown(request_id)} is not allowed: use 1 to 64 characters of "
             "A-Z, a-z, 0-9, '.', '_', ':' and '-'"
         )
     return request_id
@@ -132,13 +139,11 @@ def check_request_id(request_id: str) -> str:
 
 def check_delay(delay: float) -> float:
     """A start delay in seconds, or InvalidParameter saying the range."""
-    if (
-        isinstance(delay, bool)
-        or not isinstance(delay, int | float)
-        or not math.isfinite(delay)
-        or not 0 <= delay <= MAX_DELAY
-    ):
-        raise InvalidParameter(f"delay must be between 0 and {MAX_DELAY} seconds, not {delay!r}")
+    # NaN fails the comparison; an integer is compared as it is, never made a float first.
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
+        raise InvalidParameter(
+            f"delay must be between 0 and {MAX_DELAY} seconds, not {shown(delay)}"
+        )
     return float(delay)
 
 
@@ -147,6 +152,8 @@ def _iso(epoch: float) -> str:
 
 
 class InvocationPage(BaseModel):
+    """A page of invocations, newest first; ``next_marker`` continues it."""
+
     model_config = _FROZEN
 
     invocations: tuple[Invocation, ...]

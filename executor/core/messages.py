@@ -7,14 +7,32 @@ the field names on the wire are written in this module alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from executor.core.config import DestinationRef
 
 _WIRE = ConfigDict(frozen=True, extra="ignore")
+
+
+class Described(Protocol):
+    """What an invocation's message is made of: a new invocation or its stored record."""
+
+    @property
+    def urn(self) -> str: ...
+    @property
+    def chain(self) -> Sequence[str]: ...
+    @property
+    def enqueued_at(self) -> float: ...
+    @property
+    def deadline(self) -> float: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def traceparent(self) -> str: ...
 
 
 class InvocationMessage(BaseModel):
@@ -34,6 +52,21 @@ class InvocationMessage(BaseModel):
     origin: str = ""
     in_record: bool = False
     traceparent: str = ""  # W3C trace context of the producer's span; empty when untraced
+
+    @classmethod
+    def of(cls, invocation: Described, payload: Any = None) -> InvocationMessage:
+        """The message of ``invocation``; the record keeps the payload, so the message goes
+        without it, and ``payload`` is there only to be shown (in task events and logs)."""
+        return cls(
+            payload=payload,
+            urn=invocation.urn,
+            chain=tuple(invocation.chain),
+            enqueued_at=invocation.enqueued_at,
+            deadline=invocation.deadline,
+            origin=invocation.origin,
+            in_record=True,
+            traceparent=invocation.traceparent,
+        )
 
     def kwargs(self) -> dict[str, Any]:
         """The task's keyword arguments on the wire."""

@@ -24,6 +24,8 @@ class Param(BaseModel):
 
 
 class FunctionGraphParam(Param):
+    """A FunctionGraph destination: the function to invoke with the event."""
+
     func_urn: str
 
     @field_validator("func_urn")
@@ -36,6 +38,8 @@ class FunctionGraphParam(Param):
 
 
 class OBSParam(Param):
+    """An OBS destination: the bucket, the key prefix and how many days objects live."""
+
     bucket: str
     prefix: str = ""
     expires: int = Field(default=0, ge=0, le=365, description="days; 0 keeps objects")
@@ -49,15 +53,22 @@ class OBSParam(Param):
 
 
 class DISParam(Param):
+    """A DIS destination: the stream the event is appended to."""
+
     stream_name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 class SMNParam(Param):
+    """An SMN destination: the topic the event is published on."""
+
     topic_urn: str = Field(pattern=TOPIC_URN)
 
 
+# The kind whose target is another function of this fleet.
+FUNCTION_GRAPH: Final = "FunctionGraph"
+
 PARAMS: Final[dict[str, type[Param]]] = {
-    "FunctionGraph": FunctionGraphParam,
+    FUNCTION_GRAPH: FunctionGraphParam,
     "OBS": OBSParam,
     "DIS": DISParam,
     "SMN": SMNParam,

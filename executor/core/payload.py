@@ -6,6 +6,11 @@ encoded size. Nesting is measured by an explicit walk, never by recursion, so a 
 hundred thousand levels deep is refused with a message instead of a ``RecursionError``. The
 workers' pool pickles a payload to hand it to a child process and the result event embeds it;
 both recurse, which is why the depth is bounded well below Python's recursion limit.
+
+Numbers are read within limits: an integer of more than ``MAX_DIGITS`` digits (Python's own
+default limit for converting between integers and text, which every process that encodes the
+payload again would hit) and a number too large for a double are refused, naming where they
+are, rather than raising ``ValueError`` or turning into ``Infinity``.
 """
 
 from __future__ import annotations
@@ -17,15 +22,19 @@ from typing import Any
 from executor.core.errors import InvalidParameter, PayloadTooLarge
 
 DEPTH_SETTING = "EXECUTOR_PAYLOAD_MAX_DEPTH"
+MAX_DIGITS = 4300
+_TOO_LARGE = 10**MAX_DIGITS
 
 
 class PayloadRefused(InvalidParameter):
-    """A payload that is not JSON, nests too deeply, or holds a number JSON cannot carry."""
+    """A payload that is not JSON, nests too deeply, or holds a number JSON cannot carry or
+    that is past the limits a number is read within."""
 
 
 def nesting(value: Any, max_depth: int) -> int:
     """How deeply ``value`` nests (a scalar is 0, ``[]`` is 1), or ``max_depth + 1`` as soon as
-    it is known to be deeper; raises ``PayloadRefused`` for anything JSON cannot hold."""
+    it is known to be deeper; raises ``PayloadRefused`` for anything JSON cannot hold, naming
+    where it is."""
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
@@ -35,22 +44,31 @@ def nesting(value: Any, max_depth: int) -> int:
             for key in item:
                 if not isinstance(key, str):
                     raise PayloadRefused(
-                        f"the payload must be JSON: object keys must be strings, not {key!r}"
+                        f"the payload must be JSON: object keys must be strings, not "
+                        f"{shown(key)} (at {field_of(value, item)})"
                     )
         elif isinstance(item, (list, tuple)):
             children = item
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise PayloadRefused(
-                    f"the payload must be JSON: {item} is not a JSON number; "
-                    "send it as a string or null"
+                    f"the payload must be JSON: {item} at {field_of(value, item)} is not a JSON "
+                    "number; send it as a string or null"
                 )
             continue
-        elif item is None or isinstance(item, (str, int, bool)):
+        elif isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        elif isinstance(item, int):
+            if abs(item) >= _TOO_LARGE:
+                raise PayloadRefused(
+                    f"the payload's number at {field_of(value, item)} has more than "
+                    f"{MAX_DIGITS} digits; send it as a string"
+                )
             continue
         else:
             raise PayloadRefused(
-                f"the payload must be JSON: {type(item).__name__} values cannot be sent"
+                f"the payload must be JSON: {type(item).__name__} values cannot be sent "
+                f"(at {field_of(value, item)})"
             )
         depth += 1
         if depth > max_depth:
@@ -58,6 +76,34 @@ def nesting(value: Any, max_depth: int) -> int:
         deepest = max(deepest, depth)
         stack.extend((child, depth) for child in children)
     return deepest
+
+
+def field_of(root: Any, target: Any) -> str:
+    """Where ``target`` (the very object) is in ``root``: ``items[2].count``, or ``the top
+    level``. Walked again only to word a refusal."""
+    stack: list[tuple[Any, str]] = [(root, "")]
+    while stack:
+        item, path = stack.pop()
+        if item is target:
+            return path or "the top level"
+        if isinstance(item, dict):
+            stack.extend(
+                (child, f"{path}.{key}" if path else str(key)) for key, child in item.items()
+            )
+            if any(key is target for key in item):
+                return path or "the top level"
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, f"{path}[{n}]") for n, child in enumerate(item))
+    return "the top level"
+
+
+def shown(value: Any) -> str:
+    """A caller's value for an error message: short, and never an error itself (the text of
+    an integer past Python's digit limit cannot even be made)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _TOO_LARGE:
+        return f"an integer of more than {MAX_DIGITS} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def check_payload(value: Any, *, max_depth: int, limit: int) -> str:
@@ -78,11 +124,35 @@ def check_payload(value: Any, *, max_depth: int, limit: int) -> str:
 def read_json(text: str | bytes, what: str) -> Any:
     """Parse JSON text given by a user; ``PayloadRefused`` says what is wrong with it.
 
-    ``NaN`` and ``Infinity`` are refused, as JSON has no such numbers; text nested too deeply
-    for the parser is refused before the depth check could even run.
+    ``NaN`` and ``Infinity`` are refused, as JSON has no such numbers, and so is a number
+    beyond the limits (``MAX_DIGITS``, a double's range), named by where it is; text nested
+    too deeply for the parser is refused before the depth check could even run.
     """
+    unread: list[_Unread] = []
+
+    def integer(digits: str) -> Any:
+        if len(digits.lstrip("-")) <= MAX_DIGITS:
+            try:
+                return int(digits)
+            except ValueError:  # this process set a lower limit for itself
+                pass
+        unread.append(_Unread(f"has {len(digits.lstrip('-'))} digits, more than {MAX_DIGITS}"))
+        return unread[-1]
+
+    def real(digits: str) -> Any:
+        number = float(digits)
+        if math.isfinite(number):
+            return number
+        unread.append(_Unread("is too large for a double"))
+        return unread[-1]
+
     try:
-        return json.loads(text, parse_constant=lambda name: _no_constant(name, what))
+        value = json.loads(
+            text,
+            parse_int=integer,
+            parse_float=real,
+            parse_constant=lambda name: _no_constant(name, what),
+        )
     except json.JSONDecodeError as exc:
         raise PayloadRefused(
             f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
@@ -94,6 +164,19 @@ def read_json(text: str | bytes, what: str) -> Any:
             f"{what} is nested too deeply to be read; payloads may nest at most "
             f"{DEPTH_SETTING} levels"
         ) from None
+    if unread:
+        where = field_of(value, unread[0])
+        raise PayloadRefused(f"{what}: the number at {where} {unread[0].why}; send it as a string")
+    return value
+
+
+class _Unread:
+    """Stands for a number that was not read, until the whole text is and its place known."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
 
 
 def _no_constant(name: str, what: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from executor.core.constants import PAYLOAD_LIMIT, PAYLOAD_MAX_DEPTH
+from executor.core.constants import ADMISSION_MEMORY_FRACTION, PAYLOAD_LIMIT, PAYLOAD_MAX_DEPTH
 from executor.core.errors import SettingsInvalid
 
 
@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     redis_sentinel_password: SecretStr = Field(
         default=SecretStr(""), description="password of the sentinels themselves"
     )
-    redis_db: int = Field(default=0, ge=0, description="database number (sentinel)")
+    redis_db: int | None = Field(
+        default=None, ge=0, description="database number (sentinel); default: the broker's"
+    )
     redis_wait_replicas: int = Field(
         default=0,
         ge=0,
@@ -42,6 +44,12 @@ class Settings(BaseSettings):
     redis_failover_seconds: float = Field(
         default=20.0, ge=0, description="how long a call keeps retrying through a failover"
     )
+    admission_memory_fraction: float = Field(
+        default=ADMISSION_MEMORY_FRACTION,
+        gt=0,
+        le=1,
+        description="share of the state store's maxmemory past which new invocations are refused",
+    )
     region: str = "local-1"
     project_id: str = "default"
 
@@ -52,6 +60,13 @@ class Settings(BaseSettings):
     api_tokens_file: str = Field(default="", description="a file of token:project_id lines")
     api_access_keys_file: str = Field(default="", description="a file of AK:SK:project_id lines")
     api_anonymous: bool = Field(default=False, description="serve the API without credentials")
+    console_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="key that signs console sessions; random per process when empty",
+    )
+    console_session_ttl: int = Field(
+        default=8 * 3600, ge=60, le=30 * 86_400, description="seconds a console sign-in lasts"
+    )
 
     retry_backoff_base: float = Field(default=1.0, gt=0)
     retry_backoff_max: float = Field(default=300.0, gt=0)
@@ -95,24 +110,6 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="user:password[,user:password...]"
     )
 
-    @property
-    def sentinels(self) -> list[tuple[str, int]]:
-        """The sentinels' addresses; those of a ``sentinel://`` broker when none are set."""
-        spec = self.redis_sentinels
-        if not spec and self.broker_url.startswith("sentinel://"):
-            spec = ",".join(
-                part.split("://", 1)[1].rsplit("@", 1)[-1].split("/", 1)[0]
-                for part in self.broker_url.split(";")
-                if part.strip()
-            )
-        found = []
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            host, _, port = item.rpartition(":")
-            if not host or not port.isdigit():
-                raise ValueError(f"EXECUTOR_REDIS_SENTINELS: {item!r} is not host:port")
-            found.append((host, int(port)))
-        return found
-
     @model_validator(mode="after")
     def _check(self) -> Settings:
         self._check_redis()
@@ -127,18 +124,8 @@ class Settings(BaseSettings):
         return self
 
     def _check_redis(self) -> None:
-        broker = self.broker_url.split("://", 1)[0]
-        if self.redis_mode == "sentinel":
-            if not self.sentinels or not self.redis_sentinel_master:
-                raise ValueError(
-                    "EXECUTOR_REDIS_MODE=sentinel needs EXECUTOR_REDIS_SENTINELS=host:port,... "
-                    "(or a sentinel:// broker) and EXECUTOR_REDIS_SENTINEL_MASTER=<master name>"
-                )
-            return
-        if broker == "sentinel" and not self.redis_sentinel_master:
-            raise ValueError(
-                "a sentinel:// broker needs EXECUTOR_REDIS_SENTINEL_MASTER=<master name>"
-            )
+        """What needs no URL read; the URLs themselves are read at start by the state layer
+        (``executor.state.locations``), with kombu's and redis-py's parsers."""
         if self.redis_mode == "cluster":
             if self.redis_wait_replicas:
                 raise ValueError(
@@ -151,29 +138,6 @@ class Settings(BaseSettings):
                     "EXECUTOR_REDIS_MODE=cluster needs EXECUTOR_REDIS_URL naming any node of "
                     "the cluster"
                 )
-            if broker in ("redis", "rediss") and _address(self.broker_url) == _address(
-                self.redis_url
-            ):
-                raise ValueError(
-                    "the broker cannot live on the Redis Cluster that holds the state: Celery "
-                    "has no Redis Cluster transport. Use RabbitMQ (amqp://) or a separate "
-                    "Redis (standalone or sentinel://) as EXECUTOR_BROKER_URL"
-                )
-            return
-        if not self.redis_url:
-            if broker not in ("redis", "rediss", "unix"):
-                raise ValueError(
-                    "EXECUTOR_REDIS_URL is required when the broker is not Redis "
-                    f"(broker is {broker}://); with a sentinel:// broker set "
-                    "EXECUTOR_REDIS_MODE=sentinel to keep the state on the same master"
-                )
-            object.__setattr__(self, "redis_url", self.broker_url)
-
-
-def _address(url: str) -> str:
-    """``host:port`` of a Redis URL, without credentials or database."""
-    rest = url.split("://", 1)[-1].rsplit("@", 1)[-1].split("/", 1)[0]
-    return rest if ":" in rest else f"{rest}:6379"
 
 
 def load_settings() -> Settings:
