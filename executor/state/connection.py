@@ -9,7 +9,6 @@ In the last two a call keeps retrying through a failover for ``EXECUTOR_REDIS_FA
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from redis.sentinel import Sentinel
 
 from executor.core.errors import Unavailable
 from executor.core.settings import Settings
+from executor.state.locations import locate
 
 # The failures that mean "the state store did not answer", for callers above this layer.
 STORE_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
@@ -55,34 +55,33 @@ def connect(
     }
     if isinstance(target, str):
         return redis.Redis.from_url(target, health_check_interval=30, **common)
-    password = target.redis_password.get_secret_value() or None
-    if target.redis_mode == "sentinel":
+    store = locate(target).store
+    if store.mode == "sentinel":
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
-            target.sentinels,
+            list(store.sentinels),
             sentinel_kwargs={
                 "password": target.redis_sentinel_password.get_secret_value() or None,
                 "socket_timeout": connect_timeout,
                 "socket_connect_timeout": connect_timeout,
             },
-            password=password,
-            db=target.redis_db,
+            password=store.password,
+            db=store.db,
             health_check_interval=30,
             retry=_failover_retry(target),
             retry_on_error=_FAILOVER_ERRORS,
             **common,
         )
-        master = sentinel.master_for(target.redis_sentinel_master)  # type: ignore[no-untyped-call]
+        master = sentinel.master_for(store.master)  # type: ignore[no-untyped-call]
         return cast("redis.Redis", master)
-    if target.redis_mode == "cluster":
+    password = target.redis_password.get_secret_value() or None
+    if store.mode == "cluster":
         extra = {"password": password} if password else {}
-        cluster = cast(
-            "_FailoverCluster", _FailoverCluster.from_url(target.redis_url, **extra, **common)
-        )
+        cluster = cast("_FailoverCluster", _FailoverCluster.from_url(store.url, **extra, **common))
         cluster.failover_seconds = target.redis_failover_seconds
         # The commands this project uses have the same signatures on both clients; a cluster
         # routes each by its key's slot (every transition's keys share one, see keys.py).
         return cast("redis.Redis", cluster)
-    client = redis.Redis.from_url(target.redis_url, health_check_interval=30, **common)
+    client = redis.Redis.from_url(store.url, health_check_interval=30, **common)
     if password:
         client.connection_pool.connection_kwargs["password"] = password
     return client
@@ -125,20 +124,26 @@ def _failover_retry(settings: Settings) -> Retry:
 
 def describe(settings: Settings) -> str:
     """Where the state store is, for logs and health checks, without secrets."""
-    if settings.redis_mode == "sentinel":
-        where = ",".join(f"{host}:{port}" for host, port in settings.sentinels)
-        return f"sentinel master {settings.redis_sentinel_master} via {where}"
-    url = re.sub(r"://[^@/]*@", "://***@", settings.redis_url)
-    return f"cluster via {url}" if settings.redis_mode == "cluster" else url
+    return locate(settings).store.describe()
 
 
 @contextmanager
 def reachable(what: str = "the state store") -> Iterator[None]:
-    """Turn a lost connection into ``Unavailable`` with a message that says what to check."""
+    """Turn whatever Redis answers with instead of a result into ``Unavailable``, with a message
+    that says what to check: a caller sees the project's errors, never redis-py's."""
     try:
         yield
     except STORE_DOWN as exc:
         raise Unavailable(
             f"{what} cannot be reached ({exc}); check EXECUTOR_REDIS_URL (or "
             "EXECUTOR_REDIS_SENTINELS) and that Redis is up"
+        ) from exc
+    except redis.OutOfMemoryError as exc:
+        raise Unavailable(
+            f"{what} is full (Redis refused a write at its maxmemory: {exc}); the call did "
+            "not complete: retry once memory is freed, or raise maxmemory"
+        ) from exc
+    except redis.RedisError as exc:
+        raise Unavailable(
+            f"{what} refused the call ({type(exc).__name__}: {exc}); it did not complete, retry"
         ) from exc

@@ -1,8 +1,8 @@
 """The dead-letter store: events a destination refused for good or could not take in time.
 
 Each entry is kept in the hash ``ae:dlq`` by identity and in the sorted set ``ae:dlq:idx`` by
-time. Taking an entry out for a redrive is one script, so two operators redriving at once queue
-it once.
+time. Taking an entry out to send it again is one script, so two operators sending it at once
+queue it once.
 """
 
 from __future__ import annotations
@@ -11,18 +11,9 @@ from typing import cast
 
 import redis
 
+from executor.state import scripts
 from executor.state.connection import reachable
 from executor.state.keys import DLQ, DLQ_INDEX, STATS, sharded
-
-# KEYS: dlq, index   ARGV: identity
-_TAKE = """
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if entry then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-return entry
-"""
 
 
 class DeadLetterStore:
@@ -30,7 +21,7 @@ class DeadLetterStore:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self._take = client.register_script(_TAKE)
+        self._take = scripts.register(client, "take_dead_letter")
 
     def add(self, identity: str, entry: str, at: float) -> None:
         """Keep an entry, counted once per identity even if it is written again."""
@@ -69,7 +60,7 @@ class DeadLetterStore:
             return cast("str | None", self._take(keys=[DLQ, DLQ_INDEX], args=[identity]))
 
     def put_back(self, identity: str, entry: str, at: float) -> None:
-        """Return an entry taken for a redrive that could not be queued."""
+        """Return an entry taken to be sent again that could not be queued."""
         with reachable():
             self.redis.hsetnx(DLQ, identity, entry)
             self.redis.zadd(DLQ_INDEX, {identity: at}, nx=True)

@@ -30,6 +30,8 @@ Arg = str | int | float
 
 
 class HeldScripts:
+    """Runs scripts on a connection held by this process; see the module docstring."""
+
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._connection: AbstractConnection | None = None

@@ -28,7 +28,9 @@ from executor.core.constants import KEY_PREFIX
 P = KEY_PREFIX
 SHARDS: Final = 16
 # Written once into a store; a store written with another layout is refused, never half-read.
-LAYOUT: Final = f"2:{SHARDS}"
+LAYOUT: Final = f"3:{SHARDS}"
+# The layout before the indexes by status, which ``executor store migrate`` brings up to this one.
+PREVIOUS_LAYOUT: Final = f"2:{SHARDS}"
 # Keys the layout before the sharded one wrote; their presence means an old store.
 LEGACY_KEYS: Final = (
     P + "stats",
@@ -45,6 +47,8 @@ OUTBOX: Final = "outbox"
 STATS: Final = "stats"
 # Delayed invocations by the time they are due: the reconciler publishes them then.
 DUE: Final = "due"
+# Ended invocations by the time their retention ends: the reconciler retires them then.
+RETIRE: Final = "retire"
 
 
 def _pick_tags() -> tuple[str, ...]:
@@ -124,6 +128,22 @@ def active_key(urn: str, shard: int) -> str:
     return f"{_shard(shard)}active:{urn}"
 
 
+def status_key(urn: str, status: str, shard: int) -> str:
+    """Shard ``shard``'s part of the invocations of ``urn`` now in ``status`` (scored by
+    acceptance time): every transition moves an invocation from one to the next."""
+    return f"{_shard(shard)}st:{status}:{urn}"
+
+
+def minute_key(minute: int, shard: int) -> str:
+    """Shard ``shard``'s counters of one minute (outcomes and ages at start, by function)."""
+    return f"{_shard(shard)}m:{minute}"
+
+
+def span_key(span: int, shard: int) -> str:
+    """Shard ``shard``'s counters of one ten-minute span, for views of a day."""
+    return f"{_shard(shard)}t:{span}"
+
+
 def config_key(urn: str) -> str:
     return f"{_GLOBAL}cfg:{urn}"
 
@@ -139,5 +159,7 @@ def marker_key(name: str) -> str:
 
 
 def chain_key(identity: str) -> str:
-    """The delivery chain of one event (``<request_id>:<outcome>``)."""
-    return f"{P}chain:{identity}"
+    """The delivery chain of one event (``<request_id>:<outcome>``), in its invocation's slot
+    so that it leaves with the record."""
+    request_id = identity.rpartition(":")[0] or identity
+    return f"{_shard(shard_of(request_id))}chain:{identity}"

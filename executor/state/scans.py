@@ -7,7 +7,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import redis
@@ -16,12 +16,10 @@ from executor.core.invocation import Status
 from executor.state.connection import reachable
 from executor.state.keys import (
     DEADLINES,
-    OUTBOX,
     SHARDS,
     STATS,
     active_key,
     history_key,
-    index_key,
     record_key,
     shard_of,
     sharded,
@@ -31,12 +29,13 @@ from executor.state.writes import dumps
 
 
 class Scans:
-    """Part of ``Store``: counters, due and waiting invocations, in-flight counts."""
+    """The reads that go across shards: counters, due and waiting invocations, in-flight counts.
+    The reconciler and the metrics read these."""
 
-    redis: redis.Redis
-
-    def _ready(self) -> None:
-        """Overridden by ``Store``: checks the key layout before the first read."""
+    def __init__(self, client: redis.Redis, ready: Callable[[], None]) -> None:
+        """``ready`` checks the store's key layout before the first read."""
+        self.redis = client
+        self._ready = ready
 
     def record_drop(self, request_id: str, target: str, reason: str) -> None:
         """Count a call the guard refused, on the invocation that tried to make it."""
@@ -67,14 +66,6 @@ class Scans:
                 total.update({k: int(v) for k, v in part.items()})
         return dict(total)
 
-    def trim_indexes(self, urns: Sequence[str], before: float) -> None:
-        """Forget request ids older than the retention; their records have expired already."""
-        pipe = self.redis.pipeline(transaction=False)
-        for urn in urns:
-            for shard in range(SHARDS):
-                pipe.zremrangebyscore(index_key(urn, shard), "-inf", before)
-        pipe.execute()
-
     def due(self, name: str, before: float, count: int = 500) -> list[str]:
         """Up to ``count`` request ids scored at most ``before`` in a sharded structure
         (``DEADLINES`` or ``OUTBOX``), the earliest first."""
@@ -86,10 +77,6 @@ class Scans:
     def forget_deadline(self, request_id: str) -> None:
         """Take an invocation that ended (or vanished) off the deadline index."""
         self.redis.zrem(sharded_for(DEADLINES, request_id), request_id)
-
-    def touch_outbox(self, request_id: str, now: float) -> None:
-        """Start the grace period of a pending event again, after it was re-sent."""
-        self.redis.zadd(sharded_for(OUTBOX, request_id), {request_id: now}, xx=True)
 
     def waiting_since(self, urn: str, cutoff: float, count: int) -> list[str]:
         """Request ids of ``urn`` not ended and accepted (a delayed one: due) before

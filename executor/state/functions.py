@@ -1,0 +1,67 @@
+"""Where and how a function runs: names, the worker catalogue and the effective config."""
+
+from __future__ import annotations
+
+import time
+
+from executor.core.catalogue import CatalogueEntry
+from executor.core.config import AsyncConfig
+from executor.core.errors import FunctionNotFound
+from executor.core.registry import Registry
+from executor.core.settings import Settings
+from executor.core.urn import FunctionURN, parse_urn
+from executor.state.configs import Configs
+from executor.state.shared import Catalogue
+
+
+class Functions:
+    """The functions a process can reach: its own registry first, then what workers published."""
+
+    def __init__(
+        self, settings: Settings, registry: Registry, catalogue: Catalogue, configs: Configs
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.catalogue = catalogue
+        self.configs = configs
+        self._catalogue: dict[str, tuple[float, CatalogueEntry | None]] = {}
+
+    def resolve(self, function: str) -> FunctionURN:
+        """A URN or short name as a full, version-qualified URN."""
+        return parse_urn(function, region=self.settings.region, project=self.settings.project_id)
+
+    def lookup(self, urn: FunctionURN) -> CatalogueEntry:
+        """The entry of a function, from the local registry, else the worker catalogue."""
+        spec = self.registry.get(urn)
+        if spec is not None:
+            return spec.local_entry
+        key = str(urn)
+        now = time.monotonic()
+        hit = self._catalogue.get(key)
+        if hit is None or hit[1] is None or now - hit[0] >= self.settings.config_cache_ttl:
+            raw = self.catalogue.entry(key)
+            hit = (now, CatalogueEntry.model_validate_json(raw) if raw else None)
+            self._catalogue[key] = hit
+        if hit[1] is None:
+            raise FunctionNotFound(
+                f"function {key} is not known: no worker has registered it. Check the name, "
+                "or start a worker that imports the module defining it"
+            )
+        return hit[1]
+
+    def config_and_agency(self, urn: FunctionURN) -> tuple[AsyncConfig, str | None]:
+        """The effective config and agency; a function no worker knows has the defaults."""
+        try:
+            entry = self.lookup(urn)
+        except FunctionNotFound:
+            return self.configs.effective(urn, None), None
+        return self.configs.effective(urn, entry.default_config), entry.agency
+
+    def defaults(self) -> dict[str, AsyncConfig | None]:
+        """The decorator defaults of every known function, by URN (for the cycle check)."""
+        found = {
+            urn: CatalogueEntry.model_validate_json(raw).default_config
+            for urn, raw in self.catalogue.entries().items()
+        }
+        found.update({str(s.urn): s.default_config for s in self.registry})
+        return found
