@@ -59,6 +59,12 @@ class DestinationRuntime(Protocol):
     @property
     def agencies(self) -> Agencies: ...
 
+    @property
+    def state_url(self) -> str:
+        """The redis-py URL of the state store ("" when it is a sentinel master or a cluster):
+        where DIS streams go when their agency names no Redis."""
+        ...
+
     def invoke_next(self, function_urn: str, delivery: Delivery, request_id: str) -> str:
         """Invoke ``function_urn`` asynchronously with the event, one hop down the chain."""
         ...

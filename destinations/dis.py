@@ -60,6 +60,8 @@ def marker_key(stream: str, identity: str) -> str:
 
 
 class DISDestination:
+    """Appends the event to a data stream: Redis Streams, or a Kinesis-compatible service."""
+
     kind: ClassVar[str] = "DIS"
     param_model: ClassVar[type[Param]] = DISParam
 
@@ -79,7 +81,7 @@ class DISDestination:
         self, delivery: Delivery, runtime: DestinationRuntime, access: DISAccess, stream: str
     ) -> None:
         settings = runtime.settings
-        url = access.redis_url.get_secret_value() if access.redis_url else settings.redis_url
+        url = access.redis_url.get_secret_value() if access.redis_url else runtime.state_url
         _, append = self._redis(url)
         with redis_errors(f"DIS stream {stream}"):
             added, entry = append(

@@ -8,7 +8,7 @@ from typing import ClassVar
 from destinations.base import Delivery, DestinationRuntime, PermanentDeliveryError
 from executor.core.errors import ExecutorError, FunctionNotFound
 from executor.core.guard import ChainBroken
-from executor.core.params import FunctionGraphParam, Param
+from executor.core.params import FUNCTION_GRAPH, FunctionGraphParam, Param
 
 # Deterministic request ids make a repeated delivery land on the invocation it already created.
 _NAMESPACE = uuid.UUID("5b0f3a55-2a43-4c4e-9d1e-6f1f0d2c7e10")
@@ -20,7 +20,9 @@ def target_request_id(identity: str) -> str:
 
 
 class FunctionGraphDestination:
-    kind: ClassVar[str] = "FunctionGraph"
+    """Invokes another function of this fleet asynchronously with the event."""
+
+    kind: ClassVar[str] = FUNCTION_GRAPH
     param_model: ClassVar[type[Param]] = FunctionGraphParam
 
     def deliver(self, delivery: Delivery, runtime: DestinationRuntime) -> None:

@@ -46,6 +46,8 @@ def rule_id(prefix: str) -> str:
 
 
 class OBSDestination:
+    """Writes the event as an object to S3-compatible object storage."""
+
     kind: ClassVar[str] = "OBS"
     param_model: ClassVar[type[Param]] = OBSParam
 

@@ -52,6 +52,8 @@ def topic_arn(access: SMNAccess, topic_urn: str) -> str:
 
 
 class SMNDestination:
+    """Publishes the event on a notification topic: SNS-compatible, or signed webhooks."""
+
     kind: ClassVar[str] = "SMN"
     param_model: ClassVar[type[Param]] = SMNParam
 

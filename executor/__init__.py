@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "FunctionApp": "executor.runtime.app",
     "Client": "executor.runtime.client",
-    "Context": "executor.runtime.context",
+    "Context": "executor.core.context",
     "AsyncConfig": "executor.core.config",
     "DestinationConfig": "executor.core.config",
     "DestinationRef": "executor.core.config",
@@ -48,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "get_settings": "executor.core.settings",
     "FunctionURN": "executor.core.urn",
     "parse_urn": "executor.core.urn",
-    "RetryAfter": "executor.runtime.retry",
+    "RetryAfter": "executor.core.retry",
 }
 
 __all__ = [
@@ -92,6 +92,7 @@ if TYPE_CHECKING:
         DestinationRef,
         StoredAsyncConfig,
     )
+    from executor.core.context import Context
     from executor.core.errors import (
         AccessDenied,
         AliasNotAllowed,
@@ -110,12 +111,11 @@ if TYPE_CHECKING:
     from executor.core.events import ResultEvent
     from executor.core.guard import ChainBroken
     from executor.core.invocation import Cancellation, Invocation, InvocationPage, Status
+    from executor.core.retry import RetryAfter
     from executor.core.settings import Settings, get_settings
     from executor.core.urn import FunctionURN, parse_urn
     from executor.runtime.app import FunctionApp
     from executor.runtime.client import Client
-    from executor.runtime.context import Context
-    from executor.runtime.retry import RetryAfter
 
 
 def __getattr__(name: str) -> Any:

@@ -1,232 +1,247 @@
-"""How an invocation starts: accepted (recorded WAIT) and queued, released when a delayed one
-is due, queued again when the broker lost its message, or made by a fused FunctionGraph hop.
+"""How an invocation starts: every way in goes through ``Admission.start``, which accepts it
+through the transition port.
 
-Part of ``Lifecycle``, which owns every status change; kept apart because starting has the
-most ways to go (idempotent ids, delays, redrives, the fused script when the broker is the
-state store's Redis).
+``invoke`` checks a call (request id, delay, payload, the admission policies) and starts it;
+the client, the HTTP API, ``context.invoke_async`` and a FunctionGraph destination all call
+it. A redrive starts directly (its payload was checked when the original was accepted); a
+delayed invocation is published by ``release_due`` once it is due; ``republish`` publishes
+again one whose message the broker lost; ``hop`` prepares the invocation a FunctionGraph
+destination starts in the same script that ends its source.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from destinations.functiongraph import target_request_id
 from executor.core.catalogue import CatalogueEntry
 from executor.core.config import DestinationRef
-from executor.core.constants import (
-    MAX_DELAY,
-    MAX_EVENT_AGE,
-)
 from executor.core.errors import ExecutorError, RequestIdConflict, Unavailable
 from executor.core.events import ResultEvent
-from executor.core.guard import check_call, hop
-from executor.core.invocation import Status
+from executor.core.guard import ChainBroken, hop
+from executor.core.invocation import Status, check_delay, check_request_id
 from executor.core.messages import InvocationMessage
 from executor.core.params import FunctionGraphParam
+from executor.core.payload import check_payload
+from executor.core.policies import AdmissionPolicy, Call
+from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
-from executor.core.urn import FunctionURN, parse_urn
 from executor.runtime import tracing
-from executor.runtime.functions import Functions
 from executor.runtime.publisher import Publisher
-from executor.state.control import Accept, Accepted
+from executor.state.functions import Functions
 from executor.state.store import Store
-from executor.state.writes import NewRecord, Queued
+from executor.state.transitions import Accepted
+from executor.state.writes import Hop, NewInvocation
 
-CANCELLED = "Cancelled"
-FUNCTION_GRAPH = "FunctionGraph"
+log = logging.getLogger("executor.client")
+
+
+@dataclass(frozen=True)
+class Start:
+    """One invocation to start, as checked: what it runs, with what, and how it is related.
+
+    ``request_id`` None draws a fresh id; ``delay`` holds it in the due-time index first;
+    ``origin`` is the invocation that started it; ``redrive_of`` and ``redrive_number`` number
+    a redrive on its original; ``origin_deadline`` is the deadline of a running origin.
+    """
+
+    entry: CatalogueEntry
+    payload: Any
+    payload_json: str
+    max_age: int
+    chain: tuple[str, ...] = ()
+    request_id: str | None = None
+    origin: str = ""
+    delay: float = 0.0
+    redrive_of: str = ""
+    redrive_number: int = 0
+    traceparent: str = ""
+    origin_deadline: float | None = None
 
 
 class Admission:
-    """The starting half of ``Lifecycle``."""
+    """The starting half of an invocation's life, over the state store and the broker."""
 
-    settings: Settings
-    store: Store
-    functions: Functions
-    publisher: Publisher
-
-    def _urn(self, urn: str) -> FunctionURN:
-        return parse_urn(urn, region=self.settings.region, project=self.settings.project_id)
-
-    # -- start ----------------------------------------------------------------------------------
-
-    def accept(
+    def __init__(
         self,
-        entry: CatalogueEntry,
+        settings: Settings,
+        store: Store,
+        functions: Functions,
+        publisher: Publisher,
+        policies: Sequence[AdmissionPolicy],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.functions = functions
+        self.publisher = publisher
+        self.policies = tuple(policies)
+
+    def invoke(
+        self,
+        function: str,
+        payload: Any = None,
         *,
-        request_id: str | None,
-        payload: Any,
-        payload_json: str,
-        chain: Sequence[str],
-        max_age: int,
+        chain: Sequence[str] = (),
+        request_id: str | None = None,
         origin: str = "",
         delay: float = 0,
-        redrive_of: str = "",
-        redrive_number: int = 0,
-        traceparent: str = "",
+        origin_deadline: float | None = None,
     ) -> str:
-        """Record the invocation WAIT, then queue its message; nothing stays half-written.
+        """Check one call and start it; the request id once it is durably recorded.
 
-        ``request_id`` None draws a fresh id. A given id that exists already is answered with
-        itself and nothing is queued, unless it names another function or payload
-        (``RequestIdConflict``); its first acceptance publishes (or the orphan pass does, if
-        that producer died in between). With ``delay`` the invocation waits in the due-time
-        index and the reconciler publishes it when it is due; its age counts from then.
+        A call made by a running invocation (``origin``) gives that invocation's deadline, which
+        bounds how long its list of children must last.
+
+        Refused before anything is written: a bad request id or delay, a payload that is not
+        JSON, nests too deeply or is above the size limit, a call an admission policy refuses
+        (``ChainBroken``, counted on the invocation that made it), an unknown function.
         """
-        now = time.time()
-        due_at = now + delay if delay > 0 else None
-        deadline = (due_at or now) + max_age
-        if request_id is None and not origin and due_at is None and not redrive_of:
-            request_id = str(uuid.uuid4())
-            message = self._message(entry.urn, payload, chain, now, deadline, origin, traceparent)
-            # When the broker is the state store's Redis, one script writes both.
-            queued = self._fused(entry, request_id, message)
-            if queued is not None:
-                new = NewRecord(
-                    request_id,
-                    entry.urn,
-                    now,
-                    deadline,
-                    chain,
-                    payload_json,
-                    traceparent=traceparent,
-                )
-                self.store.enqueue(new, queued)
-                return request_id
-            self.store.create(
-                request_id=request_id,
-                urn=entry.urn,
-                enqueued_at=now,
-                deadline=deadline,
-                chain=chain,
-                payload_json=payload_json,
-                traceparent=traceparent,
-            )
-        else:
-            request_id = request_id or str(uuid.uuid4())
-            target = Accept(
-                request_id=request_id,
-                urn=entry.urn,
-                enqueued_at=now,
-                deadline=deadline,
-                chain=chain,
-                payload_json=payload_json,
-                origin=origin,
-                due_at=due_at,
-                redrive_of=redrive_of,
-                redrive_number=redrive_number,
-                children_ttl=self._children_ttl(),
-                traceparent=traceparent,
-                note=f"due in {delay:g} s" if due_at is not None else "",
-            )
-            queued = None
-            if due_at is None:
-                message = self._message(
-                    entry.urn, payload, chain, now, deadline, origin, traceparent
-                )
-                queued = self._fused(entry, request_id, message)
-            if queued is not None:
-                found = self.store.accept_and_queue(target, queued)
-            else:
-                found = self.store.control.accept(target)
-            if found.outcome is Accepted.CONFLICT:
-                # Another function may belong to another project: its name is not shown.
-                held = (
-                    f"an invocation of {found.urn} ({found.status.value}) with another payload"
-                    if found.urn == entry.urn
-                    else "an invocation of another function"
-                )
-                raise RequestIdConflict(
-                    f"request id {request_id!r} is taken by {held}; send the same function and "
-                    "payload to get that invocation again, or use a new request id"
-                )
-            if found.outcome is Accepted.EXISTS or due_at is not None or queued is not None:
-                return request_id
-        message = self._message(entry.urn, payload, chain, now, deadline, origin, traceparent)
+        if request_id is not None:
+            check_request_id(request_id)
+        delay = check_delay(delay)
+        urn = self.functions.resolve(function)
+        payload_json = check_payload(
+            payload, max_depth=self.settings.payload_max_depth, limit=self.settings.payload_limit
+        )
+        call = Call(target=urn.function, chain=tuple(chain))
         try:
-            self.publisher.invocation(entry, request_id, message)
+            for policy in self.policies:
+                policy.admit(call)
+        except ChainBroken as exc:
+            self.store.scans.record_drop(origin, str(urn), exc.message)
+            log.warning("%s (from %s)", exc.message, origin or "a producer")
+            raise
+        entry = self.functions.lookup(urn)
+        config = self.functions.configs.effective(urn, entry.default_config)
+        with tracing.producing(str(urn)) as traceparent:
+            accepted = self.start(
+                Start(
+                    entry=entry,
+                    payload=payload,
+                    payload_json=payload_json,
+                    max_age=config.max_async_event_age_in_seconds,
+                    chain=tuple(chain),
+                    request_id=request_id,
+                    origin=origin,
+                    delay=delay,
+                    traceparent=traceparent,
+                    origin_deadline=origin_deadline,
+                )
+            )
+            tracing.produced(accepted)
+        return accepted
+
+    def start(self, start: Start) -> str:
+        """Record the invocation WAIT and queue its message; nothing stays half-written.
+
+        A given id that exists already is answered with itself and nothing is queued, unless
+        it names another function or payload (``RequestIdConflict``). With a delay the
+        invocation waits in the due-time index; its age counts from its due time. Refused
+        (``Unavailable``) while the state store is short of memory.
+        """
+        self.store.headroom.admit()
+        now = time.time()
+        due_at = now + start.delay if start.delay > 0 else None
+        deadline = (due_at or now) + start.max_age
+        request_id = start.request_id or str(uuid.uuid4())
+        new = NewInvocation(
+            request_id=request_id,
+            urn=start.entry.urn,
+            enqueued_at=now,
+            deadline=deadline,
+            chain=start.chain,
+            payload_json=start.payload_json,
+            origin=start.origin,
+            traceparent=start.traceparent,
+            note=f"due in {start.delay:g} s" if due_at is not None else "",
+            due_at=due_at,
+            redrive_of=start.redrive_of,
+            redrive_number=start.redrive_number,
+            children_ttl=self._children_ttl(now, start.origin_deadline),
+        )
+        message = InvocationMessage.of(new, start.payload)
+        queued = (
+            None if due_at is not None else self.publisher.fused(start.entry, request_id, message)
+        )
+        found = self.store.transitions.accept(new, queued)
+        if found.outcome is Accepted.CONFLICT:
+            # Another function may belong to another project: its name is not shown.
+            held = (
+                f"an invocation of {found.urn} ({found.status.value}) with another payload"
+                if found.urn == new.urn
+                else "an invocation of another function"
+            )
+            raise RequestIdConflict(
+                f"request id {request_id!r} is taken by {held}; send the same function and "
+                "payload to get that invocation again, or use a new request id"
+            )
+        # A fresh id found existing is this call's own record, written by a retry of the
+        # script through a failover: its message still has to go.
+        again = found.outcome is Accepted.EXISTS and start.request_id is not None
+        if again or found.queued or due_at is not None:
+            return request_id
+        try:
+            self.publisher.invocation(start.entry, request_id, message)
         except Exception as exc:
-            self.store.forget(request_id, entry.urn)
-            self.store.control.unlink(request_id, origin)
+            self.store.transitions.forget(new)
             raise Unavailable(
                 f"the broker did not accept the invocation ({exc}); nothing was queued, "
                 "check EXECUTOR_BROKER_URL and retry"
             ) from exc
         return request_id
 
-    def _fused(
-        self, entry: CatalogueEntry, request_id: str, message: InvocationMessage
-    ) -> Queued | None:
-        """The message for a script to write with the record; None when it must be published
-        apart: a broker that is not the state store, or replicas to wait for before it is."""
-        if self.store.wait_replicas:
-            return None
-        return self.publisher.fused(entry, request_id, message)
+    def _children_ttl(self, now: float, origin_deadline: float | None) -> int:
+        """How long the origin's list of children must last: as long as the origin's record,
+        which retires a retention after the origin ends; a running origin ends by its deadline
+        and one time limit, an origin that is not running (a destination's) has ended."""
+        left = 0.0
+        if origin_deadline is not None:
+            left = max(0.0, origin_deadline - now) + self.settings.time_limit
+        return int(left) + self.settings.status_retention + 1
 
-    def _children_ttl(self) -> int:
-        """A parent's children outlive every record they can name: a child is created at
-        most a delay plus a maximum age after its parent."""
-        return self.settings.status_retention + MAX_EVENT_AGE + MAX_DELAY
-
-    def release_due(self, request_id: str, due_at: float) -> bool:
+    def release_due(self, request_id: str) -> bool:
         """Publish a delayed invocation that is due; False if it ended meanwhile (cancelled,
         aged out). A broker that refuses puts it back on the due-time index."""
-        record = self.store.raw(request_id)
-        if not record or record.get("status") != Status.WAIT.value:
+        record = self.store.records.record(request_id)
+        if record is None or record.status is not Status.WAIT:
             return False
         try:
-            entry = self.functions.lookup(self._urn(record["urn"]))
-            self.requeue_lost(entry, request_id, record)
+            self.republish(record)
         except Exception:
-            self.store.control.reschedule(request_id, due_at)
+            self.store.due.put_back(request_id, record.due_at or time.time())
             raise
         return True
 
-    def requeue_lost(self, entry: CatalogueEntry, request_id: str, record: dict[str, str]) -> None:
+    def republish(self, record: InvocationRecord) -> None:
         """Publish again an invocation whose message is gone: still WAIT, or RUNNING with a
         runner that stopped before it recorded an outcome."""
-        claimed = int(record.get("claimed", -1))
-        message = self._message(
-            record["urn"],
-            json.loads(record.get("payload", "null")),
-            json.loads(record.get("chain", "[]")),
-            float(record["enqueued_at"]),
-            float(record["deadline"]),
-            record.get("origin", ""),
-            record.get("traceparent", ""),
-        )
+        entry = self.functions.lookup(self.functions.resolve(record.urn))
+        payload = record.payload() if self.settings.show_payloads else None
+        message = InvocationMessage.of(record, payload)
         # A waiting one takes the next retry index, so the claim does not take it for a stale
         # duplicate; a running one keeps its index, so the claim counts a lost run (bounded).
-        running = record.get("status") == Status.RUNNING.value
-        retries = claimed if running else claimed + 1
-        self.publisher.invocation(entry, request_id, message, retries=max(retries, 0))
+        running = record.status is Status.RUNNING
+        retries = record.retry_index if running else record.retry_index + 1
+        self.publisher.invocation(entry, record.request_id, message, retries=max(retries, 0))
 
-    @staticmethod
-    def _message(
-        urn: str,
-        payload: Any,
-        chain: Sequence[str],
-        enqueued_at: float,
-        deadline: float,
-        origin: str,
-        traceparent: str,
-    ) -> InvocationMessage:
-        # The record keeps the payload, so the message goes without it.
-        return InvocationMessage(
-            payload=payload,
-            urn=urn,
-            chain=tuple(chain),
-            enqueued_at=enqueued_at,
-            deadline=deadline,
-            origin=origin,
-            in_record=True,
-            traceparent=traceparent,
-        )
+    def defer(
+        self,
+        entry: CatalogueEntry,
+        request_id: str,
+        message: InvocationMessage,
+        *,
+        retries: int,
+        countdown: float,
+    ) -> None:
+        """Publish a copy of a message again, to be looked at after ``countdown`` seconds."""
+        self.publisher.invocation(entry, request_id, message, retries=retries, countdown=countdown)
 
-    def _fused_hop(
+    def hop(
         self,
         request_id: str,
         urn: str,
@@ -234,42 +249,41 @@ class Admission:
         event: ResultEvent,
         event_json: str,
         destination: DestinationRef,
-    ) -> tuple[Accept, Queued] | None:
-        """The target invocation a FunctionGraph destination makes, for the script that ends
-        the source; None when the delivery must take its usual way (which refuses, counts or
-        retries): a call the guard drops, an unknown target, an event above the payload
-        limit, a broker the script cannot write to."""
+    ) -> Hop | None:
+        """The invocation a FunctionGraph destination starts, for the script that ends the
+        source; None when the delivery must take its usual way (which refuses, counts or
+        retries): a call a policy refuses, an unknown target, a state store short of memory,
+        an event above the payload limit, a broker the script cannot write to, or a trace to
+        record."""
         if tracing.enabled():
             return None  # the usual way makes the delivery's span and the target's trace
         param = destination.decoded()
         assert isinstance(param, FunctionGraphParam)
-        target_chain = hop(chain, self._urn(urn).function)
+        source = self.functions.resolve(urn).function
+        target_chain = hop(chain, source)
         try:
             target = self.functions.resolve(param.func_urn)
-            check_call(target_chain, target.function, self.settings.max_chain_depth)
+            for policy in self.policies:
+                policy.admit(Call(target=target.function, chain=target_chain))
             entry = self.functions.lookup(target)
+            self.store.headroom.admit()
         except ExecutorError:
             return None
         if len(event_json.encode()) > self.settings.payload_limit:
             return None
         config = self.functions.configs.effective(target, entry.default_config)
         now = time.time()
-        deadline = now + config.max_async_event_age_in_seconds
-        target_id = target_request_id(f"{request_id}:{event.outcome}")
-        # The payload is needed here only to be shown in task events.
-        payload = json.loads(event_json) if self.settings.show_payloads else None
-        message = self._message(entry.urn, payload, target_chain, now, deadline, request_id, "")
-        queued = self._fused(entry, target_id, message)
-        if queued is None:
-            return None
-        target_record = Accept(
-            request_id=target_id,
+        new = NewInvocation(
+            request_id=target_request_id(f"{request_id}:{event.outcome}"),
             urn=entry.urn,
             enqueued_at=now,
-            deadline=deadline,
+            deadline=now + config.max_async_event_age_in_seconds,
             chain=target_chain,
             payload_json=event_json,
             origin=request_id,
-            children_ttl=self._children_ttl(),
+            children_ttl=self._children_ttl(now, None),
         )
-        return target_record, queued
+        # The payload is needed here only to be shown in task events.
+        shown = event.model_dump(mode="json") if self.settings.show_payloads else None
+        queued = self.publisher.fused(entry, new.request_id, InvocationMessage.of(new, shown))
+        return Hop(new, queued) if queued is not None else None

@@ -10,17 +10,19 @@ from celery import Celery
 
 from executor.core.config import AsyncConfig
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.context import Handler
 from executor.core.errors import InvalidParameter
+from executor.core.registry import FunctionSpec, Registry
+from executor.core.retry import RetryPolicy, exception_types
 from executor.core.settings import Settings, get_settings
-from executor.runtime import logs, metrics, signals  # noqa: F401  (connects the signal hooks)
+from executor.runtime import hooks, logs
+from executor.runtime.celery_app import check_adoptable, make_celery, task_options
 from executor.runtime.client import Client
-from executor.runtime.context import Handler
-from executor.runtime.delivery import register_delivery
-from executor.runtime.engine import check_adoptable, make_celery, task_options
+from executor.runtime.delivery import DeliveryTask, register_delivery
+from executor.runtime.engine import Engine
+from executor.runtime.intake import Consumer, InvocationRequest
 from executor.runtime.orphans import Orphans
 from executor.runtime.reconciler import Reconciler
-from executor.runtime.registry import FunctionSpec, Registry
-from executor.runtime.retry import RetryPolicy, exception_types
 from executor.runtime.task import InvocationTask, make_runner
 
 log = logging.getLogger("executor.app")
@@ -42,24 +44,35 @@ class FunctionApp:
         name: str = "executor",
         celery: Celery | None = None,
     ) -> None:
-        self.settings = settings or get_settings()
+        self.settings = settings = settings or get_settings()
         self.registry = Registry()
+        adopted = celery is not None
         if celery is None:
-            celery = make_celery(self.settings, main=name)
+            celery = make_celery(settings, main=name)
         else:
             check_adoptable(celery)
         self.celery = celery
-        self.celery.executor_app = self
-        self.client = Client(self.settings, celery=self.celery, registry=self.registry)
-        self.lifecycle = self.client.lifecycle
+        self.engine = engine = Engine.assemble(settings, celery=celery, registry=self.registry)
+        self.client = Client(engine=engine)
+        self.lifecycle = engine.lifecycle
         self.reconciler = Reconciler(
-            self.settings,
-            self.client.store,
+            settings,
+            engine.store,
             self.lifecycle,
-            Orphans(self.celery, self.settings, self.client.store, self.lifecycle),
+            Orphans(celery, settings, engine.store, engine.admission),
             self.publish_catalogue,
         )
-        register_delivery(self.celery, self.client.deliveries, task_options(self.settings))
+        # The task classes of this app: they know how to end an invocation the worker refuses
+        # and whether payloads are shown.
+        shown = {"show_payloads": settings.show_payloads}
+        request = InvocationRequest.bound(self._refuse, settings.payload_max_depth)
+        self._task_base = type("InvocationTask", (InvocationTask,), {"Request": request, **shown})
+        if not adopted:
+            celery.conf.worker_consumer = Consumer.bound(self._refuse)
+        delivery_base = type("DeliveryTask", (DeliveryTask,), shown)
+        register_delivery(celery, engine.deliveries, delivery_base, task_options(settings))
+        hooks.connect(self)
+        logs.connect(settings, f"executor-{id(self)}")
 
     def function(
         self,
@@ -109,10 +122,10 @@ class FunctionApp:
             self.celery.task(
                 name=spec.task_name,
                 bind=True,
-                base=InvocationTask,
+                base=self._task_base,
                 shared=False,
                 **task_options(self.settings),
-            )(make_runner(self.client, spec))
+            )(make_runner(self.lifecycle, spec))
             return handler
 
         return decorate
@@ -132,10 +145,13 @@ class FunctionApp:
         return sorted(self.registry.queues() | {INVOCATION_QUEUE, DELIVERY_QUEUE})
 
     def publish_catalogue(self) -> None:
-        self.client.store.publish_catalogue(self.registry.catalogue())
+        self.engine.store.catalogue.publish(self.registry.catalogue())
+
+    def _refuse(self, request_id: str, reason: str) -> None:
+        self.lifecycle.fail_platform(request_id, reason, note="refused by the worker")
 
     def on_worker_ready(self) -> None:
-        self.client.publisher.envelope.available()  # logs which way messages go, and why
+        self.engine.publisher.routes.available()  # logs which way messages go, and why
         self.publish_catalogue()
         self.reconciler.start()
         log.info(

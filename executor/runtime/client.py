@@ -9,39 +9,28 @@ from typing import Any
 from celery import Celery
 from pydantic import ValidationError
 
-from executor.core.agency import Agencies, load_agencies
+from executor.core.agency import Agencies
 from executor.core.catalogue import CatalogueEntry
 from executor.core.config import AsyncConfig, StoredAsyncConfig
 from executor.core.errors import InvalidParameter, InvocationNotFound
-from executor.core.guard import ChainBroken, check_call
-from executor.core.invocation import (
-    Cancellation,
-    Invocation,
-    InvocationPage,
-    Status,
-    check_delay,
-    check_request_id,
-)
-from executor.core.payload import check_payload
+from executor.core.invocation import Cancellation, Invocation, InvocationPage, Status
+from executor.core.registry import Registry
+from executor.core.series import MINUTE, AgePoint, OutcomePoint
 from executor.core.settings import Settings, get_settings
 from executor.core.urn import FunctionURN
-from executor.runtime import tracing
-from executor.runtime.delivery import Deliveries
-from executor.runtime.engine import make_celery
-from executor.runtime.functions import Functions
-from executor.runtime.hops import EngineRuntime
-from executor.runtime.lifecycle import Lifecycle
-from executor.runtime.publisher import Publisher
+from executor.runtime.dlq import DeadLetters
+from executor.runtime.engine import Engine
 from executor.runtime.redrive import Redrives
-from executor.runtime.registry import Registry
-from executor.state.configs import ConfigPage, Configs, invalid
+from executor.state.configs import ConfigPage, invalid
 from executor.state.store import Store
 
 log = logging.getLogger("executor.client")
 
 
 class Client:
-    """Everything a producer does, over the state store and the broker."""
+    """Everything a producer does: invoke functions, manage their async configs, read, cancel
+    and redrive invocations. It runs on an ``Engine``: its own, or the one it is given (a
+    ``FunctionApp``'s)."""
 
     def __init__(
         self,
@@ -51,20 +40,21 @@ class Client:
         registry: Registry | None = None,
         store: Store | None = None,
         agencies: Agencies | None = None,
+        engine: Engine | None = None,
     ) -> None:
-        self.settings = settings or get_settings()
-        self.celery = celery or make_celery(self.settings)
-        self.registry = registry if registry is not None else Registry()
-        self.store = store if store is not None else Store(self.settings)
-        self.agencies = agencies or load_agencies(self.settings.agency_file)
-        self.configs = Configs(self.store, self.settings.config_cache_ttl)
-        self.functions = Functions(self.settings, self.registry, self.store, self.configs)
-        self.publisher = Publisher(self.celery, self.settings)
-        runtime = EngineRuntime(self.settings, self.agencies, self.store, self.invoke_async)
-        self.deliveries = Deliveries(self.settings, self.store, self.publisher, runtime)
-        self.lifecycle = Lifecycle(
-            self.settings, self.store, self.functions, self.publisher, self.deliveries
+        self.engine = engine or Engine.assemble(
+            settings or get_settings(),
+            celery=celery,
+            registry=registry,
+            store=store,
+            agencies=agencies,
         )
+        self.settings = self.engine.settings
+        self.celery = self.engine.celery
+        self.store = self.engine.store
+        self.configs = self.engine.configs
+        self.functions = self.engine.functions
+        self.redrives = Redrives(self.store.records, self.functions, self.engine.admission)
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -75,9 +65,6 @@ class Client:
     def lookup(self, urn: FunctionURN) -> CatalogueEntry:
         """Where and how a function runs: from the local registry, else the worker catalogue."""
         return self.functions.lookup(urn)
-
-    def effective_config(self, urn: FunctionURN) -> AsyncConfig:
-        return self.functions.effective(urn)
 
     # -- invocation -----------------------------------------------------------------------------
 
@@ -100,41 +87,12 @@ class Client:
 
         Refused before anything is written: a payload that is not JSON, nests too deeply or is
         above the size limit, an unknown function, a bad request id or delay, and a call that
-        the chain guard drops
-        (``ChainBroken``).
+        the chain guard drops (``ChainBroken``). ``chain`` and ``origin`` are what a call made
+        from a running invocation carries: the functions that led to it, and that invocation.
         """
-        if request_id is not None:
-            check_request_id(request_id)
-        delay = check_delay(delay)
-        urn = self.resolve(function)
-        payload_json = check_payload(
-            payload,
-            max_depth=self.settings.payload_max_depth,
-            limit=self.settings.payload_limit,
+        return self.engine.admission.invoke(
+            function, payload, chain=chain, request_id=request_id, origin=origin, delay=delay
         )
-        if chain:
-            try:
-                check_call(chain, urn.function, self.settings.max_chain_depth)
-            except ChainBroken as exc:
-                self.store.record_drop(origin, str(urn), exc.message)
-                log.warning("%s (from %s)", exc.message, origin or "a producer")
-                raise
-        entry = self.lookup(urn)
-        config = self.configs.effective(urn, entry.default_config)
-        with tracing.producing(str(urn)) as traceparent:
-            accepted = self.lifecycle.accept(
-                entry,
-                request_id=request_id,
-                payload=payload,
-                payload_json=payload_json,
-                chain=chain,
-                max_age=config.max_async_event_age_in_seconds,
-                origin=origin,
-                delay=delay,
-                traceparent=traceparent,
-            )
-            tracing.produced(accepted)
-        return accepted
 
     # -- async configs --------------------------------------------------------------------------
 
@@ -145,7 +103,7 @@ class Client:
             config = body if isinstance(body, AsyncConfig) else AsyncConfig.model_validate(body)
         except ValidationError as exc:
             raise invalid(exc, "async config") from None
-        self.agencies.authorize_config(entry.agency, config)
+        self.engine.agencies.authorize_config(entry.agency, config)
         return self.configs.put(urn, config, self.functions.defaults())
 
     def get_async_config(self, function: str) -> StoredAsyncConfig:
@@ -162,7 +120,7 @@ class Client:
     # -- status and cancel ----------------------------------------------------------------------
 
     def get_invocation(self, request_id: str) -> Invocation:
-        found = self.store.get(request_id)
+        found = self.store.records.get(request_id)
         if found is None:
             raise InvocationNotFound(
                 f"no invocation {request_id!r}: the id is wrong or the record passed its retention"
@@ -185,41 +143,54 @@ class Client:
         if not 1 <= limit <= 500:
             raise InvalidParameter("limit must be between 1 and 500")
         wanted = _status(status)
-        try:
-            offset = int(marker) if marker else 0
-        except ValueError:
+        if marker and not (marker.isascii() and marker.isdigit() and len(marker) <= 18):
             raise InvalidParameter(
-                f"marker must come from a previous page, not {marker!r}"
-            ) from None
-        if offset < 0:
-            raise InvalidParameter("marker must not be negative")
-        only_active = active_only or (wanted is not None and not wanted.terminal)
-        lo: float | str = "-inf" if since is None else since
-        hi: float | str = "+inf" if until is None else until
-        found: list[Invocation] = []
-        scanned = offset
-        while len(found) < limit:
-            ids = self.store.page_ids(
-                str(urn), active_only=only_active, since=lo, until=hi, offset=scanned, count=limit
+                f"marker must be the next_marker of a previous page, not {marker[:40]!r}"
             )
-            if not ids:
-                break
-            records = {r.request_id: r for r in self.store.get_many(ids)}
-            for rid in ids:
-                scanned += 1
-                record = records.get(rid)
-                if record is not None and (wanted is None or record.status is wanted):
-                    found.append(record)
-                    if len(found) == limit:
-                        break
-        more = bool(
-            self.store.page_ids(
-                str(urn), active_only=only_active, since=lo, until=hi, offset=scanned, count=1
-            )
+        return self.store.records.page(
+            str(urn),
+            status=wanted,
+            since=since,
+            until=until,
+            limit=limit,
+            marker=marker or None,
+            active_only=active_only,
         )
-        return InvocationPage(
-            invocations=tuple(found), count=len(found), next_marker=str(scanned) if more else None
-        )
+
+    def count_invocations(
+        self, function: str, *, since: float | None = None, until: float | None = None
+    ) -> dict[Status, int]:
+        """How many invocations of ``function`` accepted within ``[since, until]`` are in each
+        status now; read from the indexes by status, whatever the backlog."""
+        urn = str(self.resolve(function))
+        return {s: self.store.records.count(urn, s, since, until) for s in Status}
+
+    def outcome_series(
+        self, function: str, *, since: float, until: float, step: int = MINUTE
+    ) -> list[OutcomePoint]:
+        """How many invocations of ``function`` ended with each status, per ``step`` (60 or
+        600 seconds), from ``since`` to ``until``."""
+        return self.store.series.outcomes(str(self.resolve(function)), since, until, step)
+
+    def age_series(
+        self, function: str, *, since: float, until: float, step: int = MINUTE
+    ) -> list[AgePoint]:
+        """How long events of ``function`` waited before their attempts started (p50, p95),
+        per ``step``, from ``since`` to ``until``."""
+        return self.store.series.ages(str(self.resolve(function)), since, until, step)
+
+    def children(self, request_id: str) -> list[str]:
+        """The invocations ``request_id`` started (destinations, ``context.invoke_async``)."""
+        return self.store.records.children([request_id])
+
+    def list_functions(self) -> list[CatalogueEntry]:
+        """Every function a worker published or this process registered, by URN."""
+        found = {
+            urn: CatalogueEntry.model_validate_json(raw)
+            for urn, raw in self.store.catalogue.entries().items()
+        }
+        found.update({str(spec.urn): spec.local_entry for spec in self.engine.registry})
+        return [found[urn] for urn in sorted(found)]
 
     def cancel(self, request_id: str, force: bool = False, recursive: bool = False) -> Cancellation:
         """Stop a waiting invocation (and a running one with ``force``); it ends DISCARD.
@@ -239,7 +210,7 @@ class Client:
                 raise InvalidParameter(
                     f"invocation {request_id} is running; cancel with force to stop it"
                 )
-        cancelled = self.lifecycle.cancel(record, force, recursive)
+        cancelled = self.engine.lifecycle.cancel(record, force, recursive)
         if recursive and not cancelled:
             raise InvalidParameter(
                 f"nothing to cancel: invocation {request_id} is {record.status.value}"
@@ -256,16 +227,13 @@ class Client:
             {**self.get_invocation(request_id).model_dump(), "cancelled": cancelled}
         )
 
-    def _redrives(self) -> Redrives:
-        return Redrives(self, self.store, self.functions, self.lifecycle)
-
     def redrive(self, request_id: str) -> str:
         """Invoke a FAIL or DISCARD invocation again with its payload, as ``<id>.r<n>``.
 
         Idempotent: while the last redrive of the same original has not ended, its id is
         returned and nothing is queued, so two redrives at once queue one.
         """
-        return self._redrives().one(request_id)
+        return self.redrives.one(request_id)
 
     def redrivable(
         self,
@@ -278,7 +246,11 @@ class Client:
     ) -> list[str]:
         """Request ids of ``function`` that ended FAIL (or DISCARD), newest first, for a bulk
         redrive."""
-        return self._redrives().select(function, status, since=since, until=until, limit=limit)
+        return self.redrives.select(function, status, since=since, until=until, limit=limit)
+
+    def dead_letters(self) -> DeadLetters:
+        """The dead-letter store: list, show, send again and purge events not delivered."""
+        return DeadLetters(self.store.dead_letters, self.engine.deliveries)
 
 
 def _status(value: Status | str | None) -> Status | None:

@@ -9,9 +9,8 @@ its next attempt is due. An attempt from any other chain stops before it tries; 
 starts a new chain only when the live one's next attempt is overdue (its message was lost);
 the deadline counts from the event's first attempt, whichever chain makes the later ones.
 
-A FunctionGraph delivery only queues more work in this fleet (one record and one publish, as
-cheap as queueing the delivery task itself), so the worker that ends the invocation makes the
-first attempt at once; the delivery task takes over when that attempt fails.
+Every destination kind takes this one route. (A FunctionGraph target is started in the script
+that ends its source when it can be, see ``Admission.hop``; then no delivery is queued.)
 """
 
 from __future__ import annotations
@@ -33,14 +32,16 @@ from executor.core.settings import Settings
 from executor.runtime import tracing
 from executor.runtime.publisher import Publisher
 from executor.runtime.redaction import MaskedTask
-from executor.state.store import Store
+from executor.state.dead_letters import DeadLetterStore
+from executor.state.deliveries import ChainMode, DeliveryLedger
 
 log = logging.getLogger("executor.delivery")
 
-_IN_PLACE = frozenset({"FunctionGraph"})
-
 
 class DeliveryTask(MaskedTask):
+    """The delivery task: at-least-once, retried by the delivery deadline, never by Celery's
+    ``max_retries``."""
+
     max_retries = None
     acks_late = True
     reject_on_worker_lost = True
@@ -49,51 +50,38 @@ class DeliveryTask(MaskedTask):
 
 
 class Deliveries:
+    """Every delivery attempt of result events, over the delivery port of the state store."""
+
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        ledger: DeliveryLedger,
+        dead_letters: DeadLetterStore,
         publisher: Publisher,
         runtime: DestinationRuntime,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.ledger = ledger
+        self.dead_letters = dead_letters
         self.publisher = publisher
         self.runtime = runtime
 
     def start(self, job: DeliveryJob) -> None:
-        """The first attempt: here for in-fleet kinds, else through the delivery task.
+        """Queue the first attempt, as a new chain.
 
         The event is recorded pending before this runs, so a crash here leaves it to the
-        reconciler's re-send, as a crash before queueing the delivery task would.
+        reconciler, which sends it again.
         """
-        job = self._chain(job, "reset")
-        if job.kind in _IN_PLACE:
-            try:
-                self.attempt(job, 1)
-            except ChainBroken as exc:
-                self._record(job, DeliveryStatus.DROPPED, 1, exc.message)
-                return
-            except Exception as exc:
-                log.warning(
-                    "%s event of %s not delivered in place (%s); the delivery task takes over",
-                    job.outcome,
-                    job.request_id,
-                    exc,
-                )
-            else:
-                self._record(job, DeliveryStatus.DELIVERED, 1, "")
-                return
-        self.publisher.delivery(job)
+        self.publisher.delivery(self._chain(job, "reset"))
 
     def resend(self, job: DeliveryJob) -> bool:
         """Queue the event again, as a new chain, unless a live chain will attempt it."""
-        previous = self.store.delivery(job.request_id, job.outcome)
+        previous = self.ledger.state(job.request_id, job.outcome)
         if previous is not None and previous.state.final:
             return False
         token = uuid.uuid4().hex
         now = time.time()
-        started, first_at = self.store.leases.delivery_chain(
+        started, first_at = self.ledger.chain(
             job.identity, "resend", token, now, now + self._patience(), self._retention
         )
         if not started:
@@ -101,12 +89,12 @@ class Deliveries:
         self.publisher.delivery(job.model_copy(update={"token": token, "first_at": first_at}))
         return True
 
-    def _chain(self, job: DeliveryJob, mode: str, countdown: float = 0.0) -> DeliveryJob:
+    def _chain(self, job: DeliveryJob, mode: ChainMode, countdown: float = 0.0) -> DeliveryJob:
         """``job`` with its chain's token and first attempt time: a new chain (``reset``), or
         its own chain renewed until its next attempt is due (``attempt``)."""
         token = uuid.uuid4().hex if mode == "reset" else job.token
         now = time.time()
-        _, first_at = self.store.leases.delivery_chain(
+        _, first_at = self.ledger.chain(
             job.identity, mode, token, now, now + countdown + self._patience(), self._retention
         )
         return job.model_copy(update={"token": token, "first_at": first_at})
@@ -141,12 +129,12 @@ class Deliveries:
 
     def run(self, job: DeliveryJob, task: DeliveryTask) -> None:
         """The delivery task's body: one attempt, then its record, a retry or a dead letter."""
-        previous = self.store.delivery(job.request_id, job.outcome)
+        previous = self.ledger.state(job.request_id, job.outcome)
         if previous is not None and previous.state.final:
             log.info("%s event of %s already %s", job.outcome, job.request_id, previous.state)
             return
         now = time.time()
-        alive, first_at = self.store.leases.delivery_chain(
+        alive, first_at = self.ledger.chain(
             job.identity,
             "attempt",
             job.token,
@@ -176,13 +164,13 @@ class Deliveries:
             return
         self._record(job, DeliveryStatus.DELIVERED, attempts, "")
 
-    def redrive(self, letter: DeadLetter) -> None:
+    def resend_dead_letter(self, letter: DeadLetter) -> None:
         """Queue a dead-lettered event again, as a new chain with a fresh delivery deadline."""
         self._record(
             letter,
             DeliveryStatus.PENDING,
             letter.attempts,
-            f"redriven from the dead-letter store; was: {letter.reason}",
+            f"sent again from the dead-letter store; was: {letter.reason}",
         )
         self.publisher.delivery(
             self._chain(DeliveryJob.model_validate(letter.model_dump()), "reset")
@@ -208,12 +196,12 @@ class Deliveries:
         letter = DeadLetter.model_validate(
             job.model_dump() | {"reason": reason, "attempts": attempts, "at": now}
         )
-        self.store.dead_letters.add(job.identity, letter.model_dump_json(), now)
+        self.dead_letters.add(job.identity, letter.model_dump_json(), now)
         self._record(job, DeliveryStatus.DEAD_LETTERED, attempts, reason)
         log.error("event %s dead-lettered after %d attempts: %s", job.identity, attempts, reason)
 
     def _record(self, job: DeliveryJob, state: DeliveryStatus, attempts: int, error: str) -> None:
-        self.store.set_delivery(
+        self.ledger.put(
             job.request_id,
             DeliveryState(
                 destination=job.kind,
@@ -227,10 +215,12 @@ class Deliveries:
         )
 
 
-def register_delivery(celery: Any, deliveries: Deliveries, options: dict[str, Any]) -> Any:
+def register_delivery(
+    celery: Any, deliveries: Deliveries, base: type[DeliveryTask], options: dict[str, Any]
+) -> Any:
     """The delivery task on ``celery``; its keyword arguments are a ``DeliveryJob``."""
 
-    @celery.task(name=DELIVER_TASK, bind=True, base=DeliveryTask, shared=False, **options)  # type: ignore[untyped-decorator]
+    @celery.task(name=DELIVER_TASK, bind=True, base=base, shared=False, **options)  # type: ignore[untyped-decorator]
     def deliver(task: DeliveryTask, **kwargs: Any) -> None:
         deliveries.run(DeliveryJob.model_validate(kwargs), task)
 

@@ -1,28 +1,25 @@
-"""Operating the dead-letter store: list and read events, redrive them, purge them.
+"""Operating the dead-letter store: list and read events, send them again, purge them.
 
-A redrive queues the event again through the normal delivery task, with a fresh delivery
-deadline; an event that cannot be queued goes back into the store.
+Sending an event again (``resend``) queues it through the normal delivery task, with a fresh
+delivery deadline; an event that cannot be queued goes back into the store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from executor.core.errors import DeadLetterNotFound, InvalidParameter, Unavailable
 from executor.core.messages import DeadLetter
-
-if TYPE_CHECKING:
-    from executor.runtime.app import FunctionApp
+from executor.runtime.delivery import Deliveries
+from executor.state.dead_letters import DeadLetterStore
 
 
 class DeadLetters:
-    """List, show, redrive and purge the dead-letter store of one app."""
+    """List, show, send again and purge the dead-letter store."""
 
-    def __init__(self, app: FunctionApp) -> None:
-        self.app = app
-        self.store = app.client.store.dead_letters
-        self.deliveries = app.client.deliveries
+    def __init__(self, store: DeadLetterStore, deliveries: Deliveries) -> None:
+        self.store = store
+        self.deliveries = deliveries
 
     def count(self) -> int:
         return self.store.count()
@@ -40,12 +37,12 @@ class DeadLetters:
         raw = self.store.get(identity)
         if raw is None:
             raise DeadLetterNotFound(
-                f"no dead-lettered event {identity!r}: it was redriven or purged, or the "
+                f"no dead-lettered event {identity!r}: it was sent again or purged, or the "
                 "identity is wrong (see 'executor dlq list')"
             )
         return DeadLetter.model_validate_json(raw)
 
-    def redrive(self, identities: Iterable[str]) -> list[str]:
+    def resend(self, identities: Iterable[str]) -> list[str]:
         """Queue each event again for its destination; the identities that were queued.
 
         An identity that is not (or no longer) in the store is skipped.
@@ -57,11 +54,11 @@ class DeadLetters:
                 continue
             letter = DeadLetter.model_validate_json(raw)
             try:
-                self.deliveries.redrive(letter)
+                self.deliveries.resend_dead_letter(letter)
             except Exception as exc:
                 self.store.put_back(identity, raw, letter.at)
                 raise Unavailable(
-                    f"the broker did not take the redriven event {identity} ({exc}); it is "
+                    f"the broker did not take the event {identity} sent again ({exc}); it is "
                     "still in the dead-letter store, check EXECUTOR_BROKER_URL and retry"
                 ) from exc
             queued.append(identity)

@@ -1,96 +1,81 @@
-"""The Celery application every producer and worker shares, or the guarantees the engine
-needs of one it adopts."""
+"""The engine of one process: its parts, each built once and handed to the ones that use it.
+
+A producer's ``Client`` and a worker's ``FunctionApp`` both run on an ``Engine``; neither
+reaches through the other. Who depends on whom reads top to bottom in ``Engine.assemble``.
+"""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from dataclasses import dataclass
 
 from celery import Celery
 
-from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE, INVOCATION_QUEUE
-from executor.core.errors import InvalidParameter
+from executor.core.agency import Agencies, load_agencies
+from executor.core.policies import ChainLimit
+from executor.core.registry import Registry
 from executor.core.settings import Settings
-
-JSON = "json"
-
-
-def make_celery(settings: Settings, main: str = "executor") -> Celery:
-    """A Celery app configured for at-least-once execution with JSON messages only."""
-    app = Celery(main, broker=settings.broker_url, set_as_current=False)
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        task_ignore_result=True,
-        result_backend=None,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_acks_on_failure_or_timeout=True,
-        task_default_queue=INVOCATION_QUEUE,
-        task_routes={DELIVER_TASK: {"queue": DELIVERY_QUEUE}},
-        task_soft_time_limit=settings.soft_time_limit,
-        task_time_limit=settings.time_limit,
-        broker_transport_options=_transport_options(settings),
-        broker_connection_retry_on_startup=True,
-        # A broker blip must not kill handlers that are running: their outcome is recorded in
-        # the state store, and the message Redis redelivers later finds it there and is
-        # skipped. Cancelling them instead ended healthy runs as phantom time-limit failures.
-        worker_cancel_long_running_tasks_on_connection_loss=False,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
-        worker_hijack_root_logger=False,
-        # A message the worker cannot decode ends its invocation FAIL (see runtime.intake).
-        worker_consumer="executor.runtime.intake:Consumer",
-        enable_utc=True,
-    )
-    if settings.broker_url.startswith("sentinel://"):
-        # Keep publishing through a failover: the sentinels need a few seconds to promote.
-        app.conf.task_publish_retry_policy = {
-            "max_retries": math.ceil(settings.redis_failover_seconds) + 3,
-            "interval_start": 0,
-            "interval_step": 0.25,
-            "interval_max": 1,
-        }
-    return app
+from executor.runtime.admission import Admission
+from executor.runtime.celery_app import make_celery
+from executor.runtime.delivery import Deliveries
+from executor.runtime.hops import EngineRuntime
+from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.publisher import Publisher
+from executor.state.configs import Configs
+from executor.state.functions import Functions
+from executor.state.store import Store
 
 
-def _transport_options(settings: Settings) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "visibility_timeout": settings.visibility_timeout,
-        # Look for messages a lost worker held every 10 s rather than every 100 s, so they
-        # come back soon after the visibility timeout (Redis only; other brokers ignore it).
-        "unacked_restore_throttle": 1,
-    }
-    if settings.broker_url.startswith("sentinel://"):
-        # kombu's Sentinel transport asks the sentinels for this master, again after a failover.
-        options["master_name"] = settings.redis_sentinel_master
-        secret = settings.redis_sentinel_password.get_secret_value()
-        if secret:
-            options["sentinel_kwargs"] = {"password": secret}
-    return options
+@dataclass(frozen=True)
+class Engine:
+    """The parts of one process: the state store and the broker, the functions it can reach,
+    and the lifecycle of invocations over them."""
 
+    settings: Settings
+    celery: Celery
+    registry: Registry
+    store: Store
+    agencies: Agencies
+    configs: Configs
+    functions: Functions
+    publisher: Publisher
+    admission: Admission
+    deliveries: Deliveries
+    lifecycle: Lifecycle
 
-def task_options(settings: Settings) -> dict[str, Any]:
-    """What every task of the engine needs, whatever the app's own defaults say: set on each
-    task, so an adopted app keeps its configuration for its own tasks."""
-    return {
-        "serializer": JSON,
-        "acks_late": True,
-        "reject_on_worker_lost": True,
-        "acks_on_failure_or_timeout": True,
-        "ignore_result": True,
-        "soft_time_limit": settings.soft_time_limit,
-        "time_limit": settings.time_limit,
-    }
-
-
-def check_adoptable(app: Celery) -> None:
-    """Refuse an app whose workers could not read the engine's JSON messages."""
-    accepted = {str(c).split("/")[-1] for c in app.conf.accept_content or ()}
-    if JSON not in accepted:
-        raise InvalidParameter(
-            f"the Celery app {app.main!r} does not accept JSON messages "
-            f"(accept_content={list(app.conf.accept_content or ())}); add 'json' to its "
-            "accept_content: every function and delivery message is JSON"
+    @classmethod
+    def assemble(
+        cls,
+        settings: Settings,
+        *,
+        celery: Celery | None = None,
+        registry: Registry | None = None,
+        store: Store | None = None,
+        agencies: Agencies | None = None,
+    ) -> Engine:
+        """Build every part, using the ones given instead of new ones."""
+        celery = celery or make_celery(settings)
+        registry = registry if registry is not None else Registry()
+        store = store if store is not None else Store(settings)
+        agencies = agencies or load_agencies(settings.agency_file)
+        configs = Configs(store.redis, store.leases, settings.config_cache_ttl)
+        functions = Functions(settings, registry, store.catalogue, configs)
+        publisher = Publisher(celery, settings)
+        admission = Admission(
+            settings, store, functions, publisher, [ChainLimit(settings.max_chain_depth)]
+        )
+        runtime = EngineRuntime(settings, agencies, store.markers, admission.invoke)
+        deliveries = Deliveries(settings, store.deliveries, store.dead_letters, publisher, runtime)
+        lifecycle = Lifecycle(settings, store, functions, admission, deliveries)
+        return cls(
+            settings=settings,
+            celery=celery,
+            registry=registry,
+            store=store,
+            agencies=agencies,
+            configs=configs,
+            functions=functions,
+            publisher=publisher,
+            admission=admission,
+            deliveries=deliveries,
+            lifecycle=lifecycle,
         )

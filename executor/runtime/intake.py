@@ -10,7 +10,7 @@ FAIL with an event that says why.
 
 The consumer also notes when its broker connection was lost. Celery's prefork pool can then
 lose track of a job a child had already finished, and report a hard time limit for it later
-(see ``signals``); such a report is not trusted. Nothing else is changed in how Celery runs a
+(see ``hooks``); such a report is not trusted. Nothing else is changed in how Celery runs a
 task.
 """
 
@@ -20,11 +20,13 @@ import logging
 import math
 import time
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from celery.exceptions import CPendingDeprecationWarning
 from celery.worker.consumer import Consumer as CeleryConsumer
 from celery.worker.request import Request
+from celery.worker.state import task_ready
 
 from executor.core.constants import INVOKE_TASK_PREFIX
 from executor.core.payload import DEPTH_SETTING, PayloadRefused, nesting
@@ -32,14 +34,16 @@ from executor.core.payload import DEPTH_SETTING, PayloadRefused, nesting
 log = logging.getLogger("executor.intake")
 
 
-def _refuse(celery: Any, request_id: str, reason: str) -> None:
+Refuse = Callable[[str, str], object]
+
+
+def _refuse(refuse: Refuse | None, request_id: str, reason: str) -> None:
     """End the invocation FAIL with ``reason``; never raises (the caller is the worker)."""
-    app = getattr(celery, "executor_app", None)
     log.error("invocation %s refused by the worker: %s", request_id, reason)
-    if app is None:
+    if refuse is None:
         return
     try:
-        app.lifecycle.fail_platform(request_id, reason, note="refused by the worker")
+        refuse(request_id, reason)
     except Exception:
         log.exception("could not end refused invocation %s; the reconciler will", request_id)
 
@@ -48,13 +52,21 @@ class InvocationRequest(Request):  # type: ignore[misc]
     """A function's task request that refuses a payload the pool could not carry.
 
     Celery asks ``revoked()`` before it hands a request to the pool, and acknowledges and skips
-    a request that answers True; a refused request takes that same way out.
+    a request that answers True; a refused request is acknowledged and announced as revoked
+    the same way. ``bound`` makes the class of one app, which knows how to end the invocation.
     """
 
+    refuse: ClassVar[Refuse | None] = None
+    max_depth: ClassVar[int] = 0
     _checked = False
+    _refused = False
+
+    @classmethod
+    def bound(cls, refuse: Refuse, max_depth: int) -> type[InvocationRequest]:
+        return type(cls.__name__, (cls,), {"refuse": staticmethod(refuse), "max_depth": max_depth})
 
     def revoked(self) -> bool:
-        if super().revoked():
+        if self._refused or super().revoked():
             return True
         if self._checked:  # Celery may ask more than once; the payload is walked once
             return False
@@ -62,21 +74,18 @@ class InvocationRequest(Request):  # type: ignore[misc]
         reason = self._refusal()
         if reason is None:
             return False
-        _refuse(self._app, self.id, reason)
-        self._announce_revoked("refused", False, None, False)
+        self._refused = True
+        _refuse(type(self).refuse, self.id, reason)
+        task_ready(self)
+        self.send_event("task-revoked", terminated=False, signum=None, expired=False)
+        self.acknowledge()
         return True
 
     def _refusal(self) -> str | None:
-        try:
-            kwargs = self._payload[1]
-        except (TypeError, IndexError, KeyError):
+        kwargs = self.kwargs
+        if not isinstance(kwargs, dict) or not self.max_depth:
             return None  # not our shape: the task itself fails it with a validation error
-        if not isinstance(kwargs, dict):
-            return None
-        settings = getattr(getattr(self._app, "executor_app", None), "settings", None)
-        max_depth: int | None = getattr(settings, "payload_max_depth", None)
-        if max_depth is None:
-            return None
+        max_depth = self.max_depth
         try:
             depth = nesting(kwargs.get("payload"), max_depth)
         except PayloadRefused as exc:  # not JSON: the task reports it like any bad payload
@@ -101,7 +110,13 @@ def connection_lost_within(seconds: float) -> bool:
 
 class Consumer(CeleryConsumer):  # type: ignore[misc]
     """The worker's consumer: a message whose body cannot be decoded ends its invocation;
-    a lost broker connection is noted."""
+    a lost broker connection is noted. ``bound`` makes the class of one app."""
+
+    refuse: ClassVar[Refuse | None] = None
+
+    @classmethod
+    def bound(cls, refuse: Refuse) -> type[Consumer]:
+        return type(cls.__name__, (cls,), {"refuse": staticmethod(refuse)})
 
     def on_connection_error_after_connected(self, exc: Exception) -> None:
         _ConnectionLoss.at = time.monotonic()
@@ -119,4 +134,5 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
         task, request_id = str(headers.get("task", "")), headers.get("id")
         if task.startswith(INVOKE_TASK_PREFIX) and isinstance(request_id, str):
             cause = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            _refuse(self.app, request_id, f"DecodeError: the message could not be read: {cause}")
+            reason = f"DecodeError: the message could not be read: {cause}"
+            _refuse(type(self).refuse, request_id, reason)

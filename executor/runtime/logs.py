@@ -16,12 +16,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import signals
-from celery._state import get_current_app, get_current_task
+from celery import current_task, signals
 from celery.utils.log import get_multiprocessing_logger
 
 from executor.core.constants import DELIVER_TASK, INVOKE_TASK_PREFIX
-from executor.core.settings import Settings, get_settings
+from executor.core.settings import Settings
 from executor.runtime import tracing
 
 _CONTEXT_FIELDS = ("request_id", "function_urn", "task", "trace_id", "span_id")
@@ -41,8 +40,8 @@ class TaskContext(logging.Filter):
             record.trace_id, record.span_id = traced
         if getattr(record, "request_id", None):
             return True
-        task = get_current_task()
-        if task is not None and task.request.id:
+        task = current_task  # a proxy of the running task, false when none runs
+        if task and task.request.id:
             self._from_request(record, str(task.name), task.request.id, task.request.kwargs or {})
         elif isinstance(record.args, dict) and "id" in record.args and "name" in record.args:
             # Celery's own task lines (received, succeeded, retry) pass the message as a dict.
@@ -113,30 +112,25 @@ def configure(settings: Settings, level: str | int = "INFO") -> None:
     structure(root, settings)
 
 
-def _settings() -> Settings:
-    executor_app = getattr(get_current_app(), "executor_app", None)
-    settings = getattr(executor_app, "settings", None)
-    return settings if isinstance(settings, Settings) else get_settings()
+def connect(settings: Settings, uid: str) -> None:
+    """Structure the worker's loggers with ``settings`` (connected once per app, by ``uid``)."""
 
+    def logger_set_up(sender: Any = None, logger: logging.Logger | None = None, **_: Any) -> None:
+        if logger is not None:
+            structure(logger, settings)
+            # The pool's own logger (a child process lost, say) has a handler of its own.
+            pool_logger = get_multiprocessing_logger()
+            if pool_logger is not None:
+                structure(pool_logger, settings)
 
-def _on_logger_setup(sender: Any = None, logger: logging.Logger | None = None, **_: Any) -> None:
-    if logger is not None:
-        settings = _settings()
-        structure(logger, settings)
-        # The pool's own logger (a child process lost, say) has a handler of its own.
-        pool_logger = get_multiprocessing_logger()
-        if pool_logger is not None:
-            structure(pool_logger, settings)
+    def worker_init(sender: Any = None, options: dict[str, Any] | None = None, **_: Any) -> None:
+        """With JSON asked for, set logging up before Celery's first warnings, not after them."""
+        if settings.log_format == "json":
+            level = (options or {}).get("loglevel") or "INFO"
+            configure(settings, level.upper() if isinstance(level, str) else int(level))
 
-
-def _on_worker_init(sender: Any = None, options: dict[str, Any] | None = None, **_: Any) -> None:
-    """With JSON asked for, set logging up before Celery's first warnings, not after them."""
-    settings = _settings()
-    if settings.log_format == "json":
-        level = (options or {}).get("loglevel") or "INFO"
-        configure(settings, level.upper() if isinstance(level, str) else int(level))
-
-
-signals.celeryd_init.connect(_on_worker_init, weak=False)
-signals.after_setup_logger.connect(_on_logger_setup, weak=False)
-signals.after_setup_task_logger.connect(_on_logger_setup, weak=False)
+    signals.celeryd_init.connect(worker_init, weak=False, dispatch_uid=f"{uid}-log-init")
+    signals.after_setup_logger.connect(logger_set_up, weak=False, dispatch_uid=f"{uid}-log")
+    signals.after_setup_task_logger.connect(
+        logger_set_up, weak=False, dispatch_uid=f"{uid}-task-log"
+    )

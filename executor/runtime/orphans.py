@@ -1,4 +1,4 @@
-"""Re-publishing invocations whose message is gone.
+"""Republishing invocations whose message is gone.
 
 Redis hands a message to a worker with BRPOP and records it as unacknowledged with a second
 command. A Redis that stops between the two (a restart, a failover) has removed the message
@@ -28,38 +28,39 @@ from celery import Celery
 
 from executor.core.catalogue import CatalogueEntry
 from executor.core.invocation import Status
+from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
-from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.admission import Admission
 from executor.runtime.runner import runner_gone
+from executor.state.broker_url import read_broker
 from executor.state.store import Store
 
 log = logging.getLogger("executor.orphans")
 
 # How many in-flight invocations of one function one pass looks at.
 _SCAN = 1_000
+# The counter of invocations republished; its name predates the word.
+REPUBLISHED = "orphans_redriven"
 
 
 class Orphans:
+    """Finds the invocations whose message is in no queue and republishes them."""
+
     def __init__(
-        self, celery: Celery, settings: Settings, store: Store, lifecycle: Lifecycle
+        self, celery: Celery, settings: Settings, store: Store, admission: Admission
     ) -> None:
         self.celery = celery
         self.settings = settings
         self.store = store
-        self.lifecycle = lifecycle
+        self.admission = admission
 
-    def redrive(self, now: float | None = None) -> int:
+    def republish(self, now: float | None = None) -> int:
         """Publish again every orphaned invocation; returns how many were."""
-        if self.celery.conf.broker_url.split("://", 1)[0] not in (
-            "redis",
-            "rediss",
-            "unix",
-            "sentinel",
-        ):
+        if not self._redis_broker():
             return 0  # other brokers keep a delivered message until it is acknowledged
         now = time.time() if now is None else now
         by_queue: dict[str, list[CatalogueEntry]] = defaultdict(list)
-        for raw in self.store.catalogue().values():
+        for raw in self.store.catalogue.entries().values():
             entry = CatalogueEntry.model_validate_json(raw)
             by_queue[entry.queue].append(entry)
         idle = self._idle_queues(set(by_queue))
@@ -67,23 +68,28 @@ class Orphans:
             return 0
         cutoff = now - self.settings.orphan_grace
         candidates = [
-            (entry, rid, record)
+            record
             for queue in idle
             for entry in by_queue[queue]
-            for rid, record in self._stranded(entry.urn, cutoff)
+            for record in self._stranded(entry.urn, cutoff)
         ]
         # Look again: a message taken from a queue is unacknowledged a moment later.
         if not candidates or self._idle_queues(idle) != idle:
             return 0
-        redriven = 0
-        for entry, rid, record in candidates:
-            if self.store.raw(rid).get("claimed") != record["claimed"]:
+        republished = 0
+        for record in candidates:
+            now_found = self.store.records.record(record.request_id)
+            if now_found is None or now_found.retry_index != record.retry_index:
                 continue
-            self._publish(entry, rid, record)
-            redriven += 1
-        if redriven:
-            self.store.incr("orphans_redriven", redriven)
-        return redriven
+            self._publish(record)
+            republished += 1
+        if republished:
+            self.store.scans.incr(REPUBLISHED, republished)
+        return republished
+
+    def _redis_broker(self) -> bool:
+        url = self.celery.conf.broker_url
+        return isinstance(url, str) and read_broker(url).is_redis
 
     def _idle_queues(self, queues: set[str]) -> set[str]:
         """The queues holding no message, if no message is unacknowledged; else none."""
@@ -93,39 +99,42 @@ class Orphans:
             if int(channel.client.hlen(channel.unacked_key)):
                 return idle
             for queue in queues:
-                if not channel._size(queue):
+                if not int(channel.client.llen(queue)):
                     idle.add(queue)
         return idle
 
-    def _stranded(self, urn: str, cutoff: float) -> list[tuple[str, dict[str, str]]]:
+    def _stranded(self, urn: str, cutoff: float) -> list[InvocationRecord]:
         """Invocations of ``urn`` in WAIT since before ``cutoff``, or RUNNING with a runner
         gone since then."""
         found = []
-        for rid in self.store.waiting_since(urn, cutoff, _SCAN):
-            record = self.store.raw(rid)
-            status = record.get("status")
-            if status == Status.RUNNING.value and not _runner_stopped(record, cutoff):
+        for rid in self.store.scans.waiting_since(urn, cutoff, _SCAN):
+            record = self.store.records.record(rid)
+            if record is None or record.status.terminal:
                 continue
-            if status not in (Status.WAIT.value, Status.RUNNING.value):
+            if record.status is Status.RUNNING and not _runner_stopped(record, cutoff):
                 continue
-            if self.store.last_change(rid) > cutoff:
+            if self.store.scans.last_change(rid) > cutoff:
                 continue  # a retry was scheduled recently: its message may be on its way
-            if float(record.get("due_at") or 0) > cutoff:
+            if (record.due_at or 0) > cutoff:
                 continue  # delayed: not due yet, or published by a pass a moment ago
-            found.append((rid, record))
+            found.append(record)
         return found
 
-    def _publish(self, entry: CatalogueEntry, rid: str, record: dict[str, str]) -> None:
+    def _publish(self, record: InvocationRecord) -> None:
         why = (
             "its runner stopped before recording an outcome"
-            if record.get("status") == Status.RUNNING.value
+            if record.status is Status.RUNNING
             else "lost by the broker"
         )
-        log.warning("re-publishing %s %s: its message is in no queue (%s)", record["urn"], rid, why)
-        self.lifecycle.requeue_lost(entry, rid, record)
+        log.warning(
+            "republishing %s %s: its message is in no queue (%s)",
+            record.urn,
+            record.request_id,
+            why,
+        )
+        self.admission.republish(record)
 
 
-def _runner_stopped(record: dict[str, str], cutoff: float) -> bool:
+def _runner_stopped(record: InvocationRecord, cutoff: float) -> bool:
     """The run's lease lapsed before ``cutoff``, or its process is known to be gone."""
-    lease = float(record.get("lease") or 0)
-    return lease < cutoff or runner_gone(record.get("runner", ""))
+    return record.lease < cutoff or runner_gone(record.runner)

@@ -1,16 +1,20 @@
 """How the end of an invocation shows in Celery: the task state that Flower and events report.
 
-The status record is the truth, and the task's Celery state follows it: a SUCCESS returns, a
+The status record is the truth, and the task's Celery state follows it. The execution of a
+message decides a ``Report``, and ``report`` makes Celery end the task so: a SUCCESS returns, a
 FAIL raises the function's own error (or, for a platform failure, ``InvocationFailed``), a
-DISCARD sends a ``task-revoked`` event and ignores the message, and a retry raises Celery's
-``Retry``. The message is acknowledged in every case (``acks_on_failure_or_timeout``), so a
-failure is never run again by the broker. A failure raised here is marked on the request, so
-the ``task_failure`` hook knows the invocation has ended already and leaves its record alone.
+DISCARD sends a ``task-revoked`` event and ignores the message, a retry raises Celery's
+``Retry``, and a message that cannot be looked at now goes back to its queue. The message is
+acknowledged in every case (``acks_on_failure_or_timeout``), so a failure is never run again by
+the broker. A failure raised here is marked on the request, so the ``task_failure`` hook knows
+the invocation has ended already and leaves its record alone.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any, NoReturn
 
 from celery.exceptions import Ignore, Reject, Retry
@@ -27,6 +31,48 @@ _SETTLED = "executor_settled"
 
 class InvocationFailed(Exception):
     """An invocation ended FAIL with no exception of its function (aged out, worker lost)."""
+
+
+class End(Enum):
+    """How a task ends in Celery."""
+
+    SUCCESS = "success"
+    FAIL = "fail"
+    RETRY = "retry"
+    DISCARD = "discard"
+    SKIP = "skip"  # nothing of this message's own: a duplicate, an older copy, ended elsewhere
+    REQUEUE = "requeue"  # the state store did not answer: the message goes back to its queue
+
+
+@dataclass(frozen=True)
+class Report:
+    """How one message's task ends in Celery: ``error`` for a failure, a retry or a requeue,
+    ``countdown`` for a retry, ``expired`` for a discard."""
+
+    end: End
+    error: BaseException | str | None = None
+    countdown: float = 0.0
+    expired: bool = False
+
+
+SUCCESS = Report(End.SUCCESS)
+SKIP = Report(End.SKIP)
+
+
+def report(task: Any, result: Report) -> None:
+    """End ``task`` in Celery as ``result`` says: return for a success, raise otherwise."""
+    if result.end is End.SUCCESS:
+        return
+    if result.end is End.FAIL:
+        fail(task, result.error or "failed")
+    if result.end is End.DISCARD:
+        discard(task, expired=result.expired)
+    if result.end is End.RETRY:
+        error = result.error if isinstance(result.error, BaseException) else None
+        raise task.retry(countdown=result.countdown, exc=error)
+    if result.end is End.REQUEUE:
+        raise Reject(str(result.error), requeue=True)
+    skip(task)
 
 
 def fail(task: Any, error: BaseException | str) -> NoReturn:

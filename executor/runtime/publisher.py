@@ -2,7 +2,8 @@
 
 An invocation's message goes either through Celery's publisher (``invocation``) or, when the
 broker is the state store's Redis, as a string a state-store script writes together with the
-record (``fused``); ``Envelope`` builds that string as Celery would have written it.
+record (``fused``): ``Routes`` decides whether it may, ``Envelope`` builds the string as Celery
+would have written it.
 """
 
 from __future__ import annotations
@@ -16,17 +17,22 @@ from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE
 from executor.core.messages import DeliveryJob, InvocationMessage
 from executor.core.settings import Settings
-from executor.runtime.engine import JSON
+from executor.runtime.celery_app import JSON
 from executor.runtime.envelope import Envelope, Origin
 from executor.runtime.redaction import delivery_repr, invocation_repr
+from executor.runtime.routes import Routes
+from executor.state.locations import locate
 from executor.state.writes import Queued
 
 
 class Publisher:
+    """Hands every message of the engine to the broker, or to a script that writes it."""
+
     def __init__(self, celery: Celery, settings: Settings) -> None:
         self.celery = celery
         self.settings = settings
-        self.envelope = Envelope(celery, settings.redis_url)
+        self.routes = Routes(celery, locate(settings).store.endpoint)
+        self.envelope = Envelope(celery)
 
     def invocation(
         self,
@@ -59,12 +65,12 @@ class Publisher:
     ) -> Queued | None:
         """The message of an invocation for a state-store script to write with its record;
         None when it must go through ``invocation`` (the reason is logged once)."""
-        if not self.envelope.available():
+        if not self.routes.available():
             return None
-        route = self.envelope.route(entry.task, entry.queue)
+        route = self.routes.route(entry.task, entry.queue)
         if route is None:
             return None
-        text, event = self.envelope.message(
+        text, event = self.envelope.encode(
             route,
             task=entry.task,
             task_id=request_id,

@@ -1,5 +1,6 @@
 """The periodic pass: publishes delayed invocations that are due, ends what aged out
-unnoticed and re-sends events not yet queued.
+unnoticed, sends again events whose delivery was never queued, republishes invocations whose
+message the broker lost, and retires ended invocations whose retention is over.
 
 Every worker runs the loop; a lease in Redis lets exactly one of them do each period's work.
 """
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Callable
 
 from executor.core.invocation import Status
+from executor.core.policies import AGE_LIMIT, Step
 from executor.core.settings import Settings
 from executor.runtime.lifecycle import Lifecycle
 from executor.runtime.orphans import Orphans
@@ -24,6 +26,8 @@ log = logging.getLogger("executor.reconciler")
 
 
 class Reconciler:
+    """The periodic pass of one worker, run by whichever worker holds the period's lease."""
+
     def __init__(
         self,
         settings: Settings,
@@ -56,42 +60,40 @@ class Reconciler:
         while not self._stop.wait(interval):
             try:
                 self.each_period()
-                if self.store.try_lock("reconcile", self.token, interval * 0.9):
-                    self.store.incr("reconcile_passes")
+                if self.store.leases.try_lock("reconcile", self.token, interval * 0.9):
+                    self.store.scans.incr("reconcile_passes")
                     self.run_once()
             except Exception:
                 log.exception("reconcile pass failed; the next one tries again")
 
     def run_once(self, now: float | None = None) -> dict[str, int]:
-        """One pass; returns how many invocations it ended and events it re-sent."""
+        """One pass; returns how many invocations and events it handled, by what it did."""
         now = time.time() if now is None else now
         settings = self.settings
-        store, lifecycle = self.store, self.lifecycle
-        done = {"due": 0, "expired": 0, "lost": 0, "republished": 0, "redriven": 0}
-        done["due"] = DueInvocations(settings, store, lifecycle).release(now)
-        for rid in store.due(DEADLINES, now - settings.reconcile_grace):
-            record = store.raw(rid)
-            if not record:
-                store.forget_deadline(rid)
+        scans, lifecycle = self.store.scans, self.lifecycle
+        done = {"due": 0, "expired": 0, "lost": 0, "resent": 0, "republished": 0, "retired": 0}
+        done["due"] = DueInvocations(settings, self.store.due, lifecycle.admission).release(now)
+        for rid in scans.due(DEADLINES, now - settings.reconcile_grace):
+            record = self.store.records.record(rid)
+            if record is None or record.status.terminal:
+                scans.forget_deadline(rid)
                 continue
-            status = Status(record["status"])
-            if status is Status.WAIT:
-                done["expired"] += lifecycle.expire(rid, note="aged out (reconciler)")
-            elif status is Status.RUNNING:
-                overdue = float(record["deadline"]) + settings.time_limit + settings.reconcile_grace
+            if record.status is Status.WAIT:
+                if AGE_LIMIT.judge(Step(deadline=record.deadline, at=now)):
+                    done["expired"] += lifecycle.expire(rid, note="aged out (reconciler)")
+            else:
+                overdue = record.deadline + settings.time_limit + settings.reconcile_grace
                 if now > overdue:
                     done["lost"] += lifecycle.fail_platform(
                         rid,
                         "WorkerLostError: no worker finished this invocation within its time limit",
                         note="lost (reconciler)",
                     )
-            else:
-                store.forget_deadline(rid)
-        for rid in store.due(OUTBOX, now - settings.outbox_grace):
-            done["republished"] += lifecycle.resend_event(rid)
-            store.touch_outbox(rid, now)
-        done["redriven"] = self.orphans.redrive(now)
-        store.trim_indexes(list(store.catalogue()), now - settings.status_retention)
+        for rid in scans.due(OUTBOX, now - settings.outbox_grace):
+            done["resent"] += lifecycle.resend_event(rid)
+            self.store.deliveries.touch_outbox(rid, now)
+        done["republished"] = self.orphans.republish(now)
+        done["retired"] = self.store.retention.retire(now)
         if any(done.values()):
             log.info("reconciled: %s", done)
         return done

@@ -8,7 +8,7 @@ real arguments; ``MaskedTask`` carries the masked headers over to the new messag
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from celery import Task
 
@@ -32,7 +32,12 @@ def delivery_repr(settings: Settings, request_id: str, kind: str) -> str | None:
 
 
 class MaskedTask(Task):  # type: ignore[misc]
-    """A task whose retries keep the masked argument headers of the message they replace."""
+    """A task whose retries keep the masked argument headers of the message they replace.
+
+    ``show_payloads`` is set on the task classes of an app that shows payloads.
+    """
+
+    show_payloads: ClassVar[bool] = False
 
     def signature_from_request(
         self,
@@ -43,9 +48,7 @@ class MaskedTask(Task):  # type: ignore[misc]
         **extra_options: Any,
     ) -> Any:
         request = self.request if request is None else request
-        executor_app = getattr(self.app, "executor_app", None)
-        settings: Settings | None = getattr(executor_app, "settings", None)
-        if settings is None or not settings.show_payloads:
+        if not self.show_payloads:
             for header in ("argsrepr", "kwargsrepr"):
                 value = getattr(request, header, None)
                 if value is not None:

@@ -8,14 +8,11 @@ one invocation; while the last redrive has not ended, asking again returns it.
 
 from __future__ import annotations
 
-import json
-from typing import Protocol
-
-from executor.core.errors import InvalidParameter
-from executor.core.invocation import Invocation, InvocationPage, Status
-from executor.runtime.functions import Functions
-from executor.runtime.lifecycle import Lifecycle
-from executor.state.store import Store
+from executor.core.errors import InvalidParameter, InvocationNotFound
+from executor.core.invocation import Invocation, Status
+from executor.runtime.admission import Admission, Start
+from executor.state.functions import Functions
+from executor.state.records import Records
 
 REDRIVABLE = (Status.FAIL, Status.DISCARD)
 # The most invocations one bulk redrive selects.
@@ -27,47 +24,34 @@ def redrive_id(original: str, number: int) -> str:
     return f"{original}.r{number}"
 
 
-class Reader(Protocol):
-    """How invocations are read: the client's ``get_invocation`` and ``list_invocations``."""
-
-    def get_invocation(self, request_id: str) -> Invocation: ...
-
-    def list_invocations(
-        self,
-        function: str,
-        status: Status | str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        limit: int = 100,
-        marker: str | None = None,
-    ) -> InvocationPage: ...
-
-
 class Redrives:
-    def __init__(
-        self, reader: Reader, store: Store, functions: Functions, lifecycle: Lifecycle
-    ) -> None:
-        self.reader = reader
-        self.store = store
+    """Redrives of ended invocations, numbered on their originals."""
+
+    def __init__(self, records: Records, functions: Functions, admission: Admission) -> None:
+        self.records = records
         self.functions = functions
-        self.lifecycle = lifecycle
+        self.admission = admission
 
     def one(self, request_id: str) -> str:
         """The request id of the redrive of ``request_id`` (queued now, or already)."""
-        record = self.reader.get_invocation(request_id)
-        if record.status not in REDRIVABLE:
-            state = "succeeded" if record.status is Status.SUCCESS else "has not ended"
+        invocation = self.records.get(request_id)
+        if invocation is None:
+            raise InvocationNotFound(
+                f"no invocation {request_id!r}: the id is wrong or the record passed its retention"
+            )
+        if invocation.status not in REDRIVABLE:
+            state = "succeeded" if invocation.status is Status.SUCCESS else "has not ended"
             raise InvalidParameter(
-                f"invocation {request_id} {state} ({record.status.value}); only FAIL and "
+                f"invocation {request_id} {state} ({invocation.status.value}); only FAIL and "
                 "DISCARD invocations can be redriven"
             )
-        original = (
-            record.redrive_of if record.redrive_of and self.store.raw(record.redrive_of) else ""
-        )
-        original = original or record.request_id
-        number = self.store.control.redrives(original)
+        original = invocation.redrive_of
+        if not original or self.records.record(original) is None:
+            original = invocation.request_id
+        root = self.records.record(original)
+        number = root.redrives if root is not None else 0
         if number:
-            latest = self.store.get(redrive_id(original, number))
+            latest = self.records.get(redrive_id(original, number))
             if latest is not None:
                 if not latest.status.terminal:
                     return latest.request_id
@@ -79,23 +63,25 @@ class Redrives:
                 number += 1
         else:
             number = 1
-        return self._accept(record, original, number)
+        return self._accept(invocation, original, number)
 
-    def _accept(self, record: Invocation, original: str, number: int) -> str:
-        urn = self.functions.resolve(record.function_urn)
+    def _accept(self, invocation: Invocation, original: str, number: int) -> str:
+        urn = self.functions.resolve(invocation.function_urn)
         entry = self.functions.lookup(urn)
         config = self.functions.configs.effective(urn, entry.default_config)
-        raw = self.store.raw(record.request_id)
-        return self.lifecycle.accept(
-            entry,
-            request_id=redrive_id(original, number),
-            payload=record.payload,
-            payload_json=raw.get("payload", json.dumps(record.payload)),
-            chain=record.chain,
-            max_age=config.max_async_event_age_in_seconds,
-            origin=record.origin,
-            redrive_of=original,
-            redrive_number=number,
+        record = self.records.record(invocation.request_id)
+        return self.admission.start(
+            Start(
+                entry=entry,
+                payload=invocation.payload,
+                payload_json=record.payload_json if record is not None else "null",
+                max_age=config.max_async_event_age_in_seconds,
+                chain=invocation.chain,
+                request_id=redrive_id(original, number),
+                origin=invocation.origin,
+                redrive_of=original,
+                redrive_number=number,
+            )
         )
 
     def select(
@@ -114,20 +100,21 @@ class Redrives:
             raise InvalidParameter(f"status must be FAIL or DISCARD, not {status!r}")
         if not 1 <= limit <= MAX_SELECT:
             raise InvalidParameter(f"limit must be between 1 and {MAX_SELECT}")
+        urn = str(self.functions.resolve(function))
         found: list[str] = []
         seen: set[str] = set()
         marker: str | None = None
         while len(found) < limit:
-            page = self.reader.list_invocations(
-                function,
+            page = self.records.page(
+                urn,
                 status=wanted,
                 since=since,
                 until=until,
                 limit=min(_PAGE, limit - len(found)),
                 marker=marker,
             )
-            for record in page.invocations:
-                original = record.redrive_of or record.request_id
+            for invocation in page.invocations:
+                original = invocation.redrive_of or invocation.request_id
                 if original not in seen:
                     seen.add(original)
                     found.append(original)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from executor.state.store import Store
+from executor.state.leases import Leases
 
 log = logging.getLogger("executor.runner")
 
@@ -40,8 +40,8 @@ def runner_gone(runner: str) -> bool:
 class Runner:
     """The identity and heartbeat of this process; see the module's docstring."""
 
-    def __init__(self, store: Store, lease: float) -> None:
-        self.store = store
+    def __init__(self, leases: Leases, lease: float) -> None:
+        self.leases = leases
         self.lease = lease
         self._lock = threading.Lock()
         self._running: set[str] = set()
@@ -83,6 +83,6 @@ class Runner:
             if not ids:
                 continue
             try:
-                self.store.leases.renew(ids, self._identity, time.time() + self.lease)
+                self.leases.renew(ids, self._identity, time.time() + self.lease)
             except Exception as exc:  # the next beat tries again; a lapse only risks a rerun
                 log.warning("could not renew the leases of %d invocations: %s", len(ids), exc)

@@ -13,8 +13,8 @@ import logging
 import time
 
 from executor.core.settings import Settings
-from executor.runtime.lifecycle import Lifecycle
-from executor.state.store import Store
+from executor.runtime.admission import Admission
+from executor.state.schedule import DueIndex
 
 log = logging.getLogger("executor.schedule")
 
@@ -23,10 +23,12 @@ _BATCH = 500
 
 
 class DueInvocations:
-    def __init__(self, settings: Settings, store: Store, lifecycle: Lifecycle) -> None:
+    """Publishes the delayed invocations that are due, a batch at a time."""
+
+    def __init__(self, settings: Settings, due: DueIndex, admission: Admission) -> None:
         self.settings = settings
-        self.control = store.control
-        self.lifecycle = lifecycle
+        self.due = due
+        self.admission = admission
 
     def release(self, now: float | None = None, budget: float | None = None) -> int:
         """Publish every delayed invocation due by ``now``; returns how many were.
@@ -39,10 +41,10 @@ class DueInvocations:
         stop = time.monotonic() + budget
         released = 0
         while time.monotonic() < stop:
-            due = self.control.take_due(now, _BATCH)
+            due = self.due.take(now, _BATCH)
             for request_id in due:
                 try:
-                    released += self.lifecycle.release_due(request_id, now)
+                    released += self.admission.release_due(request_id)
                 except Exception as exc:
                     log.warning(
                         "delayed invocation %s is due but was not published (%s); the next "

@@ -1,0 +1,58 @@
+"""How a worker stops when it cannot go on: a non-zero exit status and one line saying why.
+
+A supervisor (systemd's ``Restart=``, Kubernetes, docker) starts a worker again only if it
+exits, and ``Restart=on-failure`` only if it exits non-zero. Two things stood in the way:
+Celery logs and swallows whatever a signal receiver raises, so a worker whose start-up hook
+failed stayed up, "ready", without its function catalogue; and ``app.start()``, which
+``executor worker`` runs Celery's command with, drops the exit status Celery chose (1 after
+an unrecoverable error, such as a broker that refuses the acknowledgement of a message).
+
+``start_or_stop`` runs the start-up hook and, when it fails, asks Celery for a warm shutdown
+with status 1 (``celery.worker.state.should_stop``, which its event loop checks before its first
+turn). ``exit_status`` is the status the worker ended with, for ``executor worker`` to exit with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import signals
+from celery.platforms import EX_FAILURE
+from celery.worker import state
+
+log = logging.getLogger("executor.worker")
+
+
+class _Started:
+    worker: Any = None  # the WorkController of this process, once Celery made it
+
+
+def start_or_stop(start: Callable[[], None]) -> None:
+    """Run the worker's start-up hook; if it fails, stop the worker with status 1 and say why
+    in one line (its traceback is logged at DEBUG)."""
+    try:
+        start()
+    except Exception as exc:
+        log.debug("the worker's start-up failed", exc_info=True)
+        stop_worker(f"its start-up failed: {type(exc).__name__}: {exc}")
+
+
+def stop_worker(reason: str) -> None:
+    """A warm shutdown of this worker, which then exits with status 1."""
+    log.critical("worker stopping (exit status %d): %s", EX_FAILURE, " ".join(reason.split()))
+    state.should_stop = EX_FAILURE
+
+
+def exit_status() -> int:
+    """The exit status of the worker that ran in this process (0 if none did)."""
+    code = getattr(_Started.worker, "exitcode", None)
+    return int(code) if isinstance(code, int) else 0
+
+
+def _on_worker_init(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    _Started.worker = instance
+
+
+signals.celeryd_init.connect(_on_worker_init, weak=False)

@@ -1,0 +1,136 @@
+"""The Celery signals a ``FunctionApp`` answers, connected by the app for its own Celery app.
+
+Celery ends an expired message in the worker's main process with only ``task_revoked``; a
+hard time limit or a lost worker ends with ``task_failure`` there too. Both must still end the
+invocation and emit its event. A function's own failure also fires ``task_failure`` (the task
+raises it once the record says FAIL, see ``outcome``); that one is left alone. The worker's
+start and stop run the app's own hooks, and a worker started without ``-Q`` consumes the
+engine's queues besides the app's default one.
+
+``connect`` connects each receiver once per app; every receiver answers only signals sent for
+that app's tasks and workers, so several apps in one process do not see each other's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from celery import Celery, signals
+from celery.exceptions import Reject, Retry, TimeLimitExceeded
+
+from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.runtime import exits, intake, outcome
+from executor.runtime.lifecycle import Lifecycle
+
+log = logging.getLogger("executor.signals")
+
+
+class WorkerApp(Protocol):
+    """What the hooks need of the app whose worker sent a signal (a ``FunctionApp``)."""
+
+    @property
+    def celery(self) -> Celery: ...
+
+    @property
+    def lifecycle(self) -> Lifecycle: ...
+
+    def queues(self) -> list[str]: ...
+
+    def on_worker_ready(self) -> None: ...
+
+    def on_worker_shutdown(self) -> None: ...
+
+
+def connect(app: WorkerApp) -> None:
+    """Connect the receivers of ``app``, strongly (Celery's receivers are weak by default)."""
+    hooks = _Hooks(app)
+    uid = f"executor-{id(app)}"
+    signals.task_revoked.connect(hooks.revoked, weak=False, dispatch_uid=f"{uid}-revoked")
+    signals.task_failure.connect(hooks.failure, weak=False, dispatch_uid=f"{uid}-failure")
+    signals.celeryd_init.connect(hooks.init, weak=False, dispatch_uid=f"{uid}-init")
+    signals.celeryd_after_setup.connect(hooks.setup, weak=False, dispatch_uid=f"{uid}-setup")
+    signals.worker_ready.connect(hooks.ready, weak=False, dispatch_uid=f"{uid}-ready")
+    signals.worker_shutdown.connect(hooks.shutdown, weak=False, dispatch_uid=f"{uid}-shutdown")
+
+
+class _Hooks:
+    def __init__(self, app: WorkerApp) -> None:
+        self.app = app
+        # Workers started with -Q, by id: Celery's queue selection keeps no public record.
+        self._chosen: set[int] = set()
+
+    def _mine(self, sender: Any) -> bool:
+        return getattr(sender, "app", None) is self.app.celery
+
+    def _invocation(self, sender: Any) -> bool:
+        return self._mine(sender) and str(getattr(sender, "name", "")).startswith(
+            INVOKE_TASK_PREFIX
+        )
+
+    def revoked(
+        self, sender: Any = None, request: Any = None, expired: bool = False, **_: Any
+    ) -> None:
+        if not expired or request is None or not self._invocation(sender):
+            return
+        try:
+            self.app.lifecycle.expire(request.id, note="expired in the queue")
+        except Exception:
+            log.exception("could not end expired invocation %s; the reconciler will", request.id)
+
+    def failure(
+        self,
+        sender: Any = None,
+        task_id: str | None = None,
+        exception: BaseException | None = None,
+        **_: Any,
+    ) -> None:
+        if task_id is None or not self._invocation(sender):
+            return
+        # A failure the task raised itself reports an invocation that has ended FAIL already.
+        if isinstance(exception, (Retry, Reject)) or outcome.settled(sender):
+            return
+        if isinstance(exception, TimeLimitExceeded) and unreliable(exception):
+            # The pool may have lost track of a job that ended: its message was never
+            # acknowledged, comes back, and settles the invocation then.
+            log.warning(
+                "hard time limit reported for %s after a lost broker connection; not trusted, "
+                "the invocation is settled when its message comes back",
+                task_id,
+            )
+            return
+        error = f"{type(exception).__name__}: {exception}"
+        try:
+            self.app.lifecycle.fail_platform(task_id, error, note="platform failure")
+        except Exception:
+            log.exception("could not end failed invocation %s; the reconciler will", task_id)
+
+    def init(self, sender: Any = None, instance: Any = None, options: Any = None, **_: Any) -> None:
+        if self._mine(instance) and (options or {}).get("queues"):
+            self._chosen.add(id(instance))
+
+    def setup(self, sender: Any = None, instance: Any = None, **_: Any) -> None:
+        """A worker started with no ``-Q`` (``celery -A proj worker``) consumes the app's
+        default queues; the engine's queues are added to them. An explicit ``-Q`` is left as
+        given."""
+        if self._mine(instance) and id(instance) not in self._chosen:
+            for name in self.app.queues():
+                instance.app.amqp.queues.select_add(name)
+
+    def ready(self, sender: Any = None, **_: Any) -> None:
+        if self._mine(sender):
+            exits.start_or_stop(self.app.on_worker_ready)
+
+    def shutdown(self, sender: Any = None, **_: Any) -> None:
+        if self._mine(sender):
+            self.app.on_worker_shutdown()
+
+
+def unreliable(exc: TimeLimitExceeded) -> bool:
+    """A hard time limit is reported ``limit`` seconds after its job started; a broker
+    connection lost since then leaves the pool's view of that job in doubt."""
+    try:
+        limit = float(exc.args[0])
+    except (IndexError, TypeError, ValueError):
+        return False
+    return intake.connection_lost_within(limit + 1.0)
