@@ -8,17 +8,23 @@ limit and a caller without a valid credential for the project in the path. Every
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Response
 
 from executor.api.auth import Authenticator
+from executor.api.console import mount_console
+from executor.api.deps import (
+    ClientDep,
+    Filter,
+    Function,
+    Listing,
+    Marker,
+    body_of,
+    event_body,
+)
+from executor.api.document import DESCRIPTION, ERRORS, openapi, request_body
 from executor.api.failures import answer_failures
 from executor.api.gate import Gate
 from executor.api.wire import (
@@ -30,124 +36,17 @@ from executor.api.wire import (
     InvocationEntry,
     InvocationList,
     InvokeAccepted,
-    decode_json,
     delay_seconds,
-    epoch,
     idempotency_key,
 )
 from executor.core.config import StoredAsyncConfig
-from executor.core.errors import (
-    InvalidParameter,
-    InvocationNotFound,
-)
-from executor.core.invocation import Invocation, Status
+from executor.core.errors import InvalidParameter, InvocationNotFound
 from executor.core.settings import Settings
-from executor.core.urn import parse_urn
 from executor.runtime.client import Client
-from executor.state.configs import ConfigPage, invalid
-
-log = logging.getLogger("executor.api")
+from executor.state.configs import ConfigPage
 
 PREFIX = "/v2/{project_id}/fgs/functions/{function_urn}"
 MAX_REQUEST_IDS = 10
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in [
-        (400, "a parameter or the body is invalid; error_msg names it"),
-        (401, "no valid credential"),
-        (403, "the credential does not own the project"),
-        (404, "no such function, config or invocation"),
-        (413, "the body is above the payload limit"),
-        (503, "the state store or the broker cannot be reached; nothing was accepted"),
-    ]
-}
-SECURITY = {
-    "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
-    "signature": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "Authorization",
-        "description": "SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<h1;h2>, Signature=<hex>, "
-        "with an X-Sdk-Date header",
-    },
-}
-REF = "#/components/schemas/{model}"
-DESCRIPTION = (
-    "FunctionGraph's asynchronous invocation endpoints: async configs, asynchronous invocations, "
-    "their status and cancellation. Authenticate with X-Auth-Token or an SDK-HMAC-SHA256 "
-    'signature. Errors are {"error_code": "FSS.xxxx", "error_msg": "..."}.'
-)
-
-ProjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-FunctionUrn = Annotated[
-    str,
-    Path(
-        max_length=256,
-        description="a function URN (urn:fss:{region}:{project_id}:function:{package}:{name}"
-        ":{qualifier}), or a short name such as hello or hello:v1",
-    ),
-]
-Marker = Annotated[
-    str | None, Query(pattern=r"^[0-9]{1,18}$", description="next_marker of the previous page")
-]
-M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Filter:
-    """The query of an invocation listing."""
-
-    status: Status | None
-    since: float | None
-    until: float | None
-    limit: int
-    marker: str | None
-
-    def admits(self, record: Invocation) -> bool:
-        return (
-            (self.status is None or record.status is self.status)
-            and (self.since is None or record.enqueued_at >= self.since)
-            and (self.until is None or record.enqueued_at <= self.until)
-        )
-
-
-def invocation_filter(
-    marker: Marker = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    status: Status | None = None,
-    query_begin_time: Annotated[
-        datetime | None, Query(description="UTC YYYY-MM-DDTHH:MM:SS, or with an offset")
-    ] = None,
-    query_end_time: Annotated[datetime | None, Query(description="as query_begin_time")] = None,
-) -> Filter:
-    since, until = epoch(query_begin_time), epoch(query_end_time)
-    if since is not None and until is not None and since > until:
-        raise InvalidParameter("query_begin_time must not be after query_end_time")
-    return Filter(status=status, since=since, until=until, limit=limit, marker=marker)
-
-
-def body_of(model: type[M]) -> Callable[[Request], Awaitable[M]]:
-    """A dependency that reads the body as JSON, whatever its Content-Type, into ``model``."""
-
-    async def read(request: Request) -> M:
-        data = decode_json(await request.body())
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise invalid(exc, "body") from None
-
-    return read
-
-
-async def event_body(request: Request) -> Any:
-    """The event of an invocation; an empty body is the empty event ``{}``."""
-    data = decode_json(await request.body())
-    return {} if data is None else data
-
-
-def _request_body(model: type[BaseModel]) -> dict[str, Any]:
-    schema = {"$ref": REF.format(model=model.__name__)}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def create_api(
@@ -166,38 +65,16 @@ def create_api(
     )
     api.state.client = client
     api.state.settings = settings
-    api.add_middleware(
-        Gate,
-        authenticator=authenticator or Authenticator.from_settings(settings),
-        limit=settings.payload_limit,
-    )
+    authenticator = authenticator or Authenticator.from_settings(settings)
+    api.add_middleware(Gate, authenticator=authenticator, limit=settings.payload_limit)
     answer_failures(api)
     api.include_router(router)
     api.include_router(health_router)
-    api.openapi = _openapi(api)  # type: ignore[method-assign]
+    mount_console(api, settings, authenticator)
+    api.openapi = openapi(api)  # type: ignore[method-assign]
     return api
 
 
-def the_client(request: Request) -> Client:
-    client: Client = request.app.state.client
-    return client
-
-
-def the_function(request: Request, project_id: ProjectId, function_urn: FunctionUrn) -> str:
-    """The full URN named in the path; a short name is expanded within the path's project."""
-    settings: Settings = request.app.state.settings
-    urn = parse_urn(function_urn, region=settings.region, project=project_id)
-    if urn.project != project_id:
-        raise InvalidParameter(
-            f"{function_urn} belongs to project {urn.project!r}, not to {project_id!r} "
-            "named in the path"
-        )
-    return str(urn)
-
-
-ClientDep = Annotated[Client, Depends(the_client)]
-Function = Annotated[str, Depends(the_function)]
-Listing = Annotated[Filter, Depends(invocation_filter)]
 router = APIRouter(prefix=PREFIX, responses=ERRORS, tags=["async"])
 health_router = APIRouter(tags=["health"])
 
@@ -211,7 +88,7 @@ def health(client: ClientDep) -> Health:
 @router.put(
     "/async-invoke-config",
     response_model=StoredAsyncConfig,
-    openapi_extra=_request_body(AsyncConfigBody),
+    openapi_extra=request_body(AsyncConfigBody),
 )
 def put_async_config(
     client: ClientDep,
@@ -311,7 +188,7 @@ def list_active_async_invocations(
     return _listing(client, urn, query, ids, True)
 
 
-@router.post("/cancel", response_model=CancelAnswer, openapi_extra=_request_body(CancelRequest))
+@router.post("/cancel", response_model=CancelAnswer, openapi_extra=request_body(CancelRequest))
 def cancel(
     client: ClientDep,
     urn: Function,
@@ -350,31 +227,3 @@ def _listing(
         if record.function_urn == urn and query.admits(record) and wanted:
             found.append(InvocationEntry.of(record))
     return InvocationList(invocations=tuple(found), count=len(found), next_marker=None)
-
-
-def _openapi(api: FastAPI) -> Callable[[], dict[str, Any]]:
-    """The OpenAPI document, with the bodies that are read by hand and the security schemes."""
-
-    def build() -> dict[str, Any]:
-        if api.openapi_schema is None:
-            document = get_openapi(
-                title=api.title,
-                version=api.version,
-                description=api.description,
-                routes=api.routes,
-                separate_input_output_schemas=False,
-            )
-            components = document.setdefault("components", {})
-            schemas = components.setdefault("schemas", {})
-            for model in (AsyncConfigBody, CancelRequest):
-                schema = model.model_json_schema(ref_template=REF)
-                for name, definition in schema.pop("$defs", {}).items():
-                    schemas.setdefault(name, definition)
-                schemas[model.__name__] = schema
-            components["securitySchemes"] = SECURITY
-            document["security"] = [{name: []} for name in SECURITY]
-            document["paths"]["/health"]["get"]["security"] = []
-            api.openapi_schema = document
-        return api.openapi_schema
-
-    return build

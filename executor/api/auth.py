@@ -1,16 +1,5 @@
-"""Who calls the HTTP API: ``X-Auth-Token`` tokens and AK/SK request signatures.
-
-Signed requests follow the APIG scheme that Huawei Cloud's SDKs use (``SDK-HMAC-SHA256``)::
-
-    CanonicalRequest = METHOD \\n CanonicalURI \\n CanonicalQuery \\n CanonicalHeaders \\n
-                       SignedHeaders \\n hex(sha256(body))
-    StringToSign     = "SDK-HMAC-SHA256" \\n X-Sdk-Date \\n hex(sha256(CanonicalRequest))
-    Signature        = hex(hmac_sha256(SK, StringToSign))
-
-The canonical URI is the decoded path re-encoded segment by segment (only ``~`` and unreserved
-characters left bare) with a trailing ``/``; the canonical query is every ``key=value`` pair,
-encoded the same way and sorted; the canonical headers are ``name:value`` for each signed header,
-lower-cased and trimmed, each followed by a newline.
+"""Who calls the HTTP API: ``X-Auth-Token`` tokens and AK/SK request signatures (the APIG
+scheme of ``signing``), and the projects each credential owns.
 """
 
 from __future__ import annotations
@@ -22,24 +11,35 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote
 
+from executor.api.signing import (
+    ALGORITHM,
+    DATE_FORMAT,
+    HttpRequest,
+    canonical_request,
+    parse_authorization,
+    sign,
+    string_to_sign,
+)
 from executor.core.errors import InvalidParameter, ProjectDenied, Unauthenticated
 from executor.core.settings import Settings
 
-ALGORITHM = "SDK-HMAC-SHA256"
-DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_CLOCK_SKEW = 15 * 60
-EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 REQUIRED_SIGNED_HEADERS = ("host", "x-sdk-date")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller and the projects it may act on (``None``: any project)."""
+    """An authenticated caller and the projects it may act on (``None``: any project).
+
+    ``identity`` names the credential without revealing it (a digest of a token, an access key
+    with a digest of its secret), so a console session can be checked against the credentials
+    the server knows now.
+    """
 
     name: str
     projects: frozenset[str] | None
+    identity: str = ""
 
     def require(self, project_id: str) -> None:
         if self.projects is not None and project_id not in self.projects:
@@ -49,21 +49,7 @@ class Principal:
             )
 
 
-ANONYMOUS = Principal("anonymous caller", None)
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """The parts of one HTTP request that authentication reads, as they came on the wire."""
-
-    method: str
-    raw_path: str
-    query: str
-    headers: Mapping[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
+ANONYMOUS = Principal("anonymous caller", None, "anonymous")
 
 
 class Authenticator:
@@ -107,16 +93,46 @@ class Authenticator:
         if authorization:
             return self._verify_signature(request, authorization)
         if token:
-            projects = self._tokens.get(_digest(token))
-            if projects is None:
-                raise Unauthenticated("the X-Auth-Token is not valid; check the token and retry")
-            return Principal("the X-Auth-Token", projects)
+            return self.check_token(token)
         if self._anonymous:
             return ANONYMOUS
         raise Unauthenticated(
             "credentials are required: send an X-Auth-Token header, or sign the request with "
             f"an access key ({ALGORITHM})"
         )
+
+    def check_token(self, token: str) -> Principal:
+        """The caller a token stands for, or ``Unauthenticated``."""
+        digest = _digest(token)
+        projects = self._tokens.get(digest)
+        if projects is None:
+            raise Unauthenticated("the X-Auth-Token is not valid; check the token and retry")
+        return self._token_principal(digest, projects)
+
+    def check_access_key(self, access_key: str, secret_key: str) -> Principal:
+        """The caller an access key and its secret key stand for, or ``Unauthenticated``."""
+        found = self._access_keys.get(access_key)
+        if found is None:
+            raise Unauthenticated(f"the access key {access_key!r} is not known")
+        secret, projects = found
+        if not hmac.compare_digest(_digest(secret), _digest(secret_key)):
+            raise Unauthenticated("the secret key does not match the access key; check both")
+        return self._key_principal(access_key, secret, projects)
+
+    def principals(self) -> list[Principal]:
+        """Every caller the settings let in, by credential."""
+        found = [self._token_principal(d, p) for d, p in self._tokens.items()]
+        found += [self._key_principal(ak, sk, p) for ak, (sk, p) in self._access_keys.items()]
+        return [*found, ANONYMOUS] if self._anonymous else found
+
+    @staticmethod
+    def _token_principal(digest: bytes, projects: frozenset[str]) -> Principal:
+        return Principal("the X-Auth-Token", projects, f"token:{digest.hex()}")
+
+    @staticmethod
+    def _key_principal(access_key: str, secret: str, projects: frozenset[str]) -> Principal:
+        identity = f"ak:{access_key}:{_digest(secret).hex()}"
+        return Principal(f"the access key {access_key!r}", projects, identity)
 
     def _verify_signature(self, request: HttpRequest, authorization: str) -> Principal:
         access_key, signed_headers, signature = parse_authorization(authorization)
@@ -134,7 +150,7 @@ class Authenticator:
                 "the request signature does not match; check the secret key, and that the "
                 "request was not changed after it was signed"
             )
-        return Principal(f"the access key {access_key!r}", projects)
+        return self._key_principal(access_key, secret, projects)
 
     def _check_date(self, value: str | None) -> str:
         if not value:
@@ -152,69 +168,6 @@ class Authenticator:
                 f"within {MAX_CLOCK_SKEW // 60} minutes of being signed: check the client's clock"
             )
         return signed_at.strftime(DATE_FORMAT)
-
-
-def parse_authorization(value: str) -> tuple[str, tuple[str, ...], str]:
-    """``(access key, signed header names, signature)`` from an ``Authorization`` header."""
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme != ALGORITHM:
-        raise Unauthenticated(
-            f"the Authorization scheme {scheme!r} is not supported; sign with {ALGORITHM}"
-        )
-    fields: dict[str, str] = {}
-    for part in rest.split(","):
-        name, sep, content = part.strip().partition("=")
-        if sep:
-            fields[name] = content.strip()
-    access, headers, signature = (
-        fields.get("Access"),
-        fields.get("SignedHeaders"),
-        fields.get("Signature"),
-    )
-    if not access or not headers or not signature:
-        raise Unauthenticated(
-            f"the Authorization header must be '{ALGORITHM} Access=<AK>, "
-            "SignedHeaders=<h1;h2>, Signature=<hex>'"
-        )
-    return access, tuple(headers.split(";")), signature
-
-
-def canonical_request(request: HttpRequest, signed_headers: Iterable[str]) -> str:
-    names = list(signed_headers)
-    headers = []
-    for name in names:
-        value = request.header(name)
-        if value is None:
-            raise Unauthenticated(f"the signed header {name!r} is missing from the request")
-        headers.append(f"{name}:{value.strip()}\n")
-    return "\n".join(
-        [
-            request.method.upper(),
-            canonical_uri(request.raw_path),
-            canonical_query(request.query),
-            "".join(headers),
-            ";".join(names),
-            _body_hash(request),
-        ]
-    )
-
-
-def canonical_uri(raw_path: str) -> str:
-    path = "/".join(_encode(segment) for segment in unquote(raw_path).split("/"))
-    return path if path.endswith("/") else path + "/"
-
-
-def canonical_query(query: str) -> str:
-    pairs = sorted(parse_qsl(query, keep_blank_values=True))
-    return "&".join(f"{_encode(key)}={_encode(value)}" for key, value in pairs)
-
-
-def string_to_sign(canonical: str, date: str) -> str:
-    return f"{ALGORITHM}\n{date}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-
-
-def sign(secret: str, text: str) -> str:
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def parse_tokens(text: str) -> dict[str, frozenset[str]]:
@@ -257,22 +210,6 @@ def _read(path: str, setting: str) -> str:
         raise InvalidParameter(
             f"EXECUTOR_{setting} names {path!r}, which cannot be read: {exc.strerror}"
         ) from None
-
-
-def _body_hash(request: HttpRequest) -> str:
-    if not request.body:
-        return EMPTY_BODY_SHA256
-    actual = hashlib.sha256(request.body).hexdigest()
-    declared = request.header("x-sdk-content-sha256")
-    if declared is not None and declared != actual:
-        raise Unauthenticated(
-            "X-Sdk-Content-Sha256 does not match the body; unsigned payloads are not accepted"
-        )
-    return actual
-
-
-def _encode(text: str) -> str:
-    return quote(text, safe="~")
 
 
 def _digest(token: str) -> bytes:

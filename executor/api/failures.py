@@ -46,13 +46,17 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    path = request.url.path if len(request.url.path) <= 200 else request.url.path[:200] + "..."
     if exc.status_code == 404:
-        message = f"there is no operation at {request.url.path}; /openapi.json lists them"
+        message = f"there is no operation at {path}; /openapi.json lists them"
     elif exc.status_code == 405:
-        message = f"{request.method} is not an operation of {request.url.path}"
+        message = f"{request.method} is not an operation of {path}"
     else:
         message = str(exc.detail)
-    return error_json(f"FSS.{exc.status_code:04d}", message, exc.status_code)
+    answer = error_json(f"FSS.{exc.status_code:04d}", message, exc.status_code)
+    # A 405 names the methods the path takes (Allow), as HTTP asks.
+    answer.headers.update(exc.headers or {})
+    return answer
 
 
 async def _on_unreachable(request: Request, exc: Exception) -> Response:

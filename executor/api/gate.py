@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from executor.api.auth import Authenticator, HttpRequest
+from executor.api.auth import Authenticator
+from executor.api.signing import HttpRequest
 from executor.api.wire import ErrorBody
 from executor.core.errors import ExecutorError, InvalidParameter, PayloadTooLarge, ProjectDenied
 

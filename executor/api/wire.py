@@ -32,6 +32,8 @@ WIRE_TIME = "%Y-%m-%dT%H:%M:%S"
 
 
 class ErrorBody(BaseModel):
+    """Every error answer of the API: a FunctionGraph code and a message that says what to do."""
+
     model_config = _FROZEN
 
     error_code: str = Field(examples=["FSS.0400"])
@@ -52,12 +54,16 @@ class AsyncConfigBody(AsyncConfig):
 
 
 class InvokeAccepted(BaseModel):
+    """The 202 answer of an asynchronous invocation: its request id."""
+
     model_config = _FROZEN
 
     request_id: str
 
 
 class CancelRequest(BaseModel):
+    """The body of a cancel: which invocation, and how far the cancel reaches."""
+
     model_config = _FROZEN
 
     request_id: str = Field(min_length=1, max_length=128)
@@ -108,6 +114,8 @@ class CancelAnswer(InvocationEntry):
 
 
 class InvocationList(BaseModel):
+    """A page of ``async-invocations``; ``next_marker`` continues it."""
+
     model_config = _FROZEN
 
     invocations: tuple[InvocationEntry, ...]
@@ -125,6 +133,8 @@ class InvocationList(BaseModel):
 
 
 class Health(BaseModel):
+    """The answer of ``/health`` when the state store answers."""
+
     model_config = _FROZEN
 
     status: Literal["ok"] = "ok"
