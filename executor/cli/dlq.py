@@ -1,4 +1,4 @@
-"""``executor dlq``: list, show, redrive and purge events that could not be delivered."""
+"""``executor dlq``: list, show, send again (resend) and purge events that were not delivered."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import typer
 from rich.progress import track
 
 from executor.cli import render
-from executor.cli.common import AppOption, JsonOption, emit, friendly, load_app
+from executor.cli.common import AppOption, JsonOption, client_for, emit, friendly
 from executor.runtime.dlq import DeadLetters
 
 dlq_cli = typer.Typer(
     no_args_is_help=True,
-    help="Events a destination refused or could not take in time: list, show, redrive, purge.",
+    help="Events a destination refused or could not take in time: list, show, resend, purge.",
 )
 
 Identities = Annotated[list[str] | None, typer.Argument(help="identities: <request_id>:<outcome>")]
@@ -21,9 +21,8 @@ Everything = Annotated[bool, typer.Option("--all", help="every dead-lettered eve
 
 
 def dead_letters(app: str | None) -> DeadLetters:
-    from executor.runtime.app import FunctionApp
-
-    return DeadLetters(load_app(app) if app else FunctionApp())
+    letters: DeadLetters = client_for(app).dead_letters()
+    return letters
 
 
 def chosen(letters: DeadLetters, identities: list[str] | None, everything: bool) -> list[str]:
@@ -55,11 +54,23 @@ def dlq_show(identity: str, app: AppOption = None) -> None:
         emit(dead_letters(app).get(identity))
 
 
-@dlq_cli.command("redrive")
-def dlq_redrive(
+@dlq_cli.command("resend")
+def dlq_resend(
     identities: Identities = None, everything: Everything = False, app: AppOption = None
 ) -> None:
     """Deliver events again through the normal delivery task, with a fresh deadline."""
+    resend(identities, everything, app, "resent")
+
+
+@dlq_cli.command("redrive", hidden=True, deprecated=True)
+def dlq_redrive(
+    identities: Identities = None, everything: Everything = False, app: AppOption = None
+) -> None:
+    """The former name of resend."""
+    resend(identities, everything, app, "redriven")
+
+
+def resend(identities: list[str] | None, everything: bool, app: str | None, key: str) -> None:
     with friendly():
         letters = dead_letters(app)
         wanted = chosen(letters, identities, everything)
@@ -67,14 +78,14 @@ def dlq_redrive(
         # A bar on a terminal (stderr), so the JSON on stdout stays as it is.
         for identity in track(
             wanted,
-            description="redriving",
+            description="sending again",
             console=render.console(stderr=True),
             disable=len(wanted) < 2,
             transient=True,
         ):
-            queued += letters.redrive([identity])
+            queued += letters.resend([identity])
     missing = [identity for identity in wanted if identity not in queued]
-    emit({"redriven": queued, "not_found": missing})
+    emit({key: queued, "not_found": missing})
     if missing and not everything:
         raise typer.Exit(1)
 

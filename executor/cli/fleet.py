@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from executor.cli.common import AppOption, friendly, load_app
 from executor.core.settings import Settings, get_settings
-from executor.runtime.engine import make_celery
+from executor.runtime.celery_app import make_celery
 
 
 def _app_parts(app: str | None) -> tuple[Settings, Any]:
@@ -97,7 +97,7 @@ def metrics(
     address: Annotated[str | None, typer.Option(help="default: EXECUTOR_METRICS_ADDRESS")] = None,
 ) -> None:
     """Serve the fleet's Prometheus metrics on /metrics until stopped."""
-    from executor.runtime.metrics import serve
+    from executor.ops.metrics import serve
     from executor.state.store import Store
 
     settings, celery = _app_parts(app)

@@ -23,14 +23,17 @@ from executor.cli.watch import watch
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.errors import ExecutorError, StoreLayoutMismatch, Unavailable
 from executor.ops.bench.command import bench
+from executor.ops.metrics import serve_from_worker
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 config_cli = typer.Typer(no_args_is_help=True, help="Async configurations of functions.")
 invocations_cli = typer.Typer(
     no_args_is_help=True, help="Status of invocations; cancel or redrive them."
 )
+store_cli = typer.Typer(no_args_is_help=True, help="The state store itself.")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(invocations_cli, name="invocations")
+cli.add_typer(store_cli, name="store")
 
 QUEUE_ALIASES = {"invocations": INVOCATION_QUEUE, "deliveries": DELIVERY_QUEUE}
 
@@ -61,6 +64,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker; SIGTERM is a warm shutdown (running invocations finish, the rest requeue)."""
+    from executor.runtime import exits
+
     function_app = load_app(app)
     with friendly():
         try:
@@ -68,7 +73,7 @@ def worker(
         except StoreLayoutMismatch:
             raise
         except Unavailable:
-            pass  # an unreachable store is waited for, like the broker, once running
+            pass  # the start-up hook tries again, and stops the worker (status 1) if it fails
     argv = ["worker", f"--pool={pool}", f"--loglevel={loglevel}"]
     argv.append(f"--queues={worker_queues(queues, function_app.queues())}")
     if concurrency:
@@ -85,7 +90,11 @@ def worker(
         argv.append(f"--max-memory-per-child={max_memory_per_child}")
     # Celery's banner is not a log line: with JSON logs it would break every line parser.
     quiet = ["--quiet"] if function_app.settings.log_format == "json" else []
+    serve_from_worker(function_app)
     function_app.celery.start(argv=[*quiet, *argv])
+    # Celery's app.start() drops the status its worker chose: exit with it, so a supervisor
+    # restarts a worker that stopped on an error.
+    raise typer.Exit(exits.exit_status())
 
 
 def worker_queues(spec: str | None, default: list[str]) -> str:
@@ -229,6 +238,7 @@ def api(
 
     from executor.api.app import create_api
     from executor.api.auth import Authenticator
+    from executor.api.framing import JsonRefusals
 
     client = client_for(app)
     with friendly():
@@ -245,7 +255,18 @@ def api(
         application,
         host=host or client.settings.api_host,
         port=port or client.settings.api_port,
+        http=JsonRefusals,  # h11's refusals of unreadable requests in the error body too
     )
+
+
+@store_cli.command("migrate")
+def store_migrate(app: AppOption = None) -> None:
+    """Bring a state store written by the previous version up to this one's key layout (stop
+    the workers first); running it again does nothing."""
+    client = client_for(app)
+    with friendly():
+        done = client.store.migrate(client.settings.status_retention)
+    emit({"indexed": done.records, "chains_moved": done.chains})
 
 
 cli.command("bench")(bench)

@@ -88,4 +88,4 @@ def _look(
     }
     # Those that were active at the last look and are neither now have ended: read their end.
     ended = [rid for rid, (status, _) in seen.items() if not status.terminal and rid not in found]
-    return [*found.values(), *client.store.get_many(ended)]
+    return [*found.values(), *client.store.records.get_many(ended)]

@@ -1,9 +1,11 @@
-"""Run the demo: a private redis-server, workers, three invocations, their events."""
+"""Run the demo: a private redis-server, workers, three invocations, their events; then, on a
+terminal, the console with those invocations in it until Ctrl-C."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -11,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from executor.core.params import FUNCTION_GRAPH
+from executor.ops.api_process import ApiProcess
 from executor.ops.servers import RedisServer, WorkerProcess
 
 
@@ -59,7 +63,7 @@ def main() -> None:
         store = app.client.store.redis
         store.delete(EVENTS)
         audit = {
-            "destination": "FunctionGraph",
+            "destination": FUNCTION_GRAPH,
             "param": {"func_urn": str(app.client.resolve(AUDIT))},
         }
         with worker("executor.invocations,executor.deliveries", "main"):
@@ -99,6 +103,31 @@ def main() -> None:
                 print_table(ids)
                 if seen < len(ids):
                     sys.exit(f"only {seen} of {len(ids)} events arrived; see the worker logs")
+                if sys.stdout.isatty():
+                    serve_console(app.client.settings.project_id)
+
+
+def serve_console(project: str) -> None:
+    """``executor api`` with a fresh token, until Ctrl-C; the workers stay up meanwhile, so
+    what the console redrives or invokes runs."""
+    token = secrets.token_urlsafe(12)
+    log = Path(tempfile.gettempdir()) / "executor-demo-api.log"
+    log.unlink(missing_ok=True)
+    api = ApiProcess(
+        {"EXECUTOR_API_TOKENS": f"{token}:{project}"},
+        app="executor.demo.functions:app",
+        log=log,
+    ).start()
+    print(f"\nconsole: {api.url}/console (log: {log})")
+    print(f"sign in with the token {token} (project {project}); Ctrl-C stops the demo")
+    try:
+        while api.alive():
+            time.sleep(0.5)
+        print(f"the console stopped; see {log}")
+    except KeyboardInterrupt:
+        print("\nstopping")
+    finally:
+        api.stop()
 
 
 def print_table(ids: dict[str, str]) -> None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from celery import Celery
 from celery.utils.nodenames import default_nodename, host_format
-from kombu.utils.url import maybe_sanitize_url
 
 from executor.core.settings import Settings
+from executor.state.broker_url import read_broker
 from executor.state.connection import connect, describe, reachable
 
 
@@ -43,7 +43,9 @@ def node_name(node: str | None) -> str:
 
 
 def check_broker(celery: Celery, timeout: float) -> Check:
-    url = maybe_sanitize_url(celery.conf.broker_url)
+    url = celery.conf.broker_url
+    if isinstance(url, str):
+        url = read_broker(url).masked()
 
     def probe() -> str:
         with celery.connection_for_write() as connection:

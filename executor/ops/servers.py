@@ -3,6 +3,7 @@
 A ``RedisServer`` is a throwaway ``redis-server`` on a free loopback port with its own
 directory, never the machine's own Redis. A ``WorkerProcess`` is ``executor worker`` in its
 own process group (so stopping it reaches its pool children) with its output kept in a file.
+``executor api`` is ``ApiProcess`` (ops.api_process).
 """
 
 from __future__ import annotations
@@ -133,6 +134,15 @@ class RedisServer:
         self.close()
 
 
+def log_file(log: str | Path | None, prefix: str) -> Path:
+    """``log``, or a new temporary file named with ``prefix``."""
+    if log is None:
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+        os.close(handle)
+        log = name
+    return Path(log)
+
+
 class WorkerProcess:
     """``executor worker --app APP`` in its own process group, its output in ``log``.
 
@@ -165,11 +175,7 @@ class WorkerProcess:
         self.prefetch = prefetch
         self.extra = tuple(extra)
         self.cwd = cwd
-        if log is None:
-            handle, name = tempfile.mkstemp(prefix="executor-worker-", suffix=".log")
-            os.close(handle)
-            log = name
-        self.log = Path(log)
+        self.log = log_file(log, "executor-worker-")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def args(self) -> list[str]:

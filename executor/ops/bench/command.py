@@ -40,6 +40,29 @@ def bench(
     broker: Annotated[
         str, typer.Option(help="RabbitMQ URL for --stores, e.g. a private vhost")
     ] = "",
+    retention: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="instead: run this many flows (an invocation and the one its FunctionGraph "
+            "destination starts) with a 60 s retention and measure what they leave in Redis",
+        ),
+    ] = 0,
+    listings: Annotated[
+        str,
+        typer.Option(
+            help="instead: time the API's listings (each status filter, a time window; first "
+            "and 50th page) with this many invocations stored, e.g. 10000,100000,400000",
+        ),
+    ] = "",
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console",
+            help="instead: time each console page with --n invocations stored (no worker)",
+        ),
+    ] = False,
+    samples: Annotated[int, typer.Option(min=5, help="requests per page for --console")] = 100,
 ) -> None:
     """Measure throughput, latency and memory against plain Celery on a private Redis.
 
@@ -49,6 +72,22 @@ def bench(
     """
     if stores:
         _stores(broker, n, rounds, warmup, pool, concurrency, json_path)
+        return
+    if listings:
+        _listings(listings, json_path)
+        return
+    if retention:
+        from executor.ops.bench.retention import measure
+
+        found = measure(retention, progress=lambda line: typer.echo(line, err=True))
+        typer.echo(
+            f"{found.flows:,} flows, retired {found.seconds:.0f} s after the first was sent; "
+            f"left after retention: {found.bytes_per_flow:,.1f} bytes per flow, "
+            f"in new keys {found.keys_left}"
+        )
+        return
+    if console:
+        _console(n, samples, json_path)
         return
     from executor.ops.bench.report import table
     from executor.ops.bench.runner import Bench, Options
@@ -67,7 +106,7 @@ def bench(
                 warmup=warmup,
                 rounds=rounds,
             ),
-            shown.message,
+            shown.line,
             shown.count,
         )
     except ValueError as exc:
@@ -109,6 +148,16 @@ def _stores(
         typer.echo(f"wrote {json_path}")
 
 
+def _console(n: int, samples: int, json_path: Path | None) -> None:
+    from executor.ops.bench import console as pages
+
+    timings = pages.measure_console(n, samples, lambda text: _progress(text, True))
+    typer.echo(pages.console_table(n, timings))
+    if json_path is not None:
+        pages.write_console(json_path, n, timings)
+        typer.echo(f"wrote {json_path}")
+
+
 def _progress(message: str, final: bool) -> None:
     """One line that updates in place on a terminal; only finished steps otherwise."""
     if sys.stderr.isatty():
@@ -144,7 +193,7 @@ class _Shown:
     def __exit__(self, *_: object) -> None:
         self.bars.stop()
 
-    def message(self, text: str, final: bool) -> None:
+    def line(self, text: str, final: bool) -> None:
         label, _, _ = text.rpartition(": ")
         if not self.console.is_terminal:
             if final:
@@ -157,3 +206,25 @@ class _Shown:
         if label not in self.tasks:
             self.tasks[label] = self.bars.add_task(label, total=total)
         self.bars.update(self.tasks[label], completed=done)
+
+
+def _listings(sizes: str, json_path: Path | None) -> None:
+    import dataclasses
+    import json
+
+    from executor.ops.bench.listings import measure, table
+
+    try:
+        wanted = [int(size) for size in sizes.split(",") if size.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"sizes are numbers of invocations, comma-separated, not {sizes!r}",
+            param_hint="--listings",
+        ) from None
+    if not wanted or min(wanted) < 1:
+        raise typer.BadParameter("give at least one size of 1 or more", param_hint="--listings")
+    reports = measure(wanted, progress=lambda line: typer.echo(line, err=True))
+    typer.echo(table(reports))
+    if json_path is not None:
+        json_path.write_text(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+        typer.echo(f"wrote {json_path}")

@@ -77,7 +77,7 @@ class Report(BaseModel):
     ratios: Ratios
     setup: Setup
     rounds: list[dict[str, Run]]
-    # Redis memory (used_memory) per message waiting in the queue, by scenario (a and b).
+    # Redis bytes per message waiting in the queue, by scenario (a and b): see bench.footprint.
     waiting_bytes: dict[str, float] = {}
 
     def write(self, path: Path) -> None:

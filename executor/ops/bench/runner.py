@@ -10,6 +10,7 @@ each figure and ratio is the median over the rounds.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import cast
 
 from executor.core.settings import Settings
+from executor.ops.bench.footprint import bytes_per_message
 from executor.ops.bench.processes import MemorySampler, S3Server, bench_worker, tree_cpu_seconds
 from executor.ops.bench.report import (
     Report,
@@ -106,19 +108,16 @@ class Bench:
         return Report(runs=runs, ratios=ratios, setup=setup, rounds=rounds, waiting_bytes=waiting)
 
     def _waiting_bytes(self, workload: Workload, server: RedisServer) -> dict[str, float]:
-        """Redis memory per message of (a) and (b) waiting in the queue, no worker running:
-        everything each leaves in Redis until it runs (message, record, indexes)."""
+        """Redis bytes per message of (a) and (b) waiting in the queue, no worker running:
+        everything each leaves in Redis until it runs (message, record, history, indexes)."""
         rdb, count = server.client, min(self.options.n, 2000)
         found: dict[str, float] = {}
         for key in ("a", "b"):
             if key not in self.options.only:
                 continue
-            scenario = SCENARIOS[key]
             rdb.flushdb()
-            self._send(scenario, workload, 20)  # keys made once (bindings, counters) first
-            before = int(rdb.info("memory")["used_memory"])
-            self._send(scenario, workload, count)
-            found[key] = round((int(rdb.info("memory")["used_memory"]) - before) / count, 1)
+            send = functools.partial(self._send, SCENARIOS[key], workload)
+            found[key] = bytes_per_message(rdb, send, count)
             self.progress(f"Redis bytes per waiting message ({key}): {found[key]:,.0f}", True)
         rdb.flushdb()
         return found

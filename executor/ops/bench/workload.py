@@ -17,9 +17,10 @@ from celery import Task, signals
 
 from executor.core.catalogue import task_name
 from executor.core.constants import DELIVER_TASK
+from executor.core.context import Context
+from executor.core.params import FUNCTION_GRAPH
 from executor.core.settings import Settings
 from executor.runtime.app import FunctionApp
-from executor.runtime.context import Context
 from executor.state.connection import connect
 
 NOOP: Final = "bench-noop"
@@ -57,7 +58,7 @@ def build(settings: Settings) -> Workload:
         SOURCE,
         config={
             "destination_config": {
-                "on_success": {"destination": "FunctionGraph", "param": {"func_urn": target}}
+                "on_success": {"destination": FUNCTION_GRAPH, "param": {"func_urn": target}}
             }
         },
     )
