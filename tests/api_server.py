@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +13,9 @@ from conftest import FAST
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
-from services import ROOT, RedisServer, free_port, wait_for
+from services import ROOT, RedisServer
+
+from executor.ops.api_process import ApiProcess
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 OTHER_PROJECT = "9a8b7c6d5e4f30211203f4e5d6c7b8a9"
@@ -36,50 +33,19 @@ CREDENTIALS = {
 }
 
 
-class ApiServer:
-    """``executor api --app functions:app`` with its log kept for failures."""
+class ApiServer(ApiProcess):
+    """``executor api --app functions:app`` from the repository, its log kept for failures."""
 
     def __init__(self, env: Mapping[str, str], *, app: str | None = "functions:app") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
-        self.app = app
-        self.log = Path(tempfile.mkstemp(prefix="executor-api-", suffix=".log")[1])
-        self.proc: subprocess.Popen[bytes] | None = None
+        path = {"PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
+        super().__init__({**env, **path}, app=app, cwd=ROOT)
 
-    def start(self) -> ApiServer:
-        entry = "from executor.cli import main; main()"
-        args = [sys.executable, "-c", entry, "api", "--host", "127.0.0.1"]
-        args += ["--port", str(self.port)]
-        if self.app:
-            args += ["--app", self.app]
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
-            )
-        wait_for(lambda: self._answers() or self.proc.poll() is not None, 30, "the API to start")  # type: ignore[union-attr]
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"the API exited at start:\n{self.output()}")
+    def start(self, timeout: float = 30) -> ApiServer:
+        super().start(timeout)
         return self
 
-    def _answers(self) -> bool:
-        try:
-            httpx.get(f"{self.url}/health", timeout=1)
-        except httpx.TransportError:
-            return False
-        return True
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+    def stop(self, timeout: float = 10) -> None:
+        super().stop(timeout)
         self.log.unlink(missing_ok=True)
 
     def path(self, function: str, operation: str, project: str = PROJECT) -> str:

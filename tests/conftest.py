@@ -15,7 +15,7 @@ from services import RedisServer, Worker, wait_for
 from executor import Client, Settings
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 
-pytest_plugins = ["destination_services", "api_server"]
+pytest_plugins = ["destination_services", "api_server", "browser_services"]
 
 EVENTS_KEY = "test:events"
 # Where kombu's Redis transport keeps the messages a worker took and has not acknowledged yet.

@@ -63,7 +63,7 @@ def run_core_scenarios(
     assert rdb.get(f"test:runs:{aged}") is None
 
     # ping -> pong -> (pong's destination) ping is dropped: ping is already in the chain.
-    wait_for(lambda: client.store.stats().get("cycle_drops") == 1, 20, "the cycle drop")
+    wait_for(lambda: client.store.scans.stats().get("cycle_drops") == 1, 20, "the cycle drop")
     assert rdb.get("test:runs:ping:loop") == "1"
     assert rdb.get("test:runs:pong") == "1"
 

@@ -5,7 +5,6 @@ receiver, and the agency file that points workers at them."""
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import subprocess
 import sys
@@ -260,7 +259,7 @@ def wait_delivery(
     found: list[Invocation] = []
 
     def reached() -> bool:
-        record = client.store.get(request_id)
+        record = client.store.records.get(request_id)
         if record is not None and any(d.state in states for d in record.deliveries):
             found.append(record)
             return True
@@ -272,7 +271,10 @@ def wait_delivery(
 
 def recorded_event(client: Client, request_id: str) -> dict[str, Any]:
     """The event as the status record kept it when the invocation ended."""
-    event: dict[str, Any] = json.loads(client.store.raw(request_id)["event"])
+    record = client.store.records.record(request_id)
+    assert record is not None
+    event = record.event()
+    assert event is not None
     return event
 
 

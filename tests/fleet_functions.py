@@ -17,7 +17,7 @@ AGENCIES = "[agencies.streamer.dis]\n"
 
 
 def _count(key: str, request_id: str) -> None:
-    app.client.store.redis.hincrby(key, request_id, 1)
+    app.engine.store.redis.hincrby(key, request_id, 1)
 
 
 def _work(event: Any, context: Context) -> Any:
@@ -51,3 +51,13 @@ def chatty(event: Any, context: Context) -> Any:
     if context.attempt == 1:
         raise RuntimeError("first attempt fails")
     return "done"
+
+
+TALLIED = "drill:events"
+
+
+@app.function("tally")
+def tally(event: Any, context: Context) -> None:
+    """A FunctionGraph destination: counts the result events it receives per source invocation."""
+    source = (event or {}).get("request_context", {}).get("request_id", "?")
+    app.engine.store.redis.hincrby(TALLIED, source, 1)

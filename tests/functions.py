@@ -13,7 +13,7 @@ EVENTS_KEY = "test:events"
 
 
 def _redis() -> Any:
-    return app.client.store.redis
+    return app.engine.store.redis
 
 
 @app.function("hello")

@@ -14,7 +14,7 @@ CHAIN_LENGTH = 24
 
 
 def _redis() -> Any:
-    return app.client.store.redis
+    return app.engine.store.redis
 
 
 def _hop(index: int) -> Any:

@@ -88,7 +88,7 @@ def test_cancel_types_plain_recursive_and_force(
     entry = CatalogueEntry(
         urn=HELLO, task=task_name(parse_urn(HELLO, region="", project="")), queue=INVOCATION_QUEUE
     )
-    producer.store.publish_catalogue({HELLO: entry.model_dump_json()})
+    producer.store.catalogue.publish({HELLO: entry.model_dump_json()})
 
     def tree() -> tuple[str, set[str]]:
         root = invoke(api, {"node": "root"}, **{"X-Executor-Delay": "600"}).json()["request_id"]

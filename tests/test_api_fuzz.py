@@ -1,5 +1,5 @@
 """Schema-driven fuzz of the HTTP API: no request generated from its OpenAPI document, valid or
-not, may make it answer 500."""
+not, may make it answer 500, and a write it refuses changes nothing in the state store."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import schemathesis
 from api_server import PROJECT, TOKEN, ApiServer
 from hypothesis import HealthCheck, given, settings
@@ -82,26 +83,75 @@ def _variants() -> list[Any]:
     return variants
 
 
+WRITES = {
+    ("PUT", f"{PREFIX}/async-invoke-config"),
+    ("DELETE", f"{PREFIX}/async-invoke-config"),
+    ("POST", f"{PREFIX}/invocations-async"),
+    ("POST", f"{PREFIX}/cancel"),
+}
+
+
+def snapshot(rdb: redis.Redis) -> dict[str, Any]:
+    """Every key of the store with its value, read by its type."""
+    found: dict[str, Any] = {}
+    for key in sorted(rdb.scan_iter("*")):
+        kind = rdb.type(key)
+        if kind == "string":
+            found[key] = rdb.get(key)
+        elif kind == "hash":
+            found[key] = rdb.hgetall(key)
+        elif kind == "list":
+            found[key] = rdb.lrange(key, 0, -1)
+        elif kind == "set":
+            found[key] = sorted(rdb.smembers(key))
+        elif kind == "zset":
+            found[key] = rdb.zrange(key, 0, -1, withscores=True)
+        else:
+            found[key] = kind
+    return found
+
+
+@pytest.fixture(scope="module")
+def seeded(api: ApiServer, redis_server: Any) -> redis.Redis:
+    """A stored config and a waiting invocation, for generated writes to find."""
+    rdb = redis.Redis(port=redis_server.port, decode_responses=True)
+    headers = {"X-Auth-Token": TOKEN}
+    base = f"{api.url}/v2/{PROJECT}/fgs/functions/hello"
+    stored = httpx.put(f"{base}/async-invoke-config", headers=headers, json={})
+    assert stored.status_code == 200, stored.text
+    invoked = httpx.post(f"{base}/invocations-async", headers=headers, json={"n": 1})
+    assert invoked.status_code == 202, invoked.text
+    return rdb
+
+
 @pytest.mark.parametrize(("method", "path", "function", "mode"), _variants())
 @BOUNDED
 @given(data=st.data())
-def test_generated_requests_get_no_server_error(
+def test_generated_requests_get_no_server_error_and_refused_writes_change_nothing(
     api: ApiServer,
     schema: Any,
+    seeded: redis.Redis,
     method: str,
     path: str,
     function: str | None,
     mode: GenerationMode,
     data: st.DataObject,
 ) -> None:
-    # Generated project ids would all stop at the credential check, which has its own tests;
-    # the token's project lets generated values reach the operations themselves.
+    # Generated project ids and signatures would all stop at the credential check, which has
+    # its own tests: the token's project, and no generated Authorization, let generated values
+    # reach the operations themselves.
     fixed = {"project_id": PROJECT} | ({"function_urn": function} if function else {})
     case = data.draw(schema[path][method].as_strategy(mode, path_parameters=fixed))
+    if case.headers:
+        case.headers.pop("Authorization", None)
+    before = snapshot(seeded) if (method, path) in WRITES else None
     response = case.call(base_url=api.url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     case.validate_response(response, checks=[not_a_server_error])
-    if response.content:
-        assert "error_code" in response.json() or response.status_code < 400
+    if response.status_code >= 400:
+        assert response.status_code != 401, response.text
+        assert set(response.json()) == {"error_code", "error_msg"}
+        if before is not None:
+            assert snapshot(seeded) == before, (response.status_code, response.text)
 
 
 def test_health_answers(api: ApiServer) -> None:

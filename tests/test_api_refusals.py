@@ -4,6 +4,9 @@ error body and status, and none is a 500.
 
 from __future__ import annotations
 
+import json
+import socket
+import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -185,7 +188,105 @@ def test_missing_config_invocation_and_foreign_cancel_are_404(api: ApiServer, cl
 
 def test_unknown_paths_and_methods_answer_in_the_error_shape(api: ApiServer) -> None:
     refused(httpx.get(f"{api.url}/v2/{PROJECT}/elsewhere", headers=AUTH), 404, "FSS.0404")
-    refused(httpx.patch(api.path("hello", "cancel"), headers=AUTH), 405, "FSS.0405", "PATCH")
+    wrong = httpx.patch(api.path("hello", "cancel"), headers=AUTH)
+    refused(wrong, 405, "FSS.0405", "PATCH")
+    assert wrong.headers["allow"] == "POST"
+
+
+BIG = b"7" * 5000
+
+
+@pytest.mark.parametrize(
+    ("operation", "method", "body", "words"),
+    [
+        ("invocations-async", "POST", b'{"items": [1, ' + BIG + b"]}", "the number at items[1]"),
+        ("invocations-async", "POST", BIG, "the number at the top level has 5000 digits"),
+        ("invocations-async", "POST", b'{"x": 1e999}', "the number at x is too large"),
+        (
+            "async-invoke-config",
+            "PUT",
+            b'{"max_async_retry_attempts": ' + BIG + b"}",
+            "the number at max_async_retry_attempts has 5000 digits",
+        ),
+        ("cancel", "POST", b'{"request_id": ' + BIG + b"}", "the number at request_id"),
+    ],
+)
+def test_a_number_past_the_limits_is_400_naming_where_it_is(
+    api: ApiServer, clean: None, rdb, operation: str, method: str, body: bytes, words: str
+) -> None:
+    response = httpx.request(method, api.path("hello", operation), headers=AUTH, content=body)
+    refused(response, 400, "FSS.0400", words, "send it as a string")
+    assert not list(rdb.scan_iter("ae:*:inv:*")) and not rdb.keys("ae:{g}:cfg*")
+
+
+def raw_exchange(api: ApiServer, request: bytes, pause_after: int | None = None) -> bytes:
+    """Send ``request`` as it is (optionally in two parts) and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:
+        if pause_after is None:
+            sock.sendall(request)
+        else:
+            sock.sendall(request[:pause_after])
+            time.sleep(0.2)
+            sock.sendall(request[pause_after:])
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def framing_refused(answer: bytes, status: int, *words: str) -> None:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), answer[:300]
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)
+    assert set(error) == {"error_code", "error_msg"} and error["error_code"] == f"FSS.{status:04d}"
+    for word in words:
+        assert word in error["error_msg"]
+
+
+@pytest.mark.parametrize(
+    ("framing", "words"),
+    [
+        (b"Content-Length: abc", ["bad Content-Length"]),
+        (b"Content-Length: -1", ["bad Content-Length"]),
+        (b"Content-Length: " + b"9" * 30, ["bad Content-Length"]),
+        (b"Content-Length: 2\r\nContent-Length: 3", ["conflicting Content-Length"]),
+        (b"Transfer-Encoding: gzip", ["Transfer-Encoding"]),
+        (b"Bad Header: x\r\nContent-Length: 2", ["illegal header line"]),
+    ],
+)
+def test_the_servers_own_refusals_carry_the_error_body(
+    api: ApiServer, framing: bytes, words: list[str]
+) -> None:
+    path = f"/v2/{PROJECT}/fgs/functions/hello/invocations-async"
+    request = f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {AUTH['X-Auth-Token']}\r\n"
+    framing_refused(raw_exchange(api, request.encode() + framing + b"\r\n\r\n{}"), 400, *words)
+
+
+def test_headers_past_16_kib_are_431_in_the_error_body(api: ApiServer) -> None:
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17_000 + b"\r\n\r\n"
+    framing_refused(raw_exchange(api, request, pause_after=16_500), 431, "smaller headers")
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("X-Auth-Token", 401),
+        ("Authorization", 401),
+        ("X-Project-Id", 403),
+    ],
+)
+def test_a_write_refused_with_an_8_kib_header_changes_nothing(
+    api: ApiServer, clean: None, rdb, header: str, status: int
+) -> None:
+    url = api.path("hello", "async-invoke-config")
+    stored = httpx.put(url, headers=AUTH, json={"max_async_retry_attempts": 1}).json()
+    before = {key: rdb.dump(key) for key in rdb.scan_iter("*")}
+    big = {**AUTH, header: "x" * 8192}
+    answer = httpx.put(url, headers=big, json={"max_async_retry_attempts": 2})
+    assert answer.status_code == status, answer.text
+    assert {key: rdb.dump(key) for key in rdb.scan_iter("*")} == before
+    assert httpx.get(url, headers=AUTH).json() == stored
 
 
 # -- backing services down ---------------------------------------------------------------------

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
+import redis
 from fleet_services import RabbitVhost, run_executor
+
+from executor.ops.bench.footprint import Send, bytes_per_message, settle
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +60,40 @@ def test_bench_writes_every_scenario_and_ratio(tmp_path: Path) -> None:
     assert data["setup"]["rounds"] == 1
     assert "throughput (b)/(a)" in result.stdout
     assert "invoke_async -> OBS" in result.stdout
+
+
+def shared_and_own_keys(rdb: redis.Redis, shards: int = 8) -> Send:
+    """Messages shaped like invocations: each creates its own hash and adds to a shared queue
+    and to one of ``shards`` shared sorted sets."""
+    numbers = itertools.count()
+
+    def send(n: int) -> None:
+        pipe = rdb.pipeline(transaction=False)
+        for i in itertools.islice(numbers, n):
+            pipe.hset(f"rec:{i}", mapping={"status": "queued", "at": 1.7e9 + i})
+            pipe.zadd(f"idx:{i % shards}", {f"request-{i:012d}": 1.7e9 + i})
+            pipe.rpush("queue", "m" * 600)
+        pipe.execute()
+
+    return send
+
+
+def test_waiting_bytes_are_the_same_for_a_few_messages_as_for_many(rdb: redis.Redis) -> None:
+    found = {}
+    for count in (20, 2000):
+        rdb.flushdb()
+        found[count] = bytes_per_message(rdb, shared_and_own_keys(rdb), count)
+        assert {rdb.object("encoding", f"idx:{shard}") for shard in range(8)} == {"skiplist"}
+    own = int(rdb.memory_usage("rec:0", samples=0) or 0)
+    # Its own hash, 600 bytes in the queue, and an entry of an index set.
+    assert own + 600 < found[20] < own + 600 + 300
+    assert found[20] == pytest.approx(found[2000], rel=0.02)
+
+
+def test_waiting_bytes_refuse_keys_that_stay_compact(rdb: redis.Redis) -> None:
+    rdb.flushdb()
+    with pytest.raises(RuntimeError, match=r"still compact \(idx:0, idx:1, "):
+        settle(rdb, shared_and_own_keys(rdb), batch=10, limit=3)
 
 
 def test_bench_refuses_an_unknown_scenario() -> None:

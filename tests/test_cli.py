@@ -50,6 +50,14 @@ def test_errors_are_one_clear_line(run, client, start_worker):
     assert ghost.stderr.startswith("error FSS.1051")
     not_json = run("invoke", "hello", "--payload", "{oops", ok=False)
     assert "not valid JSON" in not_json.stderr
+    huge = "7" * 5000
+    for args in (
+        ("invoke", "hello", "--payload", f'{{"n": [{huge}]}}'),
+        ("config", "put", "hello", "--body", f'{{"max_async_retry_attempts": {huge}}}'),
+    ):
+        refused = run(*args, ok=False)
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert "has 5000 digits, more than 4300; send it as a string" in refused.stderr
     rid = run("invoke", "hello", "--payload", "{}").stdout.strip()
     cancelled = json.loads(run("invocations", "cancel", rid).stdout)
     assert cancelled["status"] == "DISCARD"

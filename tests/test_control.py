@@ -3,7 +3,6 @@ redrive, and retry policies."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from executor import Client, InvalidParameter, RequestIdConflict
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.events import format_timestamp
 from executor.core.messages import DeliveryJob
-from executor.runtime.metrics import FleetCollector
+from executor.ops.metrics import FleetCollector
 from executor.state.keys import DUE, sharded_for
 
 pytestmark = pytest.mark.integration
@@ -122,15 +121,15 @@ def test_a_repeated_functiongraph_delivery_still_lands_on_its_invocation(
     wait_status(client, rid, "SUCCESS")
     target = target_request_id(f"{rid}:success")
     wait_status(client, target, "SUCCESS")
-    raw = client.store.raw(rid)
+    record = client.store.records.record(rid)
     job = DeliveryJob(
         request_id=rid,
         outcome="success",
-        destination=json.loads(raw["dest"]),
-        event=json.loads(raw["event"]),
-        function_urn=raw["urn"],
+        destination=record.destination,
+        event=record.event(),
+        function_urn=record.urn,
     )
-    client.deliveries.attempt(job, 2)  # a repeated delivery, as after a lost acknowledgement
+    client.engine.deliveries.attempt(job, 2)  # a repeated delivery, as after a lost acknowledgement
     barrier(client, rdb)
     assert rdb.llen("test:events") == 1
     assert [t.status.value for t in client.get_invocation(target).history if t.status] == [
@@ -183,8 +182,8 @@ def test_delayed_invocations_are_active_but_not_waiting_before_they_are_due(clie
     queued = client.invoke_async("tally", {"n": -1})
     delayed = [client.invoke_async("tally", {"n": n}, delay=3600) for n in range(3)]
     # the orphan pass and the oldest-waiting gauge look at invocations waiting since a cutoff
-    assert client.store.waiting_since(urn, time.time() + 1, 100) == [queued]
-    oldest = client.store.oldest_waiting(urn, 100, 10)
+    assert client.store.scans.waiting_since(urn, time.time() + 1, 100) == [queued]
+    oldest = client.store.scans.oldest_waiting(urn, 100, 10)
     assert oldest == pytest.approx(client.get_invocation(queued).enqueued_at)
     page = client.list_invocations("tally", active_only=True)
     assert {i.request_id for i in page.invocations} == {queued, *delayed}
@@ -220,7 +219,7 @@ def test_ten_thousand_delayed_invocations_leave_worker_memory_flat(client, start
     two_passes()
     after, redis_after = rss(process), rdb.info("memory")["used_memory"]
     assert len(set(ids)) == total
-    assert client.store.control.due_count() == total
+    assert client.store.due.count() == total
     [gauge] = [
         m
         for m in FleetCollector(client.store, client.celery).collect()
@@ -265,7 +264,7 @@ def test_recursive_force_cancel_stops_a_running_root_and_its_children(client, st
     start_worker(APP, pool="prefork", concurrency=2)
     root = client.invoke_async("fanout", {"children": 5, "delay": 2})
     assert rdb.blpop(["test:fanout:ready"], timeout=20) == ("test:fanout:ready", root)
-    children = set(client.store.control.children([root]))
+    children = set(client.store.records.children([root]))
     assert len(children) == 5
     with pytest.raises(InvalidParameter, match="force"):
         client.cancel(root)

@@ -17,6 +17,7 @@ from services import free_port, wait_for
 
 from executor import Client, Settings
 from executor.core.invocation import DeliveryStatus
+from executor.state.keys import chain_key
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def reporting_to_a_dead_stream(settings: Settings, down_env: dict[str, str]) -> 
 
 
 def _passes(client: Client) -> int:
-    return client.store.stats().get("reconcile_passes", 0)
+    return client.store.scans.stats().get("reconcile_passes", 0)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_one_chain_per_event_dead_lettered_once(
     ids = [client.invoke_async("report", {"n": n}) for n in range(events)]
 
     def delivery(request_id: str) -> Any:
-        return client.store.delivery(request_id, "success")
+        return client.store.deliveries.state(request_id, "success")
 
     def all_dead() -> bool:
         return all(
@@ -81,7 +82,7 @@ def test_one_chain_per_event_dead_lettered_once(
     wait_for(lambda: rdb.llen("executor.deliveries") == 0, 10, "the delivery queue to drain")
 
     logs = "".join(worker.output() for worker in fleet)
-    assert client.store.stats()["dead_letters"] == events
+    assert client.store.scans.stats()["dead_letters"] == events
     assert client.store.dead_letters.count() == events
     for request_id in ids:
         identity = f"{request_id}:success"
@@ -113,12 +114,12 @@ def test_lost_chain_is_resent_once_with_the_first_deadline(down_env, settings, r
     runner = start_worker(APP, pool="solo", queues="invocations", env=extra)
     request_id = client.invoke_async("report", {"n": 1})
     wait_for(lambda: rdb.llen("executor.deliveries") == 1, 20, "the delivery task to be queued")
-    first_at = json.loads(rdb.hget(f"ae:chain:{request_id}:success", "first_at"))
+    first_at = json.loads(rdb.hget(chain_key(f"{request_id}:success"), "first_at"))
     rdb.delete("executor.deliveries")
     deliverer = start_worker(APP, pool="prefork", concurrency=2, queues="deliveries", env=extra)
 
     def dead() -> bool:
-        state = client.store.delivery(request_id, "success")
+        state = client.store.deliveries.state(request_id, "success")
         return state is not None and state.state is DeliveryStatus.DEAD_LETTERED
 
     wait_for(dead, 40, "the re-sent chain to dead-letter the event", 0.1)
@@ -127,9 +128,9 @@ def test_lost_chain_is_resent_once_with_the_first_deadline(down_env, settings, r
     # whatever the number of re-sends, one chain made the attempts and dead-lettered once.
     assert logs.count(f"re-sent the success event of {request_id}") >= 1
     assert logs.count(f"event {request_id}:success dead-lettered") == 1
-    state = client.store.delivery(request_id, "success")
+    state = client.store.deliveries.state(request_id, "success")
     assert state is not None and state.updated_at <= first_at + 10 + 2
     # A busy machine may start the new chain past the deadline: then it makes one attempt.
     retries = logs.count(f"delivery of {request_id}:success to DIS failed")
     assert retries == state.attempts - 1
-    assert client.store.stats()["dead_letters"] == 1
+    assert client.store.scans.stats()["dead_letters"] == 1

@@ -25,8 +25,9 @@ def dis(stream: str) -> dict[str, object]:
 @pytest.fixture
 def in_process(dest_client: Client) -> EngineRuntime:
     """What destinations called in this process are given: the test's Redis and agencies."""
+    engine = dest_client.engine
     return EngineRuntime(
-        dest_client.settings, dest_client.agencies, dest_client.store, dest_client.invoke_async
+        engine.settings, engine.agencies, engine.store.markers, engine.admission.invoke
     )
 
 

@@ -60,7 +60,7 @@ def test_outage_delays_deliveries_and_loses_or_duplicates_none(
     everything = succeeded + failed
 
     def all_waiting_on_the_outage() -> bool:
-        records = dest_client.store.get_many(everything)
+        records = dest_client.store.records.get_many(everything)
         return len(records) == 2 * COUNT and all(
             r.deliveries and r.deliveries[0].state == "pending" and r.deliveries[0].attempts >= 2
             for r in records
@@ -71,7 +71,7 @@ def test_outage_delays_deliveries_and_loses_or_duplicates_none(
     streams.start()
 
     def all_delivered() -> bool:
-        records = dest_client.store.get_many(everything)
+        records = dest_client.store.records.get_many(everything)
         return all(r.deliveries and r.deliveries[0].state == "delivered" for r in records)
 
     wait_for(all_delivered, 60, "every delivery after the outage", 0.1)
@@ -95,7 +95,7 @@ def test_outage_delays_deliveries_and_loses_or_duplicates_none(
     per_event = Counter(key.split("/")[1] for key in keys)
     duplicate_objects = sum(n - 1 for n in per_event.values())
     assert duplicate_objects == 0
-    attempts = [r.deliveries[0].attempts for r in dest_client.store.get_many(everything)]
+    attempts = [r.deliveries[0].attempts for r in dest_client.store.records.get_many(everything)]
     print(
         f"\noutage: {len(keys)}/{COUNT} objects and {len(entries)}/{COUNT} stream entries "
         f"delivered after the outage; duplicate objects {duplicate_objects}, duplicate stream entries "

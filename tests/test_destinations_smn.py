@@ -121,8 +121,8 @@ def test_topic_without_subscription_is_refused(dest_client):
             ),
             EngineRuntime(
                 dest_client.settings,
-                dest_client.agencies,
-                dest_client.store,
-                dest_client.invoke_async,
+                dest_client.engine.agencies,
+                dest_client.store.markers,
+                dest_client.engine.admission.invoke,
             ),
         )

@@ -14,7 +14,6 @@ from services import ROOT, free_port
 from executor import FunctionApp
 from executor.core.constants import DELIVERY_QUEUE
 from executor.core.errors import DeadLetterNotFound
-from executor.runtime.dlq import DeadLetters
 
 pytestmark = pytest.mark.integration
 
@@ -50,13 +49,14 @@ def letter(n: int, at: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def dead_letters(settings, dest_env) -> DeadLetters:
+def app(settings, dest_env) -> FunctionApp:
     configured = settings.model_copy(update={"agency_file": dest_env["EXECUTOR_AGENCY_FILE"]})
-    return DeadLetters(FunctionApp(configured))
+    return FunctionApp(configured)
 
 
-def test_store_lists_shows_redrives_and_purges(dead_letters, rdb):
-    store = dead_letters.app.client.store
+def test_store_lists_shows_resends_and_purges(app, rdb):
+    dead_letters = app.client.dead_letters()
+    store = app.engine.store
     for n in range(1, 6):
         store.dead_letters.add(f"req-{n}:success", json.dumps(letter(n, 1000.0 + n)), 1000.0 + n)
 
@@ -66,13 +66,13 @@ def test_store_lists_shows_redrives_and_purges(dead_letters, rdb):
     with pytest.raises(DeadLetterNotFound, match="executor dlq list"):
         dead_letters.get("req-9:success")
 
-    assert dead_letters.redrive(["req-1:success", "req-9:success", "req-1:success"]) == [
+    assert dead_letters.resend(["req-1:success", "req-9:success", "req-1:success"]) == [
         "req-1:success"
     ]
     [message] = rdb.lrange(DELIVERY_QUEUE, 0, -1)
     headers = json.loads(message)["headers"]
     assert (headers["task"], headers["id"]) == ("executor.deliver", "req-1:success")
-    assert store.delivery("req-1", "success").state == "pending"
+    assert store.deliveries.state("req-1", "success").state == "pending"
 
     assert dead_letters.purge(["req-2:success", "req-9:success"]) == 1
     assert dead_letters.identities() == ["req-3:success", "req-4:success", "req-5:success"]
@@ -80,7 +80,7 @@ def test_store_lists_shows_redrives_and_purges(dead_letters, rdb):
     assert dead_letters.count() == 0
 
 
-def test_refused_event_is_redriven_and_delivered(dest_client, dest_env, aws, start_worker):
+def test_refused_event_is_sent_again_and_delivered(dest_client, dest_env, aws, start_worker):
     dest_client.put_async_config("report", {"destination_config": {"on_success": OBS}})
     start_worker("destination_functions:app", env=dest_env)
     rid = dest_client.invoke_async("report", {"value": "again"})
@@ -100,16 +100,19 @@ def test_refused_event_is_redriven_and_delivered(dest_client, dest_env, aws, sta
 
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="late")
-    redriven = cli(dest_env, "redrive", f"{rid}:success")
-    assert json.loads(redriven.stdout) == {"redriven": [f"{rid}:success"], "not_found": []}
+    resent = cli(dest_env, "resend", f"{rid}:success")
+    assert json.loads(resent.stdout) == {"resent": [f"{rid}:success"], "not_found": []}
     record = wait_delivery(dest_client, rid, {"delivered"})
     assert record.deliveries[0].attempts == 2
     body = s3.get_object(Bucket="late", Key=f"in/{rid}/success.json")["Body"].read()
     assert json.loads(body) == recorded_event(dest_client, rid)
 
-    missing = cli(dest_env, "redrive", f"{rid}:success")
+    missing = cli(dest_env, "resend", f"{rid}:success")
     assert missing.returncode == 1
-    assert json.loads(missing.stdout) == {"redriven": [], "not_found": [f"{rid}:success"]}
+    assert json.loads(missing.stdout) == {"resent": [], "not_found": [f"{rid}:success"]}
+    # The command's former name still answers as it did.
+    former = cli(dest_env, "redrive", f"{rid}:success")
+    assert json.loads(former.stdout) == {"redriven": [], "not_found": [f"{rid}:success"]}
 
 
 def test_deadline_passed_sends_the_event_to_the_store(
@@ -129,6 +132,6 @@ def test_deadline_passed_sends_the_event_to_the_store(
     assert delivery.attempts > 1
     assert delivery.error.startswith("delivery deadline passed; last error: OBS bucket late")
     assert "Could not connect" in delivery.error
-    entry = DeadLetters(FunctionApp(dest_client.settings)).get(f"{rid}:success")
+    entry = dest_client.dead_letters().get(f"{rid}:success")
     assert entry.attempts == delivery.attempts
     assert entry.event == recorded_event(dest_client, rid)

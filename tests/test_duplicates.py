@@ -34,15 +34,15 @@ def known(client: Client) -> Client:
 
 def _copy(client: Client, request_id: str, seconds: float) -> None:
     """Publish one more copy of the invocation's first message, as a broker redelivery would."""
-    record = client.store.raw(request_id)
+    record = client.store.records.record(request_id)
     message = InvocationMessage(
         payload={"seconds": seconds},
-        urn=record["urn"],
-        enqueued_at=float(record["enqueued_at"]),
-        deadline=float(record["deadline"]),
+        urn=record.urn,
+        enqueued_at=record.enqueued_at,
+        deadline=record.deadline,
     )
     entry = client.lookup(client.resolve("hold"))
-    client.publisher.invocation(entry, request_id, message)
+    client.engine.publisher.invocation(entry, request_id, message)
 
 
 def _drained(rdb: Any) -> bool:
@@ -74,7 +74,7 @@ def test_copies_of_a_running_invocation_do_not_run(
     logs = "".join(worker.output() for worker in fleet)
     assert int(rdb.get(f"test:runs:{request_id}")) == 1
     assert record.attempts == 1
-    assert known.store.raw(request_id)["crashes"] == "0"
+    assert known.store.records.record(request_id).crashes == 0
     assert "is running elsewhere" in logs
 
 
@@ -87,7 +87,7 @@ def test_a_killed_pool_process_is_a_crash_and_runs_again(known, rdb, start_worke
     record = wait_status(known, request_id, "SUCCESS", timeout=40)
     assert int(rdb.get(f"test:runs:{request_id}")) == 2
     assert record.attempts == 2
-    assert known.store.raw(request_id)["crashes"] == "1"
+    assert known.store.records.record(request_id).crashes == 1
 
 
 @pytest.mark.parametrize("remaining", [1.0, 2.5])
@@ -109,7 +109,7 @@ def test_a_claim_whose_lease_lapsed_counts_as_a_crash(known, rdb, start_worker, 
     worker = start_worker(APP, pool="prefork", concurrency=2, env=LEASE)
     record = wait_status(known, request_id, "SUCCESS", timeout=30)
     assert record.attempts == 2, worker.output()
-    assert known.store.raw(request_id)["crashes"] == "1"
+    assert known.store.records.record(request_id).crashes == 1
     assert record.ended_at is not None and record.ended_at >= lease
 
 

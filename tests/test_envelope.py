@@ -86,11 +86,11 @@ def test_fused_message_and_event_equal_what_send_task_writes(settings, rdb, chan
         origin="from-somewhere",
         in_record=True,
     )
-    client.publisher.invocation(entry, "same-id", message)
+    client.engine.publisher.invocation(entry, "same-id", message)
     expected = _decoded(rdb.rpop(INVOCATION_QUEUE))
     expected_channel, expected_event = _published(channel)
 
-    queued = client.publisher.fused(entry, "same-id", message)
+    queued = client.engine.publisher.fused(entry, "same-id", message)
     assert queued is not None
     assert queued.queue == INVOCATION_QUEUE
     assert queued.channel == expected_channel
@@ -117,8 +117,10 @@ SECRET_REPR = "never-shown"
 def test_accept_writes_record_and_message_in_one_script(settings, rdb, channel):
     app = _app(settings)
     calls: list[str] = []
-    original = app.client.publisher.invocation
-    app.client.publisher.invocation = lambda *a, **k: calls.append("celery") or original(*a, **k)  # type: ignore[method-assign]
+    original = app.client.engine.publisher.invocation
+    app.client.engine.publisher.invocation = lambda *a, **k: (
+        calls.append("celery") or original(*a, **k)
+    )  # type: ignore[method-assign]
     rid = app.client.invoke_async("shape", {"k": SECRET_REPR})
     assert calls == []
     record = app.client.get_invocation(rid)
@@ -166,21 +168,23 @@ def test_publish_signal_receivers_keep_messages_in_celerys_publisher(settings, r
     ],
 )
 def test_other_brokers_and_options_are_not_fused(settings, change, transport):
-    changed = settings.model_copy(update=change)
+    changed = settings.model_copy(update={"redis_url": settings.broker_url, **change})
     client = Client(changed)
     if transport:
         client.celery.conf.broker_transport_options = {
             **client.celery.conf.broker_transport_options,
             **transport,
         }
-    assert client.publisher.envelope.available() is False
+    assert client.engine.publisher.routes.available() is False
 
 
 def test_another_database_of_the_same_server_is_not_fused(settings):
     other = settings.broker_url.rsplit("/", 1)[0] + "/3"
-    client = Client(settings.model_copy(update={"broker_url": other}))
-    assert client.publisher.envelope.available() is False
-    assert Client(settings).publisher.envelope.available() is True
+    client = Client(
+        settings.model_copy(update={"broker_url": other, "redis_url": settings.broker_url})
+    )
+    assert client.engine.publisher.routes.available() is False
+    assert Client(settings).engine.publisher.routes.available() is True
 
 
 def test_queue_with_priority_is_not_fused(settings):
@@ -189,22 +193,22 @@ def test_queue_with_priority_is_not_fused(settings):
     app = _app(settings)
     app.celery.conf.task_queues = [Queue(INVOCATION_QUEUE, max_priority=5)]
     entry = app.client.lookup(app.client.resolve("shape"))
-    assert app.client.publisher.envelope.available() is True
-    assert app.client.publisher.envelope.route(entry.task, entry.queue) is None
+    assert app.client.engine.publisher.routes.available() is True
+    assert app.client.engine.publisher.routes.route(entry.task, entry.queue) is None
 
 
 def test_without_task_sent_events_nothing_is_published(settings, rdb, channel):
     app = _app(settings)
     app.celery.conf.task_send_sent_event = False
     entry = app.client.lookup(app.client.resolve("shape"))
-    route = app.client.publisher.envelope.route(entry.task, entry.queue)
+    route = app.client.engine.publisher.routes.route(entry.task, entry.queue)
     assert route is not None
     assert route.channel == ""
     rid = app.client.invoke_async("shape", {"k": 3})
     assert _decoded(rdb.lindex(INVOCATION_QUEUE, -1))["headers"]["id"] == rid
     # A later invocation with events on is the barrier: its event is the first one seen.
     app.celery.conf.task_send_sent_event = True
-    app.client.publisher.envelope._routes.clear()
+    app.client.engine.publisher.routes._routes.clear()
     later = app.client.invoke_async("shape", {"k": 4})
     _, event = _published(channel)
     assert event["body"]["uuid"] == later

@@ -136,7 +136,7 @@ def test_redelivered_finished_message_does_not_run_again(client, start_worker, e
     wait_status(client, rid, "SUCCESS")
     record = client.get_invocation(rid)
     entry = client.lookup(client.resolve("counted"))
-    client.publisher.invocation(
+    client.engine.publisher.invocation(
         entry,
         rid,
         InvocationMessage(
@@ -158,10 +158,10 @@ def test_runtime_cycle_is_broken_and_counted(client, start_worker, rdb):
     rid = client.invoke_async("ping", {"tag": "t"})
     wait_status(client, rid, "SUCCESS")
     deadline = time.time() + 10
-    while time.time() < deadline and client.store.stats().get("cycle_drops", 0) < 1:
+    while time.time() < deadline and client.store.scans.stats().get("cycle_drops", 0) < 1:
         time.sleep(0.05)
     barrier(client, rdb)
-    assert client.store.stats()["cycle_drops"] == 1
+    assert client.store.scans.stats()["cycle_drops"] == 1
     assert rdb.get("test:runs:ping:t") == "1"
     assert rdb.get("test:runs:pong") == "1"
     [pong] = client.list_invocations("pong").invocations

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from pathlib import Path
 
 import pytest
+from browser_services import keep
 from conftest import wait_status
 from fleet_services import Flower, http_get, run_executor
 from rich.console import Console
 from rich.text import Text
-from services import ROOT, wait_for
+from services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -20,40 +19,6 @@ USER, PASSWORD = "ops", "browser-pw-5521"
 SECRET = "card-4111-1111"
 # Retries half a second away keep Celery's reports in order (see test_flower).
 SPACED_RETRIES = {"EXECUTOR_RETRY_BACKOFF_BASE": "1", "EXECUTOR_RETRY_BACKOFF_MAX": "2"}
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-# With UPDATE_SCREENSHOTS=1 the pictures the README shows are written again from this run.
-SCREENSHOTS = ROOT / "tests" / "fixtures" / "screenshots"
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is missing: install the dev extra (make install)"
-    )
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("no chromium to drive: make install puts Debian's chromium in /usr/bin")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def keep(picture: Path) -> None:
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(picture, SCREENSHOTS / picture.name)
 
 
 def test_an_operator_sees_functions_masked_payloads_and_failures(

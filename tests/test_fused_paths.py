@@ -18,6 +18,7 @@ from executor.core.constants import CONDITION_SUCCESS, DELIVERY_QUEUE, INVOCATIO
 from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
 from executor.runtime.app import FunctionApp
+from executor.runtime.lifecycle import Ending
 from executor.state.keys import OUTBOX, children_key, shard_of, sharded_for
 from executor.state.writes import Finish
 
@@ -29,6 +30,10 @@ def _app(settings: Any) -> FunctionApp:
     for name in ("first", "second", "third"):
         app.function(name)(lambda event, context: None)
     return app
+
+
+def _urn(app: FunctionApp, request_id: str) -> str:
+    return app.client.get_invocation(request_id).function_urn
 
 
 def _end(app: FunctionApp, request_id: str) -> bool:
@@ -44,11 +49,14 @@ def _end(app: FunctionApp, request_id: str) -> bool:
         response_payload={"ok": 1},
     )
     return app.lifecycle.settle(
-        request_id=request_id,
-        urn=record.function_urn,
-        status=Status.SUCCESS,
-        event=event,
-        chain=record.chain,
+        Ending(
+            request_id=request_id,
+            urn=record.function_urn,
+            status=Status.SUCCESS,
+            condition=CONDITION_SUCCESS,
+            chain=record.chain,
+            event=lambda: event,
+        )
     )
 
 
@@ -67,7 +75,7 @@ def test_hop_ends_source_and_starts_target_once(settings, rdb, ends):
     route(app.client, "first", success="second")
     source = app.client.invoke_async("first", {"n": ends})
     rdb.delete(INVOCATION_QUEUE)
-    assert app.lifecycle.claim(source, 0).state is ClaimState.RUN
+    assert app.lifecycle.claim(source, _urn(app, source), 0).state is ClaimState.RUN
     won = [_end(app, source) for _ in range(ends)]
     assert won == [True] + [False] * (ends - 1)
 
@@ -96,7 +104,7 @@ def test_hop_to_a_target_that_exists_takes_the_usual_way(settings, rdb):
     # As if an earlier attempt had made the target already, another way.
     app.client.invoke_async("second", {"other": 1}, request_id=target)
     rdb.delete(INVOCATION_QUEUE)
-    app.lifecycle.claim(source, 0)
+    app.lifecycle.claim(source, _urn(app, source), 0)
     assert _end(app, source) is True
     assert app.client.get_invocation(source).status is Status.SUCCESS
     assert rdb.llen(INVOCATION_QUEUE) == 0
@@ -118,40 +126,46 @@ def test_hop_to_an_unknown_function_takes_the_delivery_task(settings, rdb):
     )
     source = app.client.invoke_async("first", {"n": 1})
     rdb.delete(INVOCATION_QUEUE)
-    app.lifecycle.claim(source, 0)
+    app.lifecycle.claim(source, _urn(app, source), 0)
     assert _end(app, source) is True
     assert rdb.llen(INVOCATION_QUEUE) == 0
     [job] = _queued(rdb, DELIVERY_QUEUE)
     assert job["headers"]["id"] == f"{source}:success"
 
 
-def test_hop_the_guard_refuses_is_dropped_not_queued(settings, rdb):
+def test_a_hop_the_guard_refuses_is_left_to_the_delivery_task(settings, rdb):
     app = _app(settings.model_copy(update={"max_chain_depth": 1}))
     route(app.client, "first", success="second")
     source = app.client.invoke_async("first", {"n": 1}, chain=())
     rdb.delete(INVOCATION_QUEUE)
-    app.lifecycle.claim(source, 0)
+    app.lifecycle.claim(source, _urn(app, source), 0)
     assert _end(app, source) is True
     assert rdb.llen(INVOCATION_QUEUE) == 0
+    # The delivery task refuses the call (and records it dropped) as for any other route.
+    [job] = _queued(rdb, DELIVERY_QUEUE)
+    assert job["headers"]["id"] == f"{source}:success"
     [delivery] = app.client.get_invocation(source).deliveries
-    assert delivery.state == "dropped"
+    assert delivery.state == "pending"
 
 
 def test_held_connection_gives_way_to_the_normal_client(settings, rdb):
     app = _app(settings)
-    store = app.client.store
+    store = app.engine.store
     first = app.client.invoke_async("first", {"n": 1})
     second = app.client.invoke_async("first", {"n": 2})
-    assert store.claim(first, 0, time.time(), 3).payload_json == '{"n":1}'
-    held = store.held._connection
+    assert (
+        store.transitions.claim(first, _urn(app, first), 0, time.time(), 3).payload_json
+        == '{"n":1}'
+    )
+    held = store.transitions._held._connection
     assert held is not None
     host, port = held._sock.getsockname()[:2]
     assert rdb.client_kill(f"{host}:{port}")
-    claim = store.claim(second, 0, time.time(), 3)
+    claim = store.transitions.claim(second, _urn(app, second), 0, time.time(), 3)
     assert (claim.state, claim.attempts, claim.payload_json) == (ClaimState.RUN, 1, '{"n":2}')
-    assert store.held._connection is None
+    assert store.transitions._held._connection is None
     rdb.script_flush()
-    assert store.finish(
+    assert store.transitions.finish(
         Finish(request_id=second, urn="u", status=Status.SUCCESS, now=time.time(), retention=60)
     )
     assert app.client.get_invocation(second).status is Status.SUCCESS
@@ -159,13 +173,14 @@ def test_held_connection_gives_way_to_the_normal_client(settings, rdb):
 
 def test_threads_sharing_a_store_each_get_their_own_answer(settings):
     app = _app(settings)
-    store = app.client.store
+    store = app.engine.store
     ids = [app.client.invoke_async("first", {"n": n}) for n in range(120)]
+    urn = _urn(app, ids[0])
     answers: dict[str, str] = {}
 
     def claim(part: list[str]) -> None:
         for rid in part:
-            answers[rid] = store.claim(rid, 0, time.time(), 3).payload_json
+            answers[rid] = store.transitions.claim(rid, urn, 0, time.time(), 3).payload_json
 
     threads = [threading.Thread(target=claim, args=(ids[i::4],)) for i in range(4)]
     for thread in threads:

@@ -23,6 +23,7 @@ from hardening_functions import app as hardening_app
 
 from executor import Client
 from executor.core.errors import InvalidParameter, PayloadTooLarge
+from executor.state.writes import NewInvocation
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +69,8 @@ def test_client_accepts_payloads_up_to_the_limit(known, depth):
 @pytest.mark.parametrize(
     ("payload", "words"),
     [
-        (float("nan"), "nan is not a JSON number"),
-        ({"x": [1.0, float("inf")]}, "inf is not a JSON number"),
+        (float("nan"), "nan at the top level is not a JSON number"),
+        ({"x": [1.0, float("inf")]}, r"inf at x\[1\] is not a JSON number"),
         ({1: "a"}, "keys must be strings"),
         ({"when": object()}, "object values cannot be sent"),
     ],
@@ -177,14 +178,15 @@ def _publish_raw(client: Client, function: str, payload_text: str) -> str:
     entry = client.lookup(client.resolve(function))
     request_id = str(uuid.uuid4())
     now = time.time()
-    client.store.create(
-        request_id=request_id,
-        urn=entry.urn,
-        enqueued_at=now,
-        deadline=now + 600,
-        chain=(),
-        payload_json="null",
-        origin="",
+    client.store.transitions.accept(
+        NewInvocation(
+            request_id=request_id,
+            urn=entry.urn,
+            enqueued_at=now,
+            deadline=now + 600,
+            chain=(),
+            payload_json="null",
+        )
     )
     kwargs = (
         f'{{"payload": {payload_text}, "urn": "{entry.urn}", "chain": [], '

@@ -1,6 +1,7 @@
 """Failover drills on real Redis topologies. Each prints its figures (``pytest -s`` shows them).
 
-Sentinel: 1 master, 1 replica, 3 sentinels hold both the broker and the state store; 500
+Sentinel: 1 master, 1 replica, 3 sentinels hold both the broker and the state store, named by
+Celery's ``sentinel://...;sentinel://...`` broker URL alone; 500
 invocations are produced while the master is killed with SIGKILL mid-way, and the killed server
 is started again once a replica took over (as its supervisor would), joining as a replica.
 Accepted means the producer got a request id back; lost means such an id later had no record
@@ -55,7 +56,8 @@ def test_drill_sentinel_master_sigkilled_mid_run(wait_replicas, start_worker):
     group = SentinelGroup()
     try:
         env = {
-            **group.env(),
+            # Celery's multi-sentinel URL alone: the mode and the sentinels come from it.
+            **group.env(explicit=False),
             **FAST,
             **FAILOVER_DRILL,
             "EXECUTOR_ORPHAN_GRACE": "3",
@@ -119,7 +121,7 @@ def run_sentinel_failover(
         old_master_rejoined_after_s=f"{rejoined_after:.1f}",
         ms_per_invoke_before_kill=f"{(clock[1] - clock[0]) * 1000 / KILL_AT:.2f}",
         produce_seconds=f"{produced_in:.1f}",
-        redriven_lost_messages=client.store.stats().get("orphans_redriven", 0),
+        redriven_lost_messages=client.store.scans.stats().get("orphans_redriven", 0),
         worker_restarts=worker_restarts,
     )
     assert len(accepted) + sum(refused.values()) == PRODUCED

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from api_server import CREDENTIALS
 from conftest import FAST, wait_status
 from core_scenarios import run_core_scenarios, settings_of
+from test_broker_urls import fleet_on
 from topologies import MASTER_NAME, SentinelGroup
 
 from executor import Client
@@ -45,6 +47,17 @@ def test_core_scenarios_on_sentinel(env, rdb, start_worker, events):
     # Both live on the master the sentinels name: the broker's queues and the records.
     assert rdb.exists(f"_kombu.binding.{INVOCATION_QUEUE}")
     assert client.store.url.startswith(f"sentinel master {MASTER_NAME} via 127.0.0.1:")
+
+
+def test_the_documented_multi_sentinel_url_alone_serves_workers_producers_api_and_flower(
+    group, rdb, start_worker
+):
+    env = {**group.env(explicit=False), **FAST, **CREDENTIALS}
+    client, ids, shown = fleet_on(env, start_worker)
+    assert client.store.url == f"sentinel master {MASTER_NAME} via {group.addresses}"
+    assert [rdb.hget(record_key(rid), "status") for rid in ids] == ["SUCCESS"] * 2
+    # Health names the broker with every sentinel of the list.
+    assert all(address in shown for address in group.addresses.split(","))
 
 
 def test_wait_replicas_confirms_each_new_invocation(env, rdb, start_worker, group):

@@ -28,7 +28,7 @@ def known(client):
     """The test functions are in the catalogue, as a worker publishes it; none consumes."""
     from functions import app
 
-    client.store.publish_catalogue(app.registry.catalogue())
+    client.store.catalogue.publish(app.registry.catalogue())
     return client
 
 
@@ -97,7 +97,7 @@ def test_config_for_unknown_function_is_refused(known, rdb):
 def test_cycle_of_function_destinations_is_refused_and_named(known, rdb):
     route(known, "hello", success="pong")
     route(known, "pong", failure="counted")
-    before = known.store.all_configs()
+    before = known.configs.all()
     with pytest.raises(CycleDetected) as caught:
         route(known, "counted", success="hello")
     message = caught.value.message
@@ -106,7 +106,7 @@ def test_cycle_of_function_destinations_is_refused_and_named(known, rdb):
         and "default:hello -> " in message
         and "default:pong" in message
     )
-    assert known.store.all_configs() == before
+    assert known.configs.all() == before
     with pytest.raises(CycleDetected):
         route(known, "hello", success="hello")
 
@@ -146,7 +146,11 @@ def test_producer_without_workers_knows_no_function(settings, rdb):
 
 
 def test_broker_down_means_nothing_recorded(known, settings, rdb):
-    broken = Client(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
+    broken = Client(
+        settings.model_copy(
+            update={"broker_url": "redis://127.0.0.1:1/0", "redis_url": settings.broker_url}
+        )
+    )
     broken.celery.conf.broker_connection_max_retries = 0
     broken.celery.conf.broker_transport_options = {"max_retries": 0}
     with pytest.raises(Exception, match="nothing was queued"):

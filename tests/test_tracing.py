@@ -73,7 +73,7 @@ def test_one_trace_from_producer_through_retries_to_the_next_function(
     route(client, "flaky", success="sink", max_async_retry_attempts=2)
     rid = client.invoke_async("flaky", {"fail_times": 1})
     sink_rid = target_request_id(f"{rid}:success")
-    wait_for(lambda: client.store.get(sink_rid) is not None, 30, "the sink's invocation")
+    wait_for(lambda: client.store.records.get(sink_rid) is not None, 30, "the sink's invocation")
     wait_status(client, sink_rid, "SUCCESS", timeout=30)
 
     [produced] = producer_spans.get_finished_spans()

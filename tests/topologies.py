@@ -100,15 +100,17 @@ class SentinelGroup:
 
     @property
     def broker_url(self) -> str:
-        return ";".join(f"sentinel://127.0.0.1:{s.port}/0" for s in self.sentinels)
+        """Celery's documented form: every sentinel, no database."""
+        return ";".join(f"sentinel://127.0.0.1:{s.port}" for s in self.sentinels)
 
-    def env(self) -> dict[str, str]:
-        """Settings that put both the broker and the state store on this group."""
+    def env(self, *, explicit: bool = True) -> dict[str, str]:
+        """Settings that put both the broker and the state store on this group; without
+        ``explicit``, the mode and the sentinels are left to be read from the broker URL."""
+        named = {"EXECUTOR_REDIS_MODE": "sentinel", "EXECUTOR_REDIS_SENTINELS": self.addresses}
         return {
             "EXECUTOR_BROKER_URL": self.broker_url,
-            "EXECUTOR_REDIS_MODE": "sentinel",
-            "EXECUTOR_REDIS_SENTINELS": self.addresses,
             "EXECUTOR_REDIS_SENTINEL_MASTER": MASTER_NAME,
+            **(named if explicit else {}),
         }
 
     def current_master(self) -> RedisServer:

@@ -16,12 +16,14 @@ from stubs import RecordingCelery, RecordingPublisher, StubRuntime
 from executor import Client, Settings
 from executor.core.agency import Agencies
 from executor.core.config import AsyncConfig
+from executor.core.policies import ChainLimit
+from executor.core.registry import FunctionSpec, Registry
 from executor.core.urn import parse_urn
+from executor.runtime.admission import Admission
 from executor.runtime.delivery import Deliveries
-from executor.runtime.functions import Functions
 from executor.runtime.lifecycle import Lifecycle
-from executor.runtime.registry import FunctionSpec, Registry
 from executor.state.configs import Configs
+from executor.state.functions import Functions
 from executor.state.store import Store
 
 # Nothing listens here: a unit test that opened a real connection would fail at once.
@@ -59,7 +61,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 def store(fake_redis: fakeredis.FakeRedis, settings: Settings) -> Store:
-    return Store(settings.redis_url, client=fake_redis)
+    return Store(settings, client=fake_redis)
 
 
 @pytest.fixture
@@ -95,19 +97,26 @@ def runtime(settings: Settings) -> StubRuntime:
 
 @pytest.fixture
 def configs(store: Store, settings: Settings) -> Configs:
-    return Configs(store, settings.config_cache_ttl)
+    return Configs(store.redis, store.leases, settings.config_cache_ttl)
 
 
 @pytest.fixture
 def functions(settings: Settings, registry: Registry, store: Store, configs: Configs) -> Functions:
-    return Functions(settings, registry, store, configs)
+    return Functions(settings, registry, store.catalogue, configs)
 
 
 @pytest.fixture
 def deliveries(
     settings: Settings, store: Store, publisher: RecordingPublisher, runtime: StubRuntime
 ) -> Deliveries:
-    return Deliveries(settings, store, publisher, runtime)  # type: ignore[arg-type]
+    return Deliveries(settings, store.deliveries, store.dead_letters, publisher, runtime)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def admission(
+    settings: Settings, store: Store, functions: Functions, publisher: RecordingPublisher
+) -> Admission:
+    return Admission(settings, store, functions, publisher, [ChainLimit(settings.max_chain_depth)])  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -115,10 +124,10 @@ def lifecycle(
     settings: Settings,
     store: Store,
     functions: Functions,
-    publisher: RecordingPublisher,
+    admission: Admission,
     deliveries: Deliveries,
 ) -> Lifecycle:
-    return Lifecycle(settings, store, functions, publisher, deliveries)  # type: ignore[arg-type]
+    return Lifecycle(settings, store, functions, admission, deliveries)
 
 
 @pytest.fixture

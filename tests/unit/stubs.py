@@ -73,6 +73,7 @@ class StubRuntime:
     calls: list[tuple[str, Delivery, str]] = field(default_factory=list)
     fail: Exception | None = None
     markers: dict[str, str] = field(default_factory=dict)
+    state_url: str = ""
 
     def invoke_next(self, function_urn: str, delivery: Delivery, request_id: str) -> str:
         self.calls.append((function_urn, delivery, request_id))

@@ -36,7 +36,7 @@ def function(name: str) -> str:
 
 def publish(client: Client, *urns: str) -> None:
     """Catalogue entries, as workers publish them, for functions this process does not define."""
-    client.store.publish_catalogue(
+    client.store.catalogue.publish(
         {u: json.dumps({"urn": u, "task": f"t.{u}", "queue": "q"}) for u in urns}
     )
 
@@ -61,8 +61,9 @@ def test_invoke_records_and_sends_one_task_message(client: Client, celery: Recor
         ({"x": {1, 2}}, InvalidParameter, "must be JSON"),
         (float("nan"), InvalidParameter, "must be JSON"),
         ("x" * 2000, PayloadTooLarge, "above the limit of 1000"),
+        ({"n": [10**5000]}, InvalidParameter, r"number at n\[0\] has more than 4300 digits"),
     ],
-    ids=["set", "nan", "too-large"],
+    ids=["set", "nan", "too-large", "5000-digit-int"],
 )
 def test_refused_payloads_write_and_send_nothing(
     make_client: Callable[..., Client],
@@ -94,7 +95,7 @@ def test_a_function_a_worker_published_is_routed_by_its_catalogue_entry(
     client: Client, celery: RecordingCelery
 ) -> None:
     entry = {"urn": urn("remote"), "task": "t.remote", "queue": "q-remote"}
-    client.store.publish_catalogue({urn("remote"): json.dumps(entry)})
+    client.store.catalogue.publish({urn("remote"): json.dumps(entry)})
     client.invoke_async("remote", 1)
     [(task, options)] = celery.sent
     assert (task, options["queue"]) == ("t.remote", "q-remote")
@@ -127,7 +128,7 @@ def test_a_call_the_guard_refuses_is_counted_on_its_origin(
     record = client.get_invocation(parent)
     assert record.cycle_drops == 1
     assert record.history[-1].note.startswith(f"dropped call to {urn('hello')}: call dropped")
-    assert client.store.stats()["cycle_drops"] == 1
+    assert client.store.scans.stats()["cycle_drops"] == 1
 
 
 def test_a_chain_within_the_depth_passes(make_client: Callable[..., Client]) -> None:
@@ -160,7 +161,7 @@ def test_cancel_of_a_running_invocation_needs_force(
     client: Client, celery: RecordingCelery
 ) -> None:
     rid = client.invoke_async("hello", {})
-    client.lifecycle.claim(rid, 0)
+    client.engine.lifecycle.claim(rid, urn("hello"), 0)
     with pytest.raises(InvalidParameter, match="cancel with force"):
         client.cancel(rid)
     assert client.get_invocation(rid).status is Status.RUNNING
@@ -195,8 +196,8 @@ def test_listing_pages_newest_first_and_filters_by_status(client: Client) -> Non
     [
         ({"limit": 0}, "between 1 and 500"),
         ({"limit": 501}, "between 1 and 500"),
-        ({"marker": "abc"}, "marker must come from a previous page"),
-        ({"marker": "-1"}, "must not be negative"),
+        ({"marker": "abc"}, "marker must be the next_marker of a previous page"),
+        ({"marker": "-1"}, "marker must be the next_marker of a previous page"),
         ({"status": "DONE"}, "status must be one of WAIT, RUNNING"),
     ],
 )
@@ -230,7 +231,26 @@ def test_a_config_naming_every_bad_field_is_refused_and_not_stored(client: Clien
         )
     assert "max_async_retry_attempts" in refused.value.message
     assert "max_async_event_age_in_seconds" in refused.value.message
-    assert client.store.all_configs() == {}
+    assert refused.value.fields == {
+        "max_async_retry_attempts": "Input should be less than or equal to 3",
+        "max_async_event_age_in_seconds": "Input should be greater than or equal to 1",
+    }
+    assert client.configs.all() == {}
+
+
+def test_a_bad_param_is_named_by_its_own_field(client: Client) -> None:
+    bad = {"destination": "OBS", "param": {"bucket": "No", "expires": 400}}
+    ok = {"destination": "DIS", "param": {"stream_name": "s"}}
+    with pytest.raises(InvalidParameter) as refused:
+        client.put_async_config(
+            "next", {"destination_config": {"on_success": ok, "on_failure": bad}}
+        )
+    assert "param of OBS is invalid: bucket: Value error, bucket must be" in refused.value.message
+    assert refused.value.fields == {
+        "destination_config.on_failure.param.bucket": "bucket must be 3-63 lowercase letters, "
+        "digits, '.' or '-'",
+        "destination_config.on_failure.param.expires": "Input should be less than or equal to 365",
+    }
 
 
 @pytest.mark.parametrize("length", [1, 2, 3, 5])
@@ -240,9 +260,17 @@ def test_a_destination_that_closes_a_cycle_is_refused(client: Client, length: in
     for source, target in itertools.pairwise(names):
         client.put_async_config(source, {"destination_config": {"on_success": fg(target)}})
     cycle = " -> ".join(function(n) for n in [names[-1], *names])
-    with pytest.raises(CycleDetected, match=re.escape(cycle)):
-        client.put_async_config(names[-1], {"destination_config": {"on_failure": fg(names[0])}})
-    assert client.store.get_config(urn(names[-1])) is None
+    elsewhere = fg("outside")
+    with pytest.raises(CycleDetected, match=re.escape(cycle)) as refused:
+        client.put_async_config(
+            names[-1],
+            {"destination_config": {"on_success": elsewhere, "on_failure": fg(names[0])}},
+        )
+    assert refused.value.fields == {
+        "destination_config.on_failure.param.func_urn": refused.value.message
+    }
+    assert refused.value.cycle == tuple(function(n) for n in [names[-1], *names])
+    assert urn(names[-1]) not in client.configs.all()
 
 
 def test_config_listing_pages_every_version(client: Client) -> None:
@@ -279,11 +307,14 @@ def test_a_destination_the_agency_does_not_grant_is_refused(
     path = tmp_path / "agencies.toml"
     path.write_text("[agencies.writer.dis]\n")
     client = make_client(agencies=Agencies.read(str(path)))
-    with pytest.raises(AccessDenied, match="Agency 'writer' does not grant OBS"):
+    with pytest.raises(AccessDenied, match="Agency 'writer' does not grant OBS") as refused:
         client.put_async_config("hello", {"destination_config": {"on_success": OBS}})
+    assert refused.value.fields == {
+        "destination_config.on_success.destination": refused.value.message
+    }
     with pytest.raises(AccessDenied, match="The function names no agency"):
         client.put_async_config("next", {"destination_config": {"on_success": OBS}})
-    assert client.store.all_configs() == {}
+    assert client.configs.all() == {}
     dis = {"destination": "DIS", "param": {"stream_name": "s"}}
     assert client.put_async_config("hello", {"destination_config": {"on_success": dis}})
 

@@ -9,7 +9,7 @@ import pytest
 from executor import InvalidParameter, RetryAfter
 from executor.api.wire import delay_seconds, idempotency_key
 from executor.core.invocation import check_delay, check_request_id
-from executor.runtime.retry import RetryPolicy, exception_types
+from executor.core.retry import RetryPolicy, exception_types
 
 
 @pytest.mark.parametrize(

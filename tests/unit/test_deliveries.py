@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -44,7 +43,7 @@ def job(destination: DestinationRef = FG, first_at: float = 0.0, **kw: Any) -> D
 
 
 def state(store: Store, outcome: str = "success") -> DeliveryState:
-    found = store.delivery("r1", outcome)
+    found = store.deliveries.state("r1", outcome)
     assert found is not None
     return found
 
@@ -52,43 +51,36 @@ def state(store: Store, outcome: str = "success") -> DeliveryState:
 # -- the first attempt ---------------------------------------------------------------------------
 
 
-def test_functiongraph_is_delivered_in_place(
+def test_the_first_attempt_of_every_kind_is_the_delivery_tasks(
     deliveries: Deliveries, runtime: StubRuntime, publisher: RecordingPublisher, store: Store
 ) -> None:
+    before = time.time()
     deliveries.start(job())
+    [queued] = publisher.deliveries
+    assert (queued.kind, queued.identity) == ("FunctionGraph", "r1:success")
+    assert queued.first_at >= before
+    assert runtime.calls == []
+    assert store.deliveries.state("r1", "success") is None
+
+
+def test_the_task_invokes_a_functiongraph_target_with_a_derived_request_id(
+    deliveries: Deliveries, runtime: StubRuntime, store: Store
+) -> None:
+    deliveries.run(job(first_at=time.time()), StubTask())  # type: ignore[arg-type]
     [(target, delivery, request_id)] = runtime.calls
     assert target == urn("next")
     assert request_id == target_request_id("r1:success")
     assert (delivery.event, delivery.chain, delivery.agency) == (EVENT, ("a",), "writer")
-    assert publisher.deliveries == []
     assert (state(store).state, state(store).attempts) == (DeliveryStatus.DELIVERED, 1)
 
 
-@pytest.mark.parametrize(
-    "failure", [Unavailable("store down"), ConnectionError("reset"), RuntimeError("bug")]
-)
-def test_a_failed_in_place_attempt_falls_back_to_the_queue(
-    deliveries: Deliveries,
-    runtime: StubRuntime,
-    publisher: RecordingPublisher,
-    store: Store,
-    failure: Exception,
-) -> None:
-    runtime.fail = failure
-    before = time.time()
-    deliveries.start(job())
-    [queued] = publisher.deliveries
-    assert queued.identity == "r1:success"
-    assert queued.first_at >= before
-    assert store.delivery("r1", "success") is None
-
-
-def test_a_call_the_guard_refuses_in_place_is_dropped(
-    deliveries: Deliveries, runtime: StubRuntime, publisher: RecordingPublisher, store: Store
+def test_a_call_the_guard_refuses_is_dropped(
+    deliveries: Deliveries, runtime: StubRuntime, store: Store
 ) -> None:
     runtime.fail = ChainBroken("call dropped: a -> next -> a")
-    deliveries.start(job())
-    assert publisher.deliveries == []
+    task = StubTask()
+    deliveries.run(job(first_at=time.time()), task)  # type: ignore[arg-type]
+    assert task.retries == []
     assert (state(store).state, state(store).error) == (
         DeliveryStatus.DROPPED,
         "call dropped: a -> next -> a",
@@ -111,7 +103,7 @@ def test_other_kinds_go_straight_to_the_queue(
 def test_the_task_delivers_and_counts_attempts(
     deliveries: Deliveries, runtime: StubRuntime, store: Store, settings
 ) -> None:
-    store.set_delivery(
+    store.deliveries.put(
         "r1",
         DeliveryState(destination="FunctionGraph", outcome="success", state="pending", attempts=2),
         60,
@@ -127,7 +119,7 @@ def test_the_task_delivers_and_counts_attempts(
 def test_the_task_does_not_deliver_an_event_twice(
     deliveries: Deliveries, runtime: StubRuntime, store: Store, final: DeliveryStatus
 ) -> None:
-    store.set_delivery(
+    store.deliveries.put(
         "r1", DeliveryState(destination="FunctionGraph", outcome="success", state=final), 60
     )
     deliveries.run(job(), StubTask())  # type: ignore[arg-type]
@@ -140,7 +132,7 @@ def test_a_temporary_failure_within_the_deadline_retries_with_backoff(
     deliveries: Deliveries, runtime: StubRuntime, store: Store, settings, attempts_before: int
 ) -> None:
     if attempts_before:
-        store.set_delivery(
+        store.deliveries.put(
             "r1",
             DeliveryState(
                 destination="FunctionGraph",
@@ -190,7 +182,7 @@ def test_a_temporary_failure_past_the_deadline_is_dead_lettered_once(
     assert runtime.calls == []
     assert task.retries == []
     assert store.dead_letters.identities() == ["r1:success"]
-    assert store.stats()["dead_letters"] == 1
+    assert store.scans.stats()["dead_letters"] == 1
     letter = DeadLetter.model_validate_json(store.dead_letters.get("r1:success") or "")
     assert letter.reason == "delivery deadline passed; last error: down"
     assert (letter.attempts, letter.event, letter.agency) == (1, EVENT, "writer")
@@ -240,7 +232,7 @@ def dead_letters(client: Client) -> DeadLetters:
     for n in range(1, 6):
         entry = letter(n)
         client.store.dead_letters.add(entry.identity, entry.model_dump_json(), entry.at)
-    return DeadLetters(SimpleNamespace(client=client))  # type: ignore[arg-type]
+    return client.dead_letters()
 
 
 def test_dead_letters_list_oldest_first_and_show_one(dead_letters: DeadLetters) -> None:
@@ -251,11 +243,11 @@ def test_dead_letters_list_oldest_first_and_show_one(dead_letters: DeadLetters) 
         dead_letters.get("req-9:success")
 
 
-def test_redrive_queues_each_entry_once_with_a_fresh_deadline(
+def test_resend_queues_each_entry_once_with_a_fresh_deadline(
     dead_letters: DeadLetters, client: Client, celery: RecordingCelery
 ) -> None:
     before = time.time()
-    assert dead_letters.redrive(["req-1:success", "req-9:success", "req-1:success"]) == [
+    assert dead_letters.resend(["req-1:success", "req-9:success", "req-1:success"]) == [
         "req-1:success"
     ]
     [(task, options)] = celery.sent
@@ -265,13 +257,13 @@ def test_redrive_queues_each_entry_once_with_a_fresh_deadline(
         DELIVERY_QUEUE,
     )
     assert options["kwargs"]["first_at"] >= before
-    pending = client.store.delivery("req-1", "success")
+    pending = client.store.deliveries.state("req-1", "success")
     assert pending is not None and pending.state is DeliveryStatus.PENDING
-    assert pending.error == "redriven from the dead-letter store; was: refused"
+    assert pending.error == "sent again from the dead-letter store; was: refused"
     assert "req-1:success" not in dead_letters.identities()
 
 
-def test_a_redrive_the_broker_refuses_puts_the_entry_back(
+def test_a_resend_the_broker_refuses_puts_the_entry_back(
     dead_letters: DeadLetters, celery: RecordingCelery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(name: str, **options: Any) -> None:
@@ -279,7 +271,7 @@ def test_a_redrive_the_broker_refuses_puts_the_entry_back(
 
     monkeypatch.setattr(celery, "send_task", refuse)
     with pytest.raises(Unavailable, match="still in the dead-letter store"):
-        dead_letters.redrive(["req-2:success"])
+        dead_letters.resend(["req-2:success"])
     assert dead_letters.get("req-2:success").attempts == 2
     assert dead_letters.count() == 5
 

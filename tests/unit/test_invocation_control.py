@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from conftest import urn
 from stubs import RecordingCelery
 
 from executor import Client, InvalidParameter, RequestIdConflict
@@ -21,7 +22,7 @@ def send_count(celery: RecordingCelery) -> int:
 
 def end(client: Client, request_id: str, status: Status) -> None:
     """End an invocation as a worker would (FAIL or SUCCESS), without an event."""
-    client.store.finish(
+    client.store.transitions.finish(
         Finish(
             request_id=request_id,
             urn=client.get_invocation(request_id).function_urn,
@@ -40,7 +41,7 @@ def test_the_same_call_again_returns_the_id_and_sends_nothing(
 ) -> None:
     assert client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
     assert client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
-    client.lifecycle.claim("k:1", 0)
+    client.engine.lifecycle.claim("k:1", urn("hello"), 0)
     assert client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
     assert send_count(celery) == 1
     assert fake_redis.llen(keys.history_key("k:1")) == 2  # WAIT, RUNNING
@@ -66,7 +67,7 @@ def test_a_child_is_recorded_under_its_origin(client: Client, fake_redis: Any) -
     listed = keys.children_key("parent-1", keys.shard_of(child))
     assert fake_redis.smembers(listed) == {child}
     assert fake_redis.ttl(listed) > 3600
-    assert client.store.control.children(["parent-1"]) == [child]
+    assert client.store.records.children(["parent-1"]) == [child]
 
 
 # -- delayed start -----------------------------------------------------------------------------
@@ -84,11 +85,11 @@ def test_a_delayed_invocation_waits_in_the_due_index_and_is_released_once(
     assert fake_redis.zscore(
         keys.active_key(record.function_urn, keys.shard_of(rid)), rid
     ) == pytest.approx(record.due_at)
-    control = client.store.control
-    assert control.take_due(record.due_at - 0.01, 10) == []
-    assert control.take_due(record.due_at, 10) == [rid]
-    assert control.take_due(record.due_at, 10) == []  # taken once
-    assert client.lifecycle.release_due(rid, record.due_at)
+    due = client.store.due
+    assert due.take(record.due_at - 0.01, 10) == []
+    assert due.take(record.due_at, 10) == [rid]
+    assert due.take(record.due_at, 10) == []  # taken once
+    assert client.engine.admission.release_due(rid)
     [(_, options)] = celery.sent
     assert options["task_id"] == rid
     assert options["kwargs"]["enqueued_at"] == record.enqueued_at
@@ -98,7 +99,7 @@ def test_a_refused_publish_puts_a_due_invocation_back(
     client: Client, celery: RecordingCelery, fake_redis: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rid = client.invoke_async("hello", {}, delay=5)
-    due = client.store.control.take_due(time.time() + 10, 10)
+    due = client.store.due.take(time.time() + 10, 10)
     assert due == [rid]
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -106,8 +107,9 @@ def test_a_refused_publish_puts_a_due_invocation_back(
 
     monkeypatch.setattr(celery, "send_task", refuse)
     with pytest.raises(ConnectionError):
-        client.lifecycle.release_due(rid, 123.0)
-    assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) == 123.0
+        client.engine.admission.release_due(rid)
+    record = client.get_invocation(rid)
+    assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) == record.due_at
 
 
 def test_a_cancelled_delayed_invocation_leaves_the_index_and_is_never_released(
@@ -116,7 +118,7 @@ def test_a_cancelled_delayed_invocation_leaves_the_index_and_is_never_released(
     rid = client.invoke_async("hello", {}, delay=5)
     assert client.cancel(rid).cancelled == (rid,)
     assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) is None
-    assert not client.lifecycle.release_due(rid, time.time())
+    assert not client.engine.admission.release_due(rid)
     assert send_count(celery) == 0
 
 
@@ -132,7 +134,7 @@ def test_recursive_cancel_walks_every_level_and_leaves_running_ones_without_forc
     c = client.invoke_async("hello", {"n": "c"}, origin=b)
     done = client.invoke_async("hello", {"n": "done"}, origin=root)
     end(client, done, Status.SUCCESS)
-    client.lifecycle.claim(a, 0)  # a is running
+    client.engine.lifecycle.claim(a, urn("hello"), 0)  # a is running
     first = client.cancel(root, recursive=True)
     assert first.cancelled == (root, b, c)
     assert client.get_invocation(a).status is Status.RUNNING

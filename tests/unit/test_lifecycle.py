@@ -13,10 +13,11 @@ from executor.core.errors import RequestIdConflict, Unavailable
 from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
 from executor.core.urn import parse_urn
-from executor.runtime.functions import Functions
-from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.admission import Start
+from executor.runtime.lifecycle import Ending, Lifecycle
 from executor.state import keys
 from executor.state.configs import Configs
+from executor.state.functions import Functions
 from executor.state.store import Store
 
 HELLO = urn("hello")
@@ -32,7 +33,7 @@ def accept(lifecycle: Lifecycle, request_id: str = "r1", payload: Any = None, **
         "max_age": 90,
     } | kw
     fields.setdefault("payload_json", json.dumps(fields["payload"]))
-    return lifecycle.accept(entry, **fields)
+    return lifecycle.admission.start(Start(entry=entry, **fields))
 
 
 def route(configs: Configs, functions: Functions, **sides: Any) -> None:
@@ -55,11 +56,14 @@ def event(request_id: str = "r1", condition: str = "", count: int = 1) -> Any:
 def settle(lifecycle: Lifecycle, request_id: str = "r1", status: Status = Status.SUCCESS) -> bool:
     condition = "" if status is Status.SUCCESS else "RetriesExhausted"
     return lifecycle.settle(
-        request_id=request_id,
-        urn=HELLO,
-        status=status,
-        event=event(request_id, condition),
-        chain=("up",),
+        Ending(
+            request_id=request_id,
+            urn=HELLO,
+            status=status,
+            condition=condition,
+            chain=("up",),
+            event=lambda: event(request_id, condition),
+        )
     )
 
 
@@ -70,7 +74,7 @@ def test_accept_writes_wait_then_publishes_one_message(
     lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher
 ) -> None:
     assert accept(lifecycle, origin="parent") == "r1"
-    record = store.get("r1")
+    record = store.records.get("r1")
     assert record is not None and record.status is Status.WAIT
     [sent] = publisher.invocations
     assert (sent.request_id, sent.entry.queue, sent.retries) == ("r1", "q-hello", 0)
@@ -98,7 +102,7 @@ def test_a_publish_failure_leaves_nothing_written(
     with pytest.raises(Unavailable, match="nothing was queued") as refused:
         accept(lifecycle)
     assert refused.value.__cause__ is failure
-    assert store.get("r1") is None
+    assert store.records.get("r1") is None
     assert fake_redis.keys("*") == [keys.LAYOUT_KEY]  # the store's layout mark, nothing more
 
 
@@ -106,12 +110,12 @@ def test_a_duplicate_that_already_ran_is_not_published_again(
     lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher
 ) -> None:
     accept(lifecycle)
-    lifecycle.claim("r1", 0)
+    lifecycle.claim("r1", HELLO, 0)
     assert accept(lifecycle) == "r1"
     with pytest.raises(RequestIdConflict, match="'r1' is taken"):
         accept(lifecycle, payload={"n": 2})
     assert len(publisher.invocations) == 1
-    record = store.get("r1")
+    record = store.records.get("r1")
     assert record is not None and record.payload == {"n": 1}
 
 
@@ -122,7 +126,7 @@ def test_a_duplicate_never_claimed_is_not_published_again_and_counted_once(
     accept(lifecycle)
     accept(lifecycle)
     assert [p.request_id for p in publisher.invocations] == ["r1"]
-    assert store.stats()[f"fn|{HELLO}|accepted"] == 1
+    assert store.scans.stats()[f"fn|{HELLO}|accepted"] == 1
 
 
 def test_a_duplicate_does_not_touch_the_broker(
@@ -131,30 +135,33 @@ def test_a_duplicate_does_not_touch_the_broker(
     accept(lifecycle)
     publisher.fail = ConnectionError("down")
     assert accept(lifecycle) == "r1"
-    record = store.get("r1")
+    record = store.records.get("r1")
     assert record is not None and record.status is Status.WAIT
 
 
 @pytest.mark.parametrize(("claims", "expected"), [(0, 0), (1, 1), (3, 3)])
-def test_requeue_lost_publishes_the_next_retry_index_which_then_runs(
+def test_republish_publishes_the_next_retry_index_which_then_runs(
     lifecycle: Lifecycle, store: Store, publisher: RecordingPublisher, claims: int, expected: int
 ) -> None:
     accept(lifecycle)
     for retry in range(claims):
-        assert lifecycle.claim("r1", retry).state is ClaimState.RUN
-        assert lifecycle.retry("r1", "boom", f"retry {retry}")
-    entry = publisher.invocations[0].entry
-    lifecycle.requeue_lost(entry, "r1", store.raw("r1"))
+        assert lifecycle.claim("r1", HELLO, retry).state is ClaimState.RUN
+        assert lifecycle.retry("r1", HELLO, "boom", f"retry {retry}")
+    record = store.records.record("r1")
+    assert record is not None
+    lifecycle.admission.republish(record)
     sent = publisher.invocations[-1]
     assert sent.retries == expected
-    assert sent.message == publisher.invocations[0].message
-    assert lifecycle.claim("r1", sent.retries).state is ClaimState.RUN
+    # The payload is in the record; a message carries it only to be shown (not here).
+    first = publisher.invocations[0].message.model_copy(update={"payload": None})
+    assert sent.message == first
+    assert lifecycle.claim("r1", HELLO, sent.retries).state is ClaimState.RUN
 
 
 # -- settle --------------------------------------------------------------------------------------
 
 
-def test_settle_hands_a_functiongraph_event_over_once_in_place(
+def test_settle_queues_a_functiongraph_event_it_cannot_fuse_like_any_other(
     lifecycle: Lifecycle,
     store: Store,
     configs: Configs,
@@ -164,16 +171,15 @@ def test_settle_hands_a_functiongraph_event_over_once_in_place(
 ) -> None:
     route(configs, functions, on_success=fg("next"))
     accept(lifecycle)
-    lifecycle.claim("r1", 0)
+    lifecycle.claim("r1", HELLO, 0)
     assert settle(lifecycle)
     assert not settle(lifecycle, status=Status.FAIL)
-    [(target, delivery, _)] = runtime.calls
-    assert target == urn("next")
-    assert (delivery.identity, delivery.chain, delivery.attempt) == ("r1:success", ("up",), 1)
-    assert delivery.event == json.loads(event().model_dump_json())
-    assert publisher.deliveries == []
-    state = store.delivery("r1", "success")
-    assert state is not None and (state.state, state.attempts) == ("delivered", 1)
+    [job] = publisher.deliveries
+    assert (job.identity, job.kind, job.chain) == ("r1:success", "FunctionGraph", ("up",))
+    assert job.event == json.loads(event().model_dump_json())
+    assert runtime.calls == []
+    state = store.deliveries.state("r1", "success")
+    assert state is not None and (state.state, state.attempts) == ("pending", 0)
 
 
 def test_settle_queues_other_kinds_with_the_agency_of_the_function(
@@ -185,7 +191,7 @@ def test_settle_queues_other_kinds_with_the_agency_of_the_function(
 ) -> None:
     route(configs, functions, on_failure=DIS)
     accept(lifecycle)
-    lifecycle.claim("r1", 0)
+    lifecycle.claim("r1", HELLO, 0)
     assert settle(lifecycle, status=Status.FAIL)
     assert not settle(lifecycle, status=Status.FAIL)
     [job] = publisher.deliveries
@@ -196,7 +202,7 @@ def test_settle_queues_other_kinds_with_the_agency_of_the_function(
         HELLO,
     )
     assert job.first_at > 0
-    state = store.delivery("r1", "failure")
+    state = store.deliveries.state("r1", "failure")
     assert state is not None and state.state == "pending"
 
 
@@ -212,7 +218,7 @@ def test_settle_without_a_destination_for_the_outcome_hands_over_nothing(
     accept(lifecycle)
     assert settle(lifecycle, status=Status.SUCCESS)
     assert (runtime.calls, publisher.deliveries) == ([], [])
-    record = store.get("r1")
+    record = store.records.get("r1")
     assert record is not None and record.deliveries == ()
 
 
@@ -225,7 +231,7 @@ def test_expire_discards_a_waiting_invocation_with_an_age_event(
     route(configs, functions, on_failure=DIS)
     accept(lifecycle, max_age=45)
     assert lifecycle.expire("r1", "aged out")
-    record = store.get("r1")
+    record = store.records.get("r1")
     assert record is not None
     assert (record.status, record.condition, record.error_code) == (
         Status.DISCARD,
@@ -243,9 +249,9 @@ def test_fail_platform_ends_a_running_invocation_with_a_500_event(
 ) -> None:
     route(configs, functions, on_failure=DIS)
     accept(lifecycle)
-    lifecycle.claim("r1", 0)
+    lifecycle.claim("r1", HELLO, 0)
     assert lifecycle.fail_platform("r1", "worker lost", "lost")
-    record = store.get("r1")
+    record = store.records.get("r1")
     assert record is not None
     assert (record.status, record.error_code, record.error_message) == (
         Status.FAIL,
@@ -272,9 +278,9 @@ def test_ends_of_an_ended_invocation_do_nothing(
 ) -> None:
     route(configs, functions, on_success=fg("next"), on_failure=DIS)
     accept(lifecycle)
-    lifecycle.claim("r1", 0)
+    lifecycle.claim("r1", HELLO, 0)
     assert settle(lifecycle, status=ended)
-    before = store.get("r1")
+    before = store.records.get("r1")
     assert before is not None
     handed = (len(publisher.deliveries), len(runtime.calls))
     if end == "cancel":
@@ -283,7 +289,7 @@ def test_ends_of_an_ended_invocation_do_nothing(
         assert not lifecycle.expire("r1", "late")
     else:
         assert not lifecycle.fail_platform("r1", "lost", "late")
-    assert store.get("r1") == before
+    assert store.records.get("r1") == before
     assert (len(publisher.deliveries), len(runtime.calls)) == handed
 
 
@@ -308,10 +314,10 @@ def test_cancel_discards_with_no_event(
 ) -> None:
     route(configs, functions, on_failure=DIS)
     accept(lifecycle)
-    record = store.get("r1")
+    record = store.records.get("r1")
     assert record is not None
     assert lifecycle.cancel(record, force)
-    ended = store.get("r1")
+    ended = store.records.get("r1")
     assert ended is not None
     assert (ended.status, ended.error_code) == (Status.DISCARD, "Cancelled")
     assert ended.error_message == "cancelled by request" + (" (forced)" if force else "")
@@ -332,7 +338,7 @@ def test_resend_event_queues_the_recorded_event_again(
     [first] = publisher.deliveries
     assert not lifecycle.resend_event("r1")  # its delivery chain is alive: nothing more is sent
     assert len(publisher.deliveries) == 1
-    store.redis.hset("ae:chain:r1:failure", "until", 0)  # the chain's next attempt is overdue
+    store.redis.hset(keys.chain_key("r1:failure"), "until", 0)  # its next attempt is overdue
     assert lifecycle.resend_event("r1")
     [_, again] = publisher.deliveries
     assert again.model_dump(exclude={"token"}) == first.model_dump(exclude={"token"})

@@ -17,17 +17,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def test_the_state_store_defaults_to_a_redis_broker() -> None:
-    assert Settings(broker_url="redis://h:1/3").redis_url == "redis://h:1/3"
-    given = Settings(broker_url="redis://h:1/3", redis_url="redis://other:2/0")
-    assert given.redis_url == "redis://other:2/0"
-
-
-@pytest.mark.parametrize("broker", ["amqp://guest@localhost//", "sqs://", "memory://"])
-def test_another_broker_needs_a_redis_url(broker: str) -> None:
-    with pytest.raises(ValidationError, match="EXECUTOR_REDIS_URL is required"):
-        Settings(broker_url=broker)
-    assert Settings(broker_url=broker, redis_url="redis://h:1/0").redis_url == "redis://h:1/0"
+def test_the_urls_are_kept_as_given() -> None:
+    settings = Settings(broker_url="redis://h:1/3")
+    assert (settings.broker_url, settings.redis_url) == ("redis://h:1/3", "")
 
 
 @pytest.mark.parametrize(
@@ -90,7 +82,7 @@ def test_the_environment_is_read_with_its_prefix(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("EXECUTOR_SHOW_PAYLOADS", "true")
     monkeypatch.setenv("MAX_CHAIN_DEPTH", "9")
     settings = Settings()
-    assert (settings.redis_url, settings.max_chain_depth, settings.show_payloads) == (
+    assert (settings.broker_url, settings.max_chain_depth, settings.show_payloads) == (
         "redis://env:7/1",
         4,
         True,

@@ -12,14 +12,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from executor.api.auth import (
-    Authenticator,
-    HttpRequest,
-    canonical_query,
-    canonical_uri,
-    parse_access_keys,
-    parse_tokens,
-)
+from executor.api.auth import Authenticator, parse_access_keys, parse_tokens
+from executor.api.signing import HttpRequest, canonical_query, canonical_uri
 from executor.core.errors import InvalidParameter, ProjectDenied, Unauthenticated
 from executor.core.settings import Settings
 

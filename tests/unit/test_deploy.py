@@ -165,3 +165,23 @@ def test_stopping_waits_for_running_invocations():
     worker = unit(DEPLOY / "systemd" / "executor-worker@.service")
     assert worker.get("Service", "KillMode") == "mixed"
     assert int(worker.get("Service", "TimeoutStopSec")) > TIME_LIMIT
+
+
+def test_every_long_running_executor_process_is_started_again_whatever_its_exit_status():
+    """A worker exits 1 when it cannot go on (a failed start-up, a broker that refuses its
+    acknowledgements); only a restart on every exit brings it back."""
+    compose = yaml.safe_load(COMPOSE.read_text())
+    for name, service in compose["services"].items():
+        if (service.get("command") or [""])[0] == "executor":
+            assert service.get("restart") in ("always", "unless-stopped"), name
+    for where, doc in k8s_documents():
+        for container in containers(doc):
+            if container.get("command", [""])[0] == "executor":
+                assert doc["kind"] == "Deployment", where
+                policy = doc["spec"]["template"]["spec"].get("restartPolicy", "Always")
+                assert policy == "Always", where
+    for path in (p for p in UNITS if p.suffix == ".service"):
+        service = unit(path)
+        if service.get("Service", "Type", fallback="simple") == "oneshot":
+            continue
+        assert service.get("Service", "Restart") == "always", path.name

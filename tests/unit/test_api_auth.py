@@ -12,12 +12,8 @@ from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from executor.api.auth import (
-    Authenticator,
-    HttpRequest,
-    parse_access_keys,
-    parse_tokens,
-)
+from executor.api.auth import Authenticator, parse_access_keys, parse_tokens
+from executor.api.signing import HttpRequest
 from executor.core.errors import InvalidParameter, ProjectDenied, Unauthenticated
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -1,0 +1,58 @@
+"""A worker that cannot go on exits non-zero with the reason, so its supervisor starts it again:
+when its start-up hook fails, and when the broker refuses what it must write."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import wait_status
+from fleet_services import run_executor
+from services import free_port, wait_for
+
+from executor import Client
+from executor.core.invocation import Status
+
+pytestmark = pytest.mark.integration
+
+# Short enough that a message a dead worker held comes back within the test.
+HELD = {
+    "EXECUTOR_VISIBILITY_TIMEOUT": "10",
+    "EXECUTOR_TIME_LIMIT": "4",
+    "EXECUTOR_SOFT_TIME_LIMIT": "3",
+}
+
+
+def test_a_worker_whose_start_up_fails_exits_1_with_one_line(env):
+    # The broker answers; the state store the catalogue goes to does not.
+    gone = {**env, "EXECUTOR_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    done = run_executor("worker", "--app", "functions:app", "--pool", "solo", env=gone, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if "worker stopping" in line]
+    assert len(lines) == 1, done.stderr
+    assert "its start-up failed: Unavailable: the state store cannot be reached" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_broker_that_refuses_an_acknowledgement_stops_the_worker_with_status_1(
+    pool, env, rdb, client, start_worker
+):
+    env = {**env, **HELD}
+    worker = start_worker(pool=pool, env=env)
+    client = Client(client.settings.model_copy(update={"visibility_timeout": 10}))
+    request_id = client.invoke_async("slow", {"seconds": 1.5})
+    wait_status(client, request_id, "RUNNING")
+    # Redis is full while the handler runs: its outcome and the acknowledgement are refused.
+    rdb.config_set("maxmemory-policy", "noeviction")
+    rdb.config_set("maxmemory", "1")
+    try:
+        wait_for(lambda: not worker.alive(), 30, "the worker to stop")
+    finally:
+        rdb.config_set("maxmemory", "0")
+    assert worker.proc is not None and worker.proc.returncode == 1, worker.output()[-3000:]
+    assert "OutOfMemoryError" in worker.output()
+
+    # Its supervisor starts it again; the message it held comes back and the run ends.
+    start_worker(pool=pool, env=env)
+    record = wait_status(client, request_id, "SUCCESS", "FAIL", timeout=60)
+    assert record.status is Status.SUCCESS, record
+    assert int(rdb.get(f"test:runs:{request_id}") or 0) >= 1
