@@ -5,12 +5,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHELL := /bin/bash
 
-.PHONY: install rabbitmq browser demo test test-unit lint format typecheck worker flower bench clean
+.PHONY: install redis rabbitmq browser demo test test-unit lint format typecheck worker flower bench bench-console clean
 
+# Python packages only: the fast layer, lint and typecheck need nothing else.
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@# redis-cli (Debian's redis-tools, a dependency of redis-server) joins the test clusters.
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+# The demo, the bench and the integration tests start private redis-servers; redis-cli (Debian's
+# redis-tools, a dependency of redis-server) joins the test clusters.
+redis:
 	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing redis-server and redis-tools with apt-get"; \
@@ -18,12 +26,8 @@ $(STAMP): pyproject.toml
 	  else \
 	    echo "redis-server or redis-cli is missing and no package manager is known here: install Redis 6+ and retry" >&2; exit 1; \
 	  fi; }
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
-	touch $(STAMP)
 
-demo: install
+demo: install redis
 	$(BIN)/python -m executor.demo
 
 # The broker tests also run on RabbitMQ at 127.0.0.1:5672: start it (installing it with apt-get
@@ -54,11 +58,11 @@ browser:
 # loadfile) so its module fixtures (a Sentinel group, a cluster) are started once.
 TEST_WORKERS ?= 3
 
-test: install rabbitmq browser
+test: install redis rabbitmq browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: install
-	$(BIN)/pytest -q -m "not integration"
+	$(BIN)/pytest -q -m "not integration" tests/unit
 
 lint: install
 	$(BIN)/ruff check executor destinations tests
@@ -79,8 +83,12 @@ flower: install
 	$(BIN)/executor flower --app $(APP)
 
 # Plain Celery against this engine on a private redis-server; see "Performance" in README.md.
-bench: install
+bench: install redis
 	$(BIN)/executor bench --n 2000 --rounds 3 --json .bench/latest.json
+
+# The console's pages over 100,000 stored invocations; see "Console pages" in README.md.
+bench-console: install redis
+	$(BIN)/executor bench --console --n 100000 --samples 100 --json .bench/console.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
