@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from executor.core.config import AsyncConfig
 from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.core.flow import FlowConfig
 from executor.core.urn import FunctionURN
 
 
@@ -24,4 +25,5 @@ class CatalogueEntry(BaseModel):
     queue: str
     agency: str | None = None
     default_config: AsyncConfig | None = None
+    flow: FlowConfig | None = None
     updated_at: float = 0.0

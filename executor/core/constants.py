@@ -40,3 +40,9 @@ MAX_DELAY: Final = 3_600
 
 # The prefix of every key this project writes in the state store.
 KEY_PREFIX: Final = "ae:"
+
+# Flow control of a function: max instances (-1 unlimited, 0 paused), starts per second.
+UNLIMITED_INSTANCES: Final = -1
+MAX_INSTANCES: Final = 100_000
+MIN_RATE: Final = 0.1
+MAX_RATE: Final = 10_000.0

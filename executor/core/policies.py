@@ -93,10 +93,12 @@ AGE_LIMIT = AgeLimit()
 @dataclass(frozen=True)
 class Call:
     """A call that would start an invocation of ``target`` (a function without qualifier),
-    made with ``chain``: the functions that led to it."""
+    made with ``chain``: the functions that led to it. ``recursion`` says the target's flow
+    config allows its chain to loop (``recursive_loop`` Allow)."""
 
     target: str
     chain: Sequence[str] = ()
+    recursion: bool = False
 
 
 class AdmissionPolicy(Protocol):
@@ -109,10 +111,11 @@ class AdmissionPolicy(Protocol):
 
 @dataclass(frozen=True)
 class ChainLimit:
-    """No call re-enters a function already in its chain, nor goes deeper than ``max_depth``."""
+    """No call re-enters a function already in its chain, nor goes deeper than ``max_depth``,
+    unless its target allows recursion."""
 
     max_depth: int
 
     def admit(self, call: Call) -> None:
-        if call.chain:
+        if call.chain and not call.recursion:
             check_call(call.chain, call.target, self.max_depth)

@@ -10,13 +10,15 @@ from functools import cached_property
 from executor.core.catalogue import CatalogueEntry, task_name
 from executor.core.config import AsyncConfig
 from executor.core.context import Handler
+from executor.core.flow import FlowConfig
 from executor.core.retry import RetryPolicy
 from executor.core.urn import FunctionURN
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One registered function: its URN, handler, queue, agency, default config and retry policy."""
+    """One registered function: its URN, handler, queue, agency, default config, retry policy
+    and default flow config."""
 
     urn: FunctionURN
     handler: Handler
@@ -24,6 +26,7 @@ class FunctionSpec:
     agency: str | None = None
     default_config: AsyncConfig | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    flow: FlowConfig | None = None
 
     @property
     def task_name(self) -> str:
@@ -36,6 +39,7 @@ class FunctionSpec:
             queue=self.queue,
             agency=self.agency,
             default_config=self.default_config,
+            flow=self.flow,
             updated_at=time.time(),
         )
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(default=7_200, ge=5)
     reconcile_interval: float = Field(default=10.0, gt=0)
     reconcile_grace: float = Field(default=5.0, ge=0)
+    flow_interval: float = Field(
+        default=0.2, gt=0, le=10, description="seconds between flow-control passes"
+    )
     delivery_deadline: float = Field(default=6 * 3600.0, gt=0, description="seconds")
     outbox_grace: float = Field(default=300.0, gt=0, description="seconds before a re-publish")
     orphan_grace: float = Field(

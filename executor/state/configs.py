@@ -93,7 +93,7 @@ class Configs:
         # write could close a cycle neither writer saw, so both happen under one lock.
         with self._leases.locked("configs"):
             self._refuse_cycles(urn, config, defaults)
-            now = _now()
+            now = timestamp()
             existing = self._raw(str(urn))
             created = (
                 StoredAsyncConfig.model_validate_json(existing).created_time if existing else now
@@ -212,5 +212,6 @@ def _targets(config: AsyncConfig) -> dict[str, str]:
     return found
 
 
-def _now() -> str:
+def timestamp() -> str:
+    """The time now as the configs show it (ISO 8601, seconds, UTC)."""
     return datetime.now(tz=UTC).isoformat(timespec="seconds")

@@ -7,10 +7,12 @@ import time
 from executor.core.catalogue import CatalogueEntry
 from executor.core.config import AsyncConfig
 from executor.core.errors import FunctionNotFound
+from executor.core.flow import FlowConfig
 from executor.core.registry import Registry
 from executor.core.settings import Settings
 from executor.core.urn import FunctionURN, parse_urn
 from executor.state.configs import Configs
+from executor.state.flows import Flows
 from executor.state.shared import Catalogue
 
 
@@ -18,12 +20,19 @@ class Functions:
     """The functions a process can reach: its own registry first, then what workers published."""
 
     def __init__(
-        self, settings: Settings, registry: Registry, catalogue: Catalogue, configs: Configs
+        self,
+        settings: Settings,
+        registry: Registry,
+        catalogue: Catalogue,
+        configs: Configs,
+        flows: Flows,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.catalogue = catalogue
         self.configs = configs
+        self.flows = flows
+        self._controlled: tuple[float, dict[str, FlowConfig]] = (-1e9, {})
         self._catalogue: dict[str, tuple[float, CatalogueEntry | None]] = {}
 
     def resolve(self, function: str) -> FunctionURN:
@@ -65,3 +74,32 @@ class Functions:
         }
         found.update({str(s.urn): s.default_config for s in self.registry})
         return found
+
+    def flow_of(self, entry: CatalogueEntry) -> FlowConfig:
+        """The effective flow config of a function: stored, else its decorator's default."""
+        return self.flows.effective(entry.urn, entry.flow)
+
+    def flow(self, urn: FunctionURN) -> FlowConfig:
+        """The effective flow config; a function no worker knows has the default one."""
+        try:
+            return self.flow_of(self.lookup(urn))
+        except FunctionNotFound:
+            return self.flows.effective(str(urn), None)
+
+    def controlled(self) -> dict[str, FlowConfig]:
+        """Every function whose flow config limits it, or has been stored (one no longer
+        limited may still hold invocations back), by URN; read at most once per config cache
+        period."""
+        now = time.monotonic()
+        if now - self._controlled[0] < self.settings.config_cache_ttl:
+            return self._controlled[1]
+        found = {
+            urn: entry.flow
+            for urn, raw in self.catalogue.entries().items()
+            if (entry := CatalogueEntry.model_validate_json(raw)).flow is not None
+        }
+        found.update({str(s.urn): s.flow for s in self.registry if s.flow is not None})
+        controlled = {urn: flow for urn, flow in found.items() if flow.limited}
+        controlled.update(self.flows.all())
+        self._controlled = (now, controlled)
+        return controlled

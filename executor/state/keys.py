@@ -70,6 +70,8 @@ CONFIGS: Final = _GLOBAL + "cfgs"
 DLQ: Final = _GLOBAL + "dlq"
 DLQ_INDEX: Final = _GLOBAL + "dlq:idx"
 LAYOUT_KEY: Final = _GLOBAL + "layout"
+# Flow configs by URN (a hash): the functions the dispatcher looks after.
+FLOWS: Final = _GLOBAL + "flows"
 
 
 # A redrive's id is its original's with ``.r<n>`` appended (see runtime.redrive).
@@ -163,3 +165,10 @@ def chain_key(identity: str) -> str:
     so that it leaves with the record."""
     request_id = identity.rpartition(":")[0] or identity
     return f"{_shard(shard_of(request_id))}chain:{identity}"
+
+
+def flow_keys(urn: str) -> tuple[str, str, str]:
+    """The held set, the slots and the state (tokens, throttle counts) of ``urn``'s flow
+    control, in one slot of their own so one script takes from all three."""
+    tag = f"{P}{{fl.{zlib.crc32(urn.encode()):08x}}}:"
+    return f"{tag}held:{urn}", f"{tag}slots:{urn}", f"{tag}flow:{urn}"

@@ -14,6 +14,7 @@ from executor.core.settings import Settings
 from executor.state.connection import connect, describe, reachable
 from executor.state.dead_letters import DeadLetterStore
 from executor.state.deliveries import DeliveryLedger
+from executor.state.flows import Flows
 from executor.state.headroom import Headroom
 from executor.state.layout import Migrated, check_layout, migrate
 from executor.state.leases import Leases
@@ -30,7 +31,7 @@ class Store:
     """The state store: ``records`` to read invocations, ``transitions`` to change them,
     ``deliveries`` for their events, ``due`` for delayed ones, ``retention`` to retire ended
     ones, ``scans`` and ``series`` across shards, and the ``catalogue``, ``markers``,
-    ``leases`` and ``dead_letters`` every process shares."""
+    ``leases``, ``dead_letters`` and ``flows`` every process shares."""
 
     def __init__(self, target: Settings | str, *, client: redis.Redis | None = None) -> None:
         """``target``: the settings (any mode), or the URL of one standalone server;
@@ -57,6 +58,7 @@ class Store:
         self.markers = Markers(self.redis)
         self.leases = Leases(self.redis)
         self.dead_letters = DeadLetterStore(self.redis)
+        self.flows = Flows(self.redis, settings.config_cache_ttl if settings is not None else 2.0)
 
     def _ready(self) -> None:
         """Check the store's key layout once per process, before the first use."""

@@ -14,7 +14,8 @@
 -- Only the first terminal transition wins and answers 1; its caller alone hands the event on.
 -- The same call sent again (its reply lost in a failover, the client retried) is answered as
 -- the winner. Anything else answers 0 and writes nothing. The ended invocation is listed by its
--- status until the reconciler retires it, a retention after now, with its record.
+-- status until the reconciler retires it, a retention after now, with its record. An end other
+-- than SUCCESS is counted as a dropped event, by its condition.
 local s = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'urn', 'enqueued_at', 'due_at')
 local status = s[1]
 if not status then return 0 end
@@ -44,6 +45,9 @@ end
 local ended = string.lower(ARGV[2])
 redis.call('HINCRBY', KEYS[7], 'invocations.' .. ended, 1)
 redis.call('HINCRBY', KEYS[7], 'fn|' .. urn .. '|' .. ended, 1)
+if ARGV[2] ~= 'SUCCESS' then
+  redis.call('HINCRBY', KEYS[7], 'fn|' .. urn .. '|dropped|' .. ARGV[4], 1)
+end
 -- A field counted for the first time gives its key the TTL; a key whose field counts on has it.
 if redis.call('HINCRBY', KEYS[13], urn .. '|' .. ended, 1) == 1 then
   redis.call('EXPIRE', KEYS[13], tonumber(ARGV[15]))

@@ -1,0 +1,178 @@
+"""Flow control in the state store: flow configs, and per function the invocations held back,
+the slots of those let through, and a token bucket.
+
+An invocation of a flow-controlled function is held in a sorted set scored by the time it may
+start, not queued. ``take`` moves the oldest that may start into the function's slots (a sorted
+set scored by the end of each slot's lease), as many as the free slots and the tokens allow;
+only then is its message queued, and a worker runs only an invocation that holds a slot. The
+slot is released when the attempt ends, or found by ``expired`` once its lease ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import cast
+
+import redis
+from pydantic import ValidationError
+
+from executor.core.flow import DEFAULT_FLOW, FlowConfig, StoredFlowConfig
+from executor.core.urn import FunctionURN
+from executor.state import scripts
+from executor.state.configs import invalid, timestamp
+from executor.state.connection import reachable
+from executor.state.keys import FLOWS, flow_keys
+
+THROTTLE_REASONS = ("max_instances", "rate", "paused")
+
+
+class Flows:
+    """Flow configs (cached for ``ttl`` seconds per process) and the held sets and slots."""
+
+    def __init__(self, client: redis.Redis, ttl: float) -> None:
+        self.redis = client
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, FlowConfig | None]] = {}
+        self._hold = scripts.register(client, "flow_hold")
+        self._take = scripts.register(client, "flow_take")
+
+    # -- configs --------------------------------------------------------------------------------
+
+    def stored(self, urn: str) -> FlowConfig | None:
+        now = time.monotonic()
+        hit = self._cache.get(urn)
+        if hit is None or now - hit[0] >= self._ttl:
+            with reachable():
+                raw = cast("str | None", self.redis.hget(FLOWS, urn))
+            hit = self._cache[urn] = (
+                now,
+                StoredFlowConfig.model_validate_json(raw).flow if raw else None,
+            )
+        return hit[1]
+
+    def effective(self, urn: str, default: FlowConfig | None) -> FlowConfig:
+        """The stored flow config, else the decorator's default, else no limit."""
+        return self.stored(urn) or default or DEFAULT_FLOW
+
+    def put(
+        self,
+        urn: FunctionURN,
+        changes: dict[str, object] | Callable[[FlowConfig], FlowConfig],
+        default: FlowConfig | None,
+    ) -> StoredFlowConfig:
+        """Change the given fields of ``urn``'s flow config (or apply a change to it, such as
+        a pause); nothing is written if a value is bad. A new ``max_instances`` ends a pause."""
+        urn.require_version()
+        key = str(urn)
+        self._cache.pop(key, None)
+        current = self.effective(key, default)
+        if callable(changes):
+            flow = changes(current)
+        else:
+            if "max_instances" in changes:
+                changes = {**changes, "paused_from": None}
+            try:
+                flow = FlowConfig.model_validate({**current.model_dump(), **changes})
+            except ValidationError as exc:
+                raise invalid(exc, "flow config") from None
+        stored = StoredFlowConfig(func_urn=key, flow=flow, last_modified=timestamp())
+        with reachable():
+            self.redis.hset(FLOWS, key, stored.model_dump_json())
+        self._cache.pop(key, None)
+        return stored
+
+    def get(self, urn: FunctionURN, default: FlowConfig | None) -> StoredFlowConfig:
+        urn.require_version()
+        with reachable():
+            raw = cast("str | None", self.redis.hget(FLOWS, str(urn)))
+        if raw:
+            return StoredFlowConfig.model_validate_json(raw)
+        return StoredFlowConfig(func_urn=str(urn), flow=default or DEFAULT_FLOW, last_modified="")
+
+    def all(self) -> dict[str, FlowConfig]:
+        """Every stored flow config, by URN."""
+        with reachable():
+            raw = cast("dict[str, str]", self.redis.hgetall(FLOWS))
+        return {urn: StoredFlowConfig.model_validate_json(body).flow for urn, body in raw.items()}
+
+    # -- held and slots -------------------------------------------------------------------------
+
+    def hold(self, urn: str, request_id: str, at: float, flow: FlowConfig) -> bool:
+        """Hold an invocation back until ``at`` at the earliest; False if it was held or in a
+        slot already."""
+        held, slots, state = flow_keys(urn)
+        rate = "" if flow.rate_per_second is None else repr(flow.rate_per_second)
+        args: list[str | int] = [request_id, repr(at), flow.max_instances, rate, repr(time.time())]
+        with reachable():
+            return bool(self._hold(keys=[held, slots, state], args=args))
+
+    def take(self, urn: str, flow: FlowConfig, now: float, lease: float, count: int) -> list[str]:
+        """The held invocations that may start now, each given a slot until ``now + lease``."""
+        rate = "" if flow.rate_per_second is None else repr(flow.rate_per_second)
+        args: list[str | int] = [repr(now), flow.max_instances, rate, repr(now + lease), count]
+        with reachable():
+            return cast("list[str]", self._take(keys=list(flow_keys(urn)), args=args))
+
+    def holds_slot(self, urn: str, request_id: str) -> bool:
+        with reachable():
+            return self.redis.zscore(flow_keys(urn)[1], request_id) is not None
+
+    def is_held(self, urn: str, request_id: str) -> bool:
+        with reachable():
+            return self.redis.zscore(flow_keys(urn)[0], request_id) is not None
+
+    def release(self, urn: str, request_id: str) -> None:
+        """Free the slot of an invocation whose attempt ended."""
+        with reachable():
+            self.redis.zrem(flow_keys(urn)[1], request_id)
+
+    def forget(self, urn: str, request_id: str) -> None:
+        """Take an ended invocation off the held set and the slots."""
+        held, slots, _ = flow_keys(urn)
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.zrem(held, request_id)
+            pipe.zrem(slots, request_id)
+            pipe.execute()
+
+    def requeue(self, urn: str, request_id: str, at: float) -> None:
+        """Give up a slot and wait in the held set again until ``at`` (a retry's wait)."""
+        held, slots, _ = flow_keys(urn)
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.zrem(slots, request_id)
+            pipe.zadd(held, {request_id: at})
+            pipe.execute()
+
+    def extend(self, urn: str, leases: dict[str, float]) -> None:
+        """Move the lease ends of slots still in use (never adds a slot)."""
+        if leases:
+            with reachable():
+                self.redis.zadd(flow_keys(urn)[1], leases, xx=True)
+
+    def expired(self, urn: str, now: float, count: int = 500) -> list[str]:
+        """Slots whose lease ended by ``now``: to be released, extended or held again."""
+        with reachable():
+            return cast(
+                "list[str]",
+                self.redis.zrangebyscore(flow_keys(urn)[1], "-inf", repr(now), start=0, num=count),
+            )
+
+    def counts(self, urn: str) -> tuple[int, int]:
+        """How many invocations of ``urn`` are held, and how many hold a slot."""
+        held, slots, _ = flow_keys(urn)
+        with reachable():
+            pipe = self.redis.pipeline()
+            pipe.zcard(held)
+            pipe.zcard(slots)
+            n_held, n_slots = pipe.execute()
+        return int(n_held), int(n_slots)
+
+    def throttled(self, urn: str) -> dict[str, int]:
+        """How many invocations of ``urn`` were held back, by the limit that held them."""
+        with reachable():
+            values = self.redis.hmget(
+                flow_keys(urn)[2], [f"throttled|{r}" for r in THROTTLE_REASONS]
+            )
+        return {r: int(v or 0) for r, v in zip(THROTTLE_REASONS, values, strict=True)}
