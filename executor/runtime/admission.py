@@ -108,7 +108,9 @@ class Admission:
         payload_json = check_payload(
             payload, max_depth=self.settings.payload_max_depth, limit=self.settings.payload_limit
         )
-        call = Call(target=urn.function, chain=tuple(chain))
+        entry = self.functions.lookup(urn)
+        flow = self.functions.flow_of(entry)
+        call = Call(target=urn.function, chain=tuple(chain), recursion=flow.allows_recursion)
         try:
             for policy in self.policies:
                 policy.admit(call)
@@ -116,7 +118,6 @@ class Admission:
             self.store.scans.record_drop(origin, str(urn), exc.message)
             log.warning("%s (from %s)", exc.message, origin or "a producer")
             raise
-        entry = self.functions.lookup(urn)
         config = self.functions.configs.effective(urn, entry.default_config)
         with tracing.producing(str(urn)) as traceparent:
             accepted = self.start(
@@ -165,9 +166,10 @@ class Admission:
             children_ttl=self._children_ttl(now, start.origin_deadline),
         )
         message = InvocationMessage.of(new, start.payload)
-        queued = (
-            None if due_at is not None else self.publisher.fused(start.entry, request_id, message)
-        )
+        flow = self.functions.flow_of(start.entry)
+        # Held back by its flow config: its message is queued once the dispatcher takes it.
+        unqueued = due_at is not None or flow.limited
+        queued = None if unqueued else self.publisher.fused(start.entry, request_id, message)
         found = self.store.transitions.accept(new, queued)
         if found.outcome is Accepted.CONFLICT:
             # Another function may belong to another project: its name is not shown.
@@ -184,6 +186,9 @@ class Admission:
         # script through a failover: its message still has to go.
         again = found.outcome is Accepted.EXISTS and start.request_id is not None
         if again or found.queued or due_at is not None:
+            return request_id
+        if flow.limited:
+            self.store.flows.hold(new.urn, request_id, now, flow)
             return request_id
         try:
             self.publisher.invocation(start.entry, request_id, message)
@@ -217,10 +222,16 @@ class Admission:
             raise
         return True
 
-    def republish(self, record: InvocationRecord) -> None:
+    def republish(self, record: InvocationRecord, *, taken: bool = False) -> None:
         """Publish again an invocation whose message is gone: still WAIT, or RUNNING with a
-        runner that stopped before it recorded an outcome."""
+        runner that stopped before it recorded an outcome. One of a flow-controlled function
+        is held back instead, unless it holds a slot (``taken`` by the dispatcher)."""
         entry = self.functions.lookup(self.functions.resolve(record.urn))
+        flow = self.functions.flow_of(entry)
+        flows = self.store.flows
+        if flow.limited and not taken and not flows.holds_slot(record.urn, record.request_id):
+            flows.hold(record.urn, record.request_id, time.time(), flow)
+            return
         payload = record.payload() if self.settings.show_payloads else None
         message = InvocationMessage.of(record, payload)
         # A waiting one takes the next retry index, so the claim does not take it for a stale
@@ -263,9 +274,11 @@ class Admission:
         target_chain = hop(chain, source)
         try:
             target = self.functions.resolve(param.func_urn)
+            entry = self.functions.lookup(target)
+            if self.functions.flow_of(entry).limited:
+                return None  # held back by its flow config, through the usual way
             for policy in self.policies:
                 policy.admit(Call(target=target.function, chain=target_chain))
-            entry = self.functions.lookup(target)
             self.store.headroom.admit()
         except ExecutorError:
             return None

@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from celery import Celery
+from pydantic import ValidationError
 
 from executor.core.config import AsyncConfig
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.context import Handler
 from executor.core.errors import InvalidParameter
+from executor.core.flow import FlowConfig
 from executor.core.registry import FunctionSpec, Registry
 from executor.core.retry import RetryPolicy, exception_types
 from executor.core.settings import Settings, get_settings
@@ -19,11 +21,13 @@ from executor.runtime import hooks, logs
 from executor.runtime.celery_app import check_adoptable, make_celery, task_options
 from executor.runtime.client import Client
 from executor.runtime.delivery import DeliveryTask, register_delivery
+from executor.runtime.dispatcher import Dispatcher
 from executor.runtime.engine import Engine
 from executor.runtime.intake import Consumer, InvocationRequest
 from executor.runtime.orphans import Orphans
 from executor.runtime.reconciler import Reconciler
 from executor.runtime.task import InvocationTask, make_runner
+from executor.state.configs import invalid
 
 log = logging.getLogger("executor.app")
 
@@ -62,6 +66,7 @@ class FunctionApp:
             Orphans(celery, settings, engine.store, engine.admission),
             self.publish_catalogue,
         )
+        self.dispatcher = Dispatcher(settings, engine.store, engine.functions, engine.admission)
         # The task classes of this app: they know how to end an invocation the worker refuses
         # and whether payloads are shown.
         shown = {"show_payloads": settings.show_payloads}
@@ -84,13 +89,19 @@ class FunctionApp:
         config: AsyncConfig | Mapping[str, Any] | None = None,
         retry_on: Iterable[type[BaseException]] | None = None,
         no_retry_on: Iterable[type[BaseException]] | None = None,
+        max_instances: int | None = None,
+        rate_per_second: float | None = None,
+        recursive_loop: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register ``handler(event, context)`` as a function.
 
         ``config`` is the default async configuration, used while none is stored.
         ``retry_on`` / ``no_retry_on`` choose which exceptions spend retries; any other
         exception ends the invocation at once as FAIL with condition ``NotRetryable``.
+        ``max_instances``, ``rate_per_second`` and ``recursive_loop`` are the default flow
+        config (see ``executor.core.flow``), used while none is stored.
         """
+        flow = default_flow(max_instances, rate_per_second, recursive_loop)
         policy = RetryPolicy(
             retry_on=exception_types(retry_on, "retry_on"),
             no_retry_on=exception_types(no_retry_on, "no_retry_on"),
@@ -117,6 +128,7 @@ class FunctionApp:
                 agency=agency,
                 default_config=default,
                 retry_policy=policy,
+                flow=flow,
             )
             self.registry.add(spec)
             self.celery.task(
@@ -154,6 +166,7 @@ class FunctionApp:
         self.engine.publisher.routes.available()  # logs which way messages go, and why
         self.publish_catalogue()
         self.reconciler.start()
+        self.dispatcher.start()
         log.info(
             "worker ready with %d functions: %s",
             len(self.registry),
@@ -162,3 +175,22 @@ class FunctionApp:
 
     def on_worker_shutdown(self) -> None:
         self.reconciler.stop()
+        self.dispatcher.stop()
+
+
+def default_flow(
+    max_instances: int | None, rate_per_second: float | None, recursive_loop: str | None
+) -> FlowConfig | None:
+    """The decorator's flow config from the fields given; None when none is."""
+    given = {
+        "max_instances": max_instances,
+        "rate_per_second": rate_per_second,
+        "recursive_loop": recursive_loop,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    if not given:
+        return None
+    try:
+        return FlowConfig.model_validate(given)
+    except ValidationError as exc:
+        raise invalid(exc, "flow config") from None

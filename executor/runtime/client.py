@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import EllipsisType
 from typing import Any
 
 from celery import Celery
@@ -13,6 +14,7 @@ from executor.core.agency import Agencies
 from executor.core.catalogue import CatalogueEntry
 from executor.core.config import AsyncConfig, StoredAsyncConfig
 from executor.core.errors import InvalidParameter, InvocationNotFound
+from executor.core.flow import FlowConfig, StoredFlowConfig
 from executor.core.invocation import Cancellation, Invocation, InvocationPage, Status
 from executor.core.registry import Registry
 from executor.core.series import MINUTE, AgePoint, OutcomePoint
@@ -116,6 +118,52 @@ class Client:
         self, function: str, marker: str | None = None, limit: int = 10
     ) -> ConfigPage:
         return self.configs.list(self.resolve(function), marker, limit)
+
+    # -- flow control ---------------------------------------------------------------------------
+
+    def put_flow_config(
+        self,
+        function: str,
+        *,
+        max_instances: int | None = None,
+        rate_per_second: float | EllipsisType | None = ...,
+        recursive_loop: str | None = None,
+    ) -> StoredFlowConfig:
+        """Change a function's flow config; the fields not given keep their values.
+
+        ``max_instances``: -1 unlimited, 0 paused, N at most N running across the fleet;
+        ``rate_per_second`` (0.1-10000) bounds starts per second fleet-wide, None removes the
+        limit; ``recursive_loop`` is ``Terminate`` or ``Allow``. A bad value, an alias or an
+        unknown function is refused and nothing changes.
+        """
+        changes: dict[str, object] = {}
+        if max_instances is not None:
+            changes["max_instances"] = max_instances
+        if rate_per_second is not ...:
+            changes["rate_per_second"] = rate_per_second
+        if recursive_loop is not None:
+            changes["recursive_loop"] = recursive_loop
+        return self._change_flow(function, changes)
+
+    def get_flow_config(self, function: str) -> StoredFlowConfig:
+        urn = self.resolve(function).require_version()
+        return self.store.flows.get(urn, self.lookup(urn).flow)
+
+    def pause(self, function: str) -> StoredFlowConfig:
+        """Hold every invocation of the function back (max instances 0) until ``resume``;
+        they are accepted and wait, and their maximum age still counts."""
+        return self._change_flow(function, FlowConfig.pause)
+
+    def resume(self, function: str) -> StoredFlowConfig:
+        """Give a paused function back the max instances it had."""
+        return self._change_flow(function, FlowConfig.resume)
+
+    def _change_flow(
+        self, function: str, changes: dict[str, object] | Callable[[FlowConfig], FlowConfig]
+    ) -> StoredFlowConfig:
+        urn = self.resolve(function).require_version()
+        default = self.lookup(urn).flow  # an unknown function is refused here
+        return self.store.flows.put(urn, changes, default)
 
     # -- status and cancel ----------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ class Engine:
         store = store if store is not None else Store(settings)
         agencies = agencies or load_agencies(settings.agency_file)
         configs = Configs(store.redis, store.leases, settings.config_cache_ttl)
-        functions = Functions(settings, registry, store.catalogue, configs)
+        functions = Functions(settings, registry, store.catalogue, configs, store.flows)
         publisher = Publisher(celery, settings)
         admission = Admission(
             settings, store, functions, publisher, [ChainLimit(settings.max_chain_depth)]

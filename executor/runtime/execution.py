@@ -33,6 +33,8 @@ from executor.state.transitions import Claim
 log = logging.getLogger("executor.task")
 
 _BUDGET = RetryBudget()
+# Claims after which the invocation has ended or is gone: its slot, if any, is free.
+_ENDED_CLAIMS = frozenset({ClaimState.DONE, ClaimState.MISSING, ClaimState.CRASHED})
 
 
 class Execution:
@@ -56,6 +58,9 @@ class Execution:
         self.urn = message.urn or str(spec.urn)
         self.payload: Any = message.payload
         self.config = spec.default_config or DEFAULT_CONFIG
+        self.flows = lifecycle.store.flows
+        # The flow config limits this function and this message's invocation holds a slot.
+        self.slot = False
 
     def run(self) -> Report:
         try:
@@ -63,6 +68,8 @@ class Execution:
                 if self.lifecycle.expire(self.request_id, note="aged out before it started"):
                     return Report(End.DISCARD, expired=True)
                 return self.ended_elsewhere()
+            if not self.admitted():
+                return SKIP
             claim = self.lifecycle.claim(self.request_id, self.urn, self.retry)
         except STORE_DOWN as exc:
             log.warning(
@@ -71,11 +78,40 @@ class Execution:
             time.sleep(1)
             return Report(End.REQUEUE, error=exc)
         if claim.state is not ClaimState.RUN:
-            return self.not_run(claim)
+            report = self.not_run(claim)
+            if claim.state in _ENDED_CLAIMS:
+                self.release()
+            return report
         if self.message.in_record:
             self.payload = json.loads(claim.payload_json)
         with self.lifecycle.runner.running(self.request_id):
-            return self.execute(claim.attempts)
+            report = self.execute(claim.attempts)
+        if report.end is End.RETRY and self.slot:
+            # Its wait is spent in the held set, where the dispatcher takes it again.
+            self.flows.requeue(self.urn, self.request_id, time.time() + report.countdown)
+            return SKIP
+        self.release()
+        return report
+
+    def admitted(self) -> bool:
+        """Whether the flow config lets this message run now: a function it limits runs only
+        an invocation that holds a slot; any other is held back, and its message is done."""
+        flow = self.lifecycle.functions.flow_of(self.spec.local_entry)
+        if not flow.limited:
+            return True
+        if self.flows.holds_slot(self.urn, self.request_id):
+            self.slot = True
+            return True
+        if self.flows.hold(self.urn, self.request_id, time.time(), flow):
+            log.info("%s is held back by the flow config of %s", self.request_id, self.urn)
+        return False
+
+    def release(self) -> None:
+        if self.slot:
+            try:
+                self.flows.release(self.urn, self.request_id)
+            except STORE_DOWN as exc:  # its lease runs out, and the dispatcher frees it
+                log.warning("slot of %s not released (%s)", self.request_id, exc)
 
     def not_run(self, claim: Claim) -> Report:
         """A message the claim did not let run: ended already, a duplicate, or lost too often."""
