@@ -26,6 +26,7 @@ from executor.api.deps import (
 )
 from executor.api.document import DESCRIPTION, ERRORS, openapi, request_body
 from executor.api.failures import answer_failures
+from executor.api.flow_routes import flow_router
 from executor.api.gate import Gate
 from executor.api.wire import (
     AsyncConfigBody,
@@ -69,6 +70,7 @@ def create_api(
     api.add_middleware(Gate, authenticator=authenticator, limit=settings.payload_limit)
     answer_failures(api)
     api.include_router(router)
+    api.include_router(flow_router, prefix=PREFIX)
     api.include_router(health_router)
     mount_console(api, settings, authenticator)
     api.openapi = openapi(api)  # type: ignore[method-assign]

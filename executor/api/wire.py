@@ -12,8 +12,13 @@ from executor.core.constants import (
     CONDITION_EVENT_AGE_EXCEEDED,
     CONDITION_RETRIES_EXHAUSTED,
     MAX_DELAY,
+    MAX_INSTANCES,
+    MAX_RATE,
+    MIN_RATE,
+    UNLIMITED_INSTANCES,
 )
 from executor.core.errors import InvalidParameter
+from executor.core.flow import RecursiveLoop
 from executor.core.invocation import Invocation, InvocationPage, check_delay, check_request_id
 from executor.core.payload import read_json
 
@@ -51,6 +56,39 @@ class AsyncConfigBody(AsyncConfig):
 
     def policy(self) -> AsyncConfig:
         return AsyncConfig.model_validate(self.model_dump(include=set(AsyncConfig.model_fields)))
+
+
+class MaxInstanceBody(BaseModel):
+    """The body of FunctionGraph's ``config-max-instance``: -1 unlimited, 0 paused, N at most N
+    running at once."""
+
+    model_config = _FROZEN
+
+    max_instance_num: int = Field(ge=UNLIMITED_INSTANCES, le=MAX_INSTANCES, strict=True)
+
+
+class FlowConfigBody(BaseModel):
+    """The body of a flow config change: only the fields it names change; a null
+    ``rate_per_second`` removes the rate limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    # The defaults are never used (only the fields sent count); a null max_instances or
+    # recursive_loop is refused by the types, as it would change nothing.
+    max_instances: int = Field(
+        default=UNLIMITED_INSTANCES, ge=UNLIMITED_INSTANCES, le=MAX_INSTANCES, strict=True
+    )
+    rate_per_second: float | None = Field(default=None, ge=MIN_RATE, le=MAX_RATE, strict=True)
+    recursive_loop: RecursiveLoop = "Terminate"
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the body names, as ``Client.put_flow_config`` arguments."""
+        if not self.model_fields_set:
+            raise InvalidParameter(
+                "the body changes nothing: give at least one of max_instances, "
+                "rate_per_second (null removes it) and recursive_loop"
+            )
+        return self.model_dump(include=self.model_fields_set)
 
 
 class InvokeAccepted(BaseModel):

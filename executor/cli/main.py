@@ -1,4 +1,4 @@
-"""The ``executor`` command: workers, invocations, async configs."""
+"""The ``executor`` command: workers, invocations, async configs, flow control."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from executor.cli.common import (
 )
 from executor.cli.dlq import dlq_cli
 from executor.cli.fleet import register_fleet_commands
+from executor.cli.flow import flow_cli
 from executor.cli.redrive import register_redrive
 from executor.cli.watch import watch
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
@@ -275,6 +276,7 @@ cli.command("bench")(bench)
 register_fleet_commands(cli)
 register_redrive(invocations_cli)
 cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(flow_cli, name="flow")
 
 
 def main() -> None:

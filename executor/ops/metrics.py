@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.invocation import Status
+from executor.ops.flow_metrics import flow_metrics
 from executor.runtime.app import FunctionApp
 from executor.runtime.orphans import REPUBLISHED
 from executor.state.connection import STORE_ERRORS
@@ -63,6 +64,7 @@ class FleetCollector(Collector):
             oldest = {urn: self._oldest_waiting(urn) for urn in functions}
             in_flight = self._in_flight(functions)
             delayed = self.store.due.count()
+            flows = flow_metrics(self.store, stats, functions)
         except STORE_ERRORS as exc:
             log.warning("metrics not collected: the state store did not answer (%s)", exc)
             up.add_metric([], 0)
@@ -71,6 +73,7 @@ class FleetCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from self._counters(stats, functions)
+        yield from flows
         yield from self._broker(queues)
         waiting = GaugeMetricFamily(
             "executor_oldest_waiting_seconds",
