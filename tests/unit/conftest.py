@@ -102,7 +102,7 @@ def configs(store: Store, settings: Settings) -> Configs:
 
 @pytest.fixture
 def functions(settings: Settings, registry: Registry, store: Store, configs: Configs) -> Functions:
-    return Functions(settings, registry, store.catalogue, configs)
+    return Functions(settings, registry, store.catalogue, configs, store.flows)
 
 
 @pytest.fixture
