@@ -66,3 +66,9 @@ def again(event: Any, context: Context) -> Any:
 @app.function("barrier")
 def barrier(event: Any, context: Context) -> Any:
     return event
+
+
+@app.function("urgent")
+def urgent(event: Any, context: Context) -> Any:
+    """A function whose few invocations arrive behind another's backlog."""
+    return _run("urgent", event, context)

@@ -5,9 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from executor.core.config import AsyncConfig
-from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.core.constants import INVOCATION_QUEUE, INVOKE_TASK_PREFIX
 from executor.core.flow import FlowConfig
 from executor.core.urn import FunctionURN
+
+
+def function_queue(urn: FunctionURN) -> str:
+    """The queue of a function of its own (``EXECUTOR_FAIR_QUEUES``): one for all its versions,
+    named by project, so an operator can see whose backlog it is."""
+    return f"{INVOCATION_QUEUE}.{urn.project}.{urn.package}.{urn.name}"
 
 
 def task_name(urn: FunctionURN) -> str:

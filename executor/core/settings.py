@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     retry_backoff_base: float = Field(default=1.0, gt=0)
     retry_backoff_max: float = Field(default=300.0, gt=0)
     max_chain_depth: int = Field(default=16, ge=1)
+    fair_queues: bool = Field(
+        default=False,
+        description="a queue per function, consumed round-robin, instead of one shared queue",
+    )
     payload_limit: int = Field(default=PAYLOAD_LIMIT, ge=1)
     payload_max_depth: int = Field(
         default=PAYLOAD_MAX_DEPTH, ge=1, le=200, description="levels of objects and arrays"

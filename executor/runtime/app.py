@@ -9,6 +9,7 @@ from typing import Any
 from celery import Celery
 from pydantic import ValidationError
 
+from executor.core.catalogue import function_queue
 from executor.core.config import AsyncConfig
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.context import Handler
@@ -17,6 +18,7 @@ from executor.core.flow import FlowConfig
 from executor.core.registry import FunctionSpec, Registry
 from executor.core.retry import RetryPolicy, exception_types
 from executor.core.settings import Settings, get_settings
+from executor.core.urn import FunctionURN
 from executor.runtime import hooks, logs
 from executor.runtime.celery_app import check_adoptable, make_celery, task_options
 from executor.runtime.client import Client
@@ -124,7 +126,7 @@ class FunctionApp:
             spec = FunctionSpec(
                 urn=urn,
                 handler=handler,
-                queue=queue or INVOCATION_QUEUE,
+                queue=queue or self._default_queue(urn),
                 agency=agency,
                 default_config=default,
                 retry_policy=policy,
@@ -141,6 +143,11 @@ class FunctionApp:
             return handler
 
         return decorate
+
+    def _default_queue(self, urn: FunctionURN) -> str:
+        # Kombu's Redis transport rotates the queues it waits on after each message, so with a
+        # queue per function one function's backlog takes every other message at most.
+        return function_queue(urn) if self.settings.fair_queues else INVOCATION_QUEUE
 
     def invoke_async(
         self,
