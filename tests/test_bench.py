@@ -40,7 +40,7 @@ def test_bench_writes_every_scenario_and_ratio(tmp_path: Path) -> None:
     result = run_executor("bench", "--n", "20", *short_run(report), env={}, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(report.read_text())
-    assert set(data["runs"]) == {"a", "b", "c", "d", "e"}
+    assert set(data["runs"]) == {"a", "b", "c", "d", "e", "f"}
     for run in data["runs"].values():
         assert set(run) == RUN_KEYS
         assert run["n"] == 20
@@ -49,7 +49,12 @@ def test_bench_writes_every_scenario_and_ratio(tmp_path: Path) -> None:
         assert 0 < run["p50_ms"] <= run["p95_ms"] <= run["p99_ms"]
         assert run["peak_rss_mib"] > 0
     ratios = data["ratios"]
-    for name in ("invoke_vs_celery", "destination_vs_link", "enqueue_vs_apply_async"):
+    for name in (
+        "invoke_vs_celery",
+        "destination_vs_link",
+        "enqueue_vs_apply_async",
+        "capped_vs_invoke",
+    ):
         assert ratios[name] > 0
     waiting = data["waiting_bytes"]
     assert set(waiting) == {"a", "b"}

@@ -10,7 +10,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from executor.api.wire import AsyncConfigBody, CancelRequest, ErrorBody
+from executor.api.wire import (
+    AsyncConfigBody,
+    CancelRequest,
+    ErrorBody,
+    FlowConfigBody,
+    MaxInstanceBody,
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
@@ -60,7 +66,7 @@ def openapi(api: FastAPI) -> Callable[[], dict[str, Any]]:
             )
             components = document.setdefault("components", {})
             schemas = components.setdefault("schemas", {})
-            for model in (AsyncConfigBody, CancelRequest):
+            for model in (AsyncConfigBody, CancelRequest, FlowConfigBody, MaxInstanceBody):
                 schema = model.model_json_schema(ref_template=REF)
                 for name, definition in schema.pop("$defs", {}).items():
                     schemas.setdefault(name, definition)

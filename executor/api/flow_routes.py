@@ -7,13 +7,12 @@ so a refused request leaves the stored flow config as it was.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from executor.api.deps import ClientDep, Function, body_of
-from executor.api.document import ERRORS
+from executor.api.document import ERRORS, request_body
 from executor.api.wire import FlowConfigBody, MaxInstanceBody
 from executor.core.flow import MaxInstanceConfig, StoredFlowConfig
 from executor.runtime.client import Client
@@ -21,13 +20,6 @@ from executor.runtime.client import Client
 # ``create_api`` includes it under the async routes' prefix, which lives in app.py: importing
 # it from there would be a cycle.
 flow_router = APIRouter(responses=ERRORS, tags=["flow"])
-
-
-def inline_body(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI request body of a body read by hand, its schema inline: the document adds
-    component schemas only for the async bodies."""
-    schema = model.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def max_instance_answer(client: Client, stored: StoredFlowConfig) -> MaxInstanceConfig:
@@ -46,7 +38,7 @@ def max_instance_answer(client: Client, stored: StoredFlowConfig) -> MaxInstance
 @flow_router.put(
     "/config-max-instance",
     response_model=MaxInstanceConfig,
-    openapi_extra=inline_body(MaxInstanceBody),
+    openapi_extra=request_body(MaxInstanceBody),
 )
 def put_max_instance(
     client: ClientDep,
@@ -64,7 +56,7 @@ def get_max_instance(client: ClientDep, urn: Function) -> MaxInstanceConfig:
 
 
 @flow_router.put(
-    "/flow-config", response_model=StoredFlowConfig, openapi_extra=inline_body(FlowConfigBody)
+    "/flow-config", response_model=StoredFlowConfig, openapi_extra=request_body(FlowConfigBody)
 )
 def put_flow_config(
     client: ClientDep,

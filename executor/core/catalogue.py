@@ -16,6 +16,12 @@ def function_queue(urn: FunctionURN) -> str:
     return f"{INVOCATION_QUEUE}.{urn.project}.{urn.package}.{urn.name}"
 
 
+def queue_project(queue: str) -> str:
+    """The project a function's own queue belongs to; any other queue is a group of its own."""
+    prefix = f"{INVOCATION_QUEUE}."
+    return queue[len(prefix) :].partition(".")[0] if queue.startswith(prefix) else queue
+
+
 def task_name(urn: FunctionURN) -> str:
     """The Celery task name of a function, readable in Flower."""
     return f"{INVOKE_TASK_PREFIX}{urn.package}:{urn.name}:{urn.qualifier}"

@@ -36,7 +36,7 @@ from executor.runtime.publisher import Publisher
 from executor.state.functions import Functions
 from executor.state.store import Store
 from executor.state.transitions import Accepted
-from executor.state.writes import Hop, NewInvocation
+from executor.state.writes import Hop, NewInvocation, Queued
 
 log = logging.getLogger("executor.client")
 
@@ -232,13 +232,28 @@ class Admission:
         if flow.limited and not taken and not flows.holds_slot(record.urn, record.request_id):
             flows.hold(record.urn, record.request_id, time.time(), flow)
             return
-        payload = record.payload() if self.settings.show_payloads else None
-        message = InvocationMessage.of(record, payload)
-        # A waiting one takes the next retry index, so the claim does not take it for a stale
-        # duplicate; a running one keeps its index, so the claim counts a lost run (bounded).
-        running = record.status is Status.RUNNING
-        retries = record.retry_index if running else record.retry_index + 1
-        self.publisher.invocation(entry, record.request_id, message, retries=max(retries, 0))
+        self.publish_again([record])
+
+    def publish_again(self, records: Sequence[InvocationRecord]) -> None:
+        """Queue a message again for each record: written in one round trip when the broker is
+        the state store's Redis, else published one by one."""
+        fused: list[Queued] = []
+        for record in records:
+            entry = self.functions.lookup(self.functions.resolve(record.urn))
+            payload = record.payload() if self.settings.show_payloads else None
+            message = InvocationMessage.of(record, payload)
+            # A waiting one takes the next retry index, so the claim does not take it for a
+            # stale duplicate; a running one keeps its index, so the claim counts a lost run
+            # (bounded).
+            running = record.status is Status.RUNNING
+            retries = max(record.retry_index if running else record.retry_index + 1, 0)
+            queued = self.publisher.fused(entry, record.request_id, message, retries=retries)
+            if queued is None:
+                self.publisher.invocation(entry, record.request_id, message, retries=retries)
+            else:
+                fused.append(queued)
+        if fused:
+            self.store.flows.queue(fused)
 
     def defer(
         self,

@@ -60,6 +60,10 @@ def make_celery(settings: Settings, main: str = "executor") -> Celery:
     return app
 
 
+# The order a Redis worker waits on its queues in: projects in turn, then their functions.
+PROJECT_CYCLE = "executor.runtime.fairness:ProjectCycle"
+
+
 def _transport_options(settings: Settings, broker: BrokerUrl) -> dict[str, Any]:
     options: dict[str, Any] = {
         "visibility_timeout": settings.visibility_timeout,
@@ -67,6 +71,8 @@ def _transport_options(settings: Settings, broker: BrokerUrl) -> dict[str, Any]:
         # come back soon after the visibility timeout (Redis only; other brokers ignore it).
         "unacked_restore_throttle": 1,
     }
+    if settings.fair_queues:
+        options["queue_order_strategy"] = PROJECT_CYCLE
     if broker.is_sentinel:
         # kombu's Sentinel transport asks the sentinels for this master, again after a failover.
         options["master_name"] = settings.redis_sentinel_master

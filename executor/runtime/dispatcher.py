@@ -72,8 +72,10 @@ class Dispatcher:
         """Free, hold again or extend every slot of ``urn`` whose lease ended."""
         flows, lease = self.store.flows, self.settings.runner_lease
         extended: dict[str, float] = {}
-        for rid in flows.expired(urn, now):
-            record = self.store.records.record(rid)
+        expired = flows.expired(urn, now)
+        found = self.store.records.records(expired) if expired else {}
+        for rid in expired:
+            record = found.get(rid)
             if record is None or record.status.terminal:
                 flows.release(urn, rid)
             elif record.status is Status.RUNNING and (
@@ -91,17 +93,22 @@ class Dispatcher:
     def dispatch(self, urn: str, flow: FlowConfig, now: float) -> int:
         """Queue the messages of the held invocations of ``urn`` that may start now."""
         flows = self.store.flows
-        started = 0
-        for rid in flows.take(urn, flow, now, self.settings.runner_lease, _BATCH):
-            record = self.store.records.record(rid)
+        taken = flows.take(urn, flow, now, self.settings.runner_lease, _BATCH)
+        if not taken:
+            return 0
+        found = self.store.records.records(taken)
+        ready = []
+        for rid in taken:
+            record = found.get(rid)
             if record is None or record.status.terminal:
                 flows.release(urn, rid)
-                continue
-            try:
-                self.admission.republish(record, taken=True)
-            except Exception as exc:
-                log.warning("%s was let through but not queued (%s); it waits again", rid, exc)
-                flows.requeue(urn, rid, now)
-                continue
-            started += 1
-        return started
+            else:
+                ready.append(record)
+        try:
+            self.admission.publish_again(ready)
+        except Exception as exc:
+            log.warning("%d let through but not queued (%s); they wait again", len(ready), exc)
+            for record in ready:
+                flows.requeue(urn, record.request_id, now)
+            return 0
+        return len(ready)

@@ -62,6 +62,7 @@ class Publisher:
         request_id: str,
         message: InvocationMessage,
         origin: Origin | None = None,
+        retries: int = 0,
     ) -> Queued | None:
         """The message of an invocation for a state-store script to write with its record;
         None when it must go through ``invocation`` (the reason is logged once)."""
@@ -78,6 +79,7 @@ class Publisher:
             argsrepr="()",
             kwargsrepr=self._kwargsrepr(message),
             expires=message.deadline,
+            retries=retries,
             origin=origin,
         )
         return Queued(route.queue, text, route.channel, event)

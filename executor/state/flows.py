@@ -11,7 +11,7 @@ slot is released when the attempt ends, or found by ``expired`` once its lease e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import redis
@@ -23,6 +23,7 @@ from executor.state import scripts
 from executor.state.configs import invalid, timestamp
 from executor.state.connection import reachable
 from executor.state.keys import FLOWS, flow_keys
+from executor.state.writes import Queued
 
 THROTTLE_REASONS = ("max_instances", "rate", "paused")
 
@@ -77,7 +78,10 @@ class Flows:
             except ValidationError as exc:
                 raise invalid(exc, "flow config") from None
         stored = StoredFlowConfig(func_urn=key, flow=flow, last_modified=timestamp())
+        rate = "" if flow.rate_per_second is None else repr(flow.rate_per_second)
         with reachable():
+            # The limits the scripts read first, then the config every process reads.
+            self.redis.hset(flow_keys(key)[2], mapping={"max": flow.max_instances, "rate": rate})
             self.redis.hset(FLOWS, key, stored.model_dump_json())
         self._cache.pop(key, None)
         return stored
@@ -113,6 +117,17 @@ class Flows:
         args: list[str | int] = [repr(now), flow.max_instances, rate, repr(now + lease), count]
         with reachable():
             return cast("list[str]", self._take(keys=list(flow_keys(urn)), args=args))
+
+    def queue(self, messages: Sequence[Queued]) -> None:
+        """Write the broker messages of invocations let through, when the broker is this
+        Redis: one round trip for a pass's worth, as ACCEPT writes one beside its record."""
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            for queued in messages:
+                pipe.lpush(queued.queue, queued.message)
+                if queued.event:
+                    pipe.publish(queued.channel, queued.event)
+            pipe.execute()
 
     def holds_slot(self, urn: str, request_id: str) -> bool:
         with reachable():

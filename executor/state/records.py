@@ -160,6 +160,19 @@ class Records:
             fields = cast("dict[str, str]", self.redis.hgetall(record_key(request_id)))
         return record_of(request_id, fields) if fields else None
 
+    def records(self, request_ids: Sequence[str]) -> dict[str, InvocationRecord]:
+        """The records of ``request_ids`` that exist, read in one round trip."""
+        with reachable():
+            pipe = self.redis.pipeline(transaction=False)
+            for rid in request_ids:
+                pipe.hgetall(record_key(rid))
+            replies = cast("list[dict[str, str]]", pipe.execute())
+        return {
+            rid: record_of(rid, fields)
+            for rid, fields in zip(request_ids, replies, strict=True)
+            if fields
+        }
+
     def status(self, request_id: str) -> Status | None:
         """The current status of an invocation, None when it has no record."""
         with reachable():

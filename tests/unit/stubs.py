@@ -39,7 +39,9 @@ class RecordingPublisher:
             raise self.fail
         self.invocations.append(Published(entry, request_id, message, retries))
 
-    def fused(self, entry: CatalogueEntry, request_id: str, message: InvocationMessage) -> None:
+    def fused(
+        self, entry: CatalogueEntry, request_id: str, message: InvocationMessage, retries: int = 0
+    ) -> None:
         """Never fused: these tests see every message go through ``invocation``."""
         return None
 

@@ -207,6 +207,14 @@ def test_an_alias_or_unknown_function_is_refused_as_the_async_config_routes_refu
 def test_the_openapi_document_describes_the_flow_bodies(web: TestClient) -> None:
     document = web.get("/openapi.json").json()
     route = document["paths"]["/v2/{project_id}/fgs/functions/{function_urn}/flow-config"]
-    schema = route["put"]["requestBody"]["content"]["application/json"]["schema"]
+    ref = route["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     assert set(schema["properties"]) == {"max_instances", "rate_per_second", "recursive_loop"}
     assert schema["additionalProperties"] is False
+    max_route = document["paths"][
+        "/v2/{project_id}/fgs/functions/{function_urn}/config-max-instance"
+    ]
+    ref = max_route["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert document["components"]["schemas"][ref.rsplit("/", 1)[-1]]["required"] == [
+        "max_instance_num"
+    ]

@@ -240,3 +240,11 @@ def test_allow_lets_a_chain_reenter_its_function() -> None:
     with pytest.raises(Exception, match="re-enters"):
         guard.admit(Call(target="f", chain=("f",)))
     guard.admit(Call(target="f", chain=("f", "g", "f"), recursion=True))
+
+
+def test_a_stored_pause_wins_over_a_stale_copy_of_the_config(store: Store) -> None:
+    stale = limit(store, rate_per_second=5)
+    store.flows.put(HELLO_URN, FlowConfig.pause, None)
+    store.flows.hold(HELLO, "r0", time.time(), stale)
+    assert store.flows.take(HELLO, stale, time.time(), 30, 10) == []
+    assert store.flows.throttled(HELLO)["paused"] == 1

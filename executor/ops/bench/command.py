@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-SCENARIO_KEYS = ("a", "b", "c", "d", "e")
+SCENARIO_KEYS = ("a", "b", "c", "d", "e", "f")
 
 
 def bench(
@@ -21,9 +21,9 @@ def bench(
     prefetch: Annotated[
         int | None, typer.Option(min=1, help="prefetch multiplier; default: Celery's")
     ] = None,
-    only: Annotated[str, typer.Option(help="comma-separated scenarios among a,b,c,d,e")] = ",".join(
-        SCENARIO_KEYS
-    ),
+    only: Annotated[
+        str, typer.Option(help="comma-separated scenarios among a,b,c,d,e,f")
+    ] = ",".join(SCENARIO_KEYS),
     warmup: Annotated[int, typer.Option(min=1, help="unmeasured messages first")] = 50,
     rounds: Annotated[
         int, typer.Option(min=1, help="scenarios take turns this many times; medians reported")

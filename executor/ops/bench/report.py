@@ -55,6 +55,8 @@ class Ratios(BaseModel):
     cpu_invoke_vs_celery: float | None
     cpu_destination_vs_link: float | None
     bytes_per_waiting_vs_celery: float | None = None
+    # What flow control costs: a function with a max_instances set, over one without.
+    capped_vs_invoke: float | None = None
 
 
 class Setup(BaseModel):
@@ -103,6 +105,7 @@ _PER_ROUND = (
     "memory_vs_celery",
     "cpu_invoke_vs_celery",
     "cpu_destination_vs_link",
+    "capped_vs_invoke",
 )
 
 
@@ -163,6 +166,7 @@ def ratios(runs: dict[str, Run]) -> Ratios:
         memory_vs_celery=over("b", "a", "peak_rss_mib"),
         cpu_invoke_vs_celery=cheaper("b", "a"),
         cpu_destination_vs_link=cheaper("d", "c"),
+        capped_vs_invoke=over("f", "b", "throughput_per_s"),
     )
 
 
@@ -231,6 +235,9 @@ def table(report: Report) -> str:
         value = getattr(report.ratios, name)
         if value is not None:
             lines.append(f"{label:<27} {value:6.3f}   (CPU per message, inverted)")
+    if report.ratios.capped_vs_invoke is not None:
+        value = report.ratios.capped_vs_invoke
+        lines.append(f"{'throughput (f)/(b)':<27} {value:6.3f}   (the cost of flow control)")
     for key, size in report.waiting_bytes.items():
         lines.append(
             f"Redis bytes waiting ({key})     {size:,.0f}   per message, no worker running"

@@ -1,4 +1,4 @@
-"""The five scenarios, each a way to send one message whose flow ends in a recorded completion."""
+"""The six scenarios, each a way to send one message whose flow ends in a recorded completion."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from executor.ops.bench.workload import NOOP, SOURCE, STASH, Workload
+from executor.ops.bench.workload import CAP, CAPPED, NOOP, SOURCE, STASH, Workload
 
 Send = Callable[[Workload, Any], str]
 
@@ -39,6 +39,10 @@ def _invoke_to_obs(w: Workload, payload: Any) -> str:
     return w.app.invoke_async(STASH, payload)
 
 
+def _invoke_capped(w: Workload, payload: Any) -> str:
+    return w.app.invoke_async(CAPPED, payload)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.key: s
     for s in (
@@ -47,5 +51,6 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("c", "Celery task + link", _plain_with_link),
         Scenario("d", "invoke_async -> FunctionGraph", _invoke_to_function),
         Scenario("e", "invoke_async -> OBS", _invoke_to_obs, needs_s3=True),
+        Scenario("f", f"invoke_async, max_instances {CAP}", _invoke_capped),
     )
 }

@@ -27,6 +27,10 @@ NOOP: Final = "bench-noop"
 SOURCE: Final = "bench-source"
 TARGET: Final = "bench-target"
 STASH: Final = "bench-stash"
+# A function under flow control whose cap is far above the worker's concurrency: what the
+# scenario measures is the cost of the way through the held set and a slot, not the cap.
+CAPPED: Final = "bench-capped"
+CAP: Final = 1000
 PLAIN_TASK: Final = "bench.plain"
 CALLBACK_TASK: Final = "bench.callback"
 
@@ -69,6 +73,10 @@ def build(settings: Settings) -> Workload:
     def sink(event: Any, context: Context) -> None:
         return None
 
+    @app.function(CAPPED, max_instances=CAP)
+    def capped(event: Any, context: Context) -> None:
+        return None
+
     @app.function(
         STASH,
         agency=OBS_AGENCY,
@@ -91,7 +99,11 @@ def build(settings: Settings) -> Workload:
 
     _Recorder.settings = settings
     _Recorder.final = frozenset(
-        {PLAIN_TASK, CALLBACK_TASK, *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET))}
+        {
+            PLAIN_TASK,
+            CALLBACK_TASK,
+            *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET, CAPPED)),
+        }
     )
     return Workload(app=app, plain=plain, callback=callback)
 

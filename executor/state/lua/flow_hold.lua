@@ -8,15 +8,17 @@
 -- Answers 1 if it was held by this call, 0 if it was held or in a slot already.
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
 if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then return 0 end
-local max = tonumber(ARGV[3])
+-- The stored limits in the flow state win over the caller's copy, as in FLOW_TAKE.
+local s = redis.call('HMGET', KEYS[3], 'tokens', 'ts', 'max', 'rate')
+local max = tonumber(s[3] or ARGV[3])
+local limit = s[4] or ARGV[4]
 local reason = nil
 if max == 0 then
   reason = 'paused'
 elseif max > 0 and redis.call('ZCARD', KEYS[2]) >= max then
   reason = 'max_instances'
-elseif ARGV[4] ~= '' then
-  local rate = tonumber(ARGV[4])
-  local s = redis.call('HMGET', KEYS[3], 'tokens', 'ts')
+elseif limit ~= '' then
+  local rate = tonumber(limit)
   local burst = math.max(1, rate)
   local tokens = burst
   if s[1] then

@@ -1,0 +1,59 @@
+"""The queue order of fair dispatch: projects take turns, then their functions."""
+
+from __future__ import annotations
+
+import itertools
+
+from executor.core.catalogue import function_queue, queue_project
+from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.settings import Settings
+from executor.core.urn import parse_urn
+from executor.runtime.celery_app import PROJECT_CYCLE, make_celery
+from executor.runtime.fairness import ProjectCycle
+
+
+def q(project: str, name: str) -> str:
+    return function_queue(parse_urn(name, region="r", project=project))
+
+
+def served(cycle: ProjectCycle, busy: set[str], turns: int) -> list[str]:
+    """The queues a BRPOP over ``cycle``'s order answers from, ``turns`` times over, when the
+    ``busy`` ones always hold a message."""
+    order = []
+    for _ in range(turns):
+        queue = next(q for q in cycle.consume(len(cycle.items)) if q in busy)
+        cycle.rotate(queue)
+        order.append(queue)
+    return order
+
+
+def test_a_project_with_many_busy_functions_gets_one_turn_in_two() -> None:
+    big = [q("big", f"f{n}") for n in range(3)]
+    small = q("small", "only")
+    cycle = ProjectCycle()
+    cycle.update([*big, small, DELIVERY_QUEUE])
+    order = served(cycle, {*big, small}, 12)
+    assert [queue_project(o) for o in order].count("small") == 6
+    assert all(queue_project(a) != queue_project(b) for a, b in itertools.pairwise(order))
+    # Within the big project its functions take turns too.
+    assert sorted(o for o in order if o in big) == sorted(big * 2)
+
+
+def test_other_queues_are_groups_of_their_own() -> None:
+    assert queue_project(q("p1", "f")) == "p1"
+    assert queue_project(INVOCATION_QUEUE) == INVOCATION_QUEUE
+    assert queue_project(DELIVERY_QUEUE) == DELIVERY_QUEUE
+
+
+def test_an_unknown_queue_leaves_the_order_alone() -> None:
+    cycle = ProjectCycle()
+    cycle.update(["a", "b"])
+    cycle.rotate("c")
+    assert cycle.items == ["a", "b"]
+
+
+def test_fair_queues_set_the_cycle_on_the_transport() -> None:
+    fair = make_celery(Settings(broker_url="redis://127.0.0.1:1/0", fair_queues=True))
+    assert fair.conf.broker_transport_options["queue_order_strategy"] == PROJECT_CYCLE
+    plain = make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))
+    assert "queue_order_strategy" not in plain.conf.broker_transport_options
