@@ -10,6 +10,7 @@ from executor import Context, FunctionApp
 app = FunctionApp()
 
 STARTED = "flow:started"
+ENDED = "flow:ended"
 DONE = "flow:done"
 NOW = "flow:now"
 PEAK = "flow:peak"
@@ -31,6 +32,7 @@ def _run(name: str, event: Any, context: Context) -> Any:
         time.sleep((event or {}).get("seconds", 0))
     finally:
         client.hincrby(NOW, name, -1)
+        client.zadd(f"{ENDED}:{name}", {context.request_id: time.time()})
     client.hincrby(DONE, name, 1)
     return {"n": (event or {}).get("n")}
 

@@ -16,7 +16,7 @@ import pytest
 import redis
 from conftest import wait_status
 from fleet_services import wait_terminal
-from flow_functions import DONE, PEAK, STARTED
+from flow_functions import DONE, ENDED, PEAK, STARTED
 from services import wait_for
 
 from executor import Client
@@ -87,10 +87,13 @@ def test_a_cap_of_3_holds_across_4_prefork_workers(
         rids = send(client, "capped", 60, seconds=0.3)
         assert set(wait_terminal(rdb, rids, timeout=120)) == {"SUCCESS"}
     peak = int(rdb.hget(PEAK, "capped") or 0)
+    gap = _slot_handoff(rdb, "capped", 3)
     print(
         f"\ncap 3, 4 workers x 2: sampled RUNNING max {sampler.peak} over "
-        f"{len(sampler.samples)} samples; handlers in progress at once, max {peak}"
+        f"{len(sampler.samples)} samples; handlers in progress at once, max {peak}; a freed "
+        f"slot's next start at most {gap:.2f} s after the run before it ended"
     )
+    assert gap <= 1.0
     assert sampler.peak <= 3 and peak <= 3
     assert peak == 3  # the cap is used, not merely respected
     held, slots = client.store.flows.counts(str(client.resolve("capped")))
@@ -220,3 +223,11 @@ def _sample(client: Client, name: str, **labels: str) -> float:
             if sample.name == name and sample.labels == labels:
                 return float(sample.value)
     raise AssertionError(f"no sample {name} {labels}")
+
+
+def _slot_handoff(rdb: redis.Redis, name: str, cap: int) -> float:
+    """The longest wait from a run's end to the start that took its slot: the k-th start
+    after the first ``cap`` needs the k-th end (the cap is full until then)."""
+    starts = [t for _, t in rdb.zrange(f"{STARTED}:{name}", 0, -1, withscores=True)]
+    ends = [t for _, t in rdb.zrange(f"{ENDED}:{name}", 0, -1, withscores=True)]
+    return max(start - end for start, end in zip(starts[cap:], ends, strict=False))
