@@ -174,6 +174,22 @@ def test_configure_obs_through_the_form_then_invoke_and_watch_it_succeed(
     svg = page.request.get(stack.function(REPORT, "charts/outcomes.svg?window=day"))
     assert svg.headers["content-type"] == "image/svg+xml"
     assert "SUCCESS" in svg.text()
+
+    page.click("#tab-flow")
+    page.fill("#max_instances", "-5")
+    page.click("#flow-save")
+    assert page.locator("#error-max_instances").inner_text() == (
+        "FSS.0400 · Input should be greater than or equal to -1"
+    )
+    assert stack.client.get_flow_config(REPORT).flow.max_instances == -1
+    page.fill("#max_instances", "2")
+    page.click("#flow-save")
+    assert "At most 2 running at once" in page.locator("#flow-now").inner_text()
+    page.click("#pause")
+    assert page.locator("#flow-now").inner_text().startswith("Paused")
+    assert stack.client.get_flow_config(REPORT).flow.max_instances == 0
+    page.click("#resume")
+    assert stack.client.get_flow_config(REPORT).flow.max_instances == 2
     page.context.close()
 
 

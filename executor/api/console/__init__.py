@@ -12,7 +12,15 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from executor.api.auth import Authenticator
-from executor.api.console import activity, dead_letters, functions, invocations, missing, signin
+from executor.api.console import (
+    activity,
+    dead_letters,
+    flow,
+    functions,
+    invocations,
+    missing,
+    signin,
+)
 from executor.api.console.charts import DrawnCharts
 from executor.api.console.pages import ROOT
 from executor.api.console.session import Sessions
@@ -29,7 +37,7 @@ def mount_console(api: FastAPI, settings: Settings, authenticator: Authenticator
         StaticFiles(packages=[("executor.api.console", "static")]),
         name="console-static",
     )
-    for part in (signin, functions, activity, invocations, dead_letters, missing):
+    for part in (signin, functions, activity, flow, invocations, dead_letters, missing):
         api.include_router(part.router, prefix=ROOT, include_in_schema=False)
 
 

@@ -22,5 +22,6 @@ TABS: Final = (
     Tab("config", "Async configuration"),
     Tab("invocations", "Invocations"),
     Tab("charts", "Charts"),
+    Tab("flow", "Flow control"),
 )
 BY_NAME: Final = {tab.name: tab for tab in TABS}
