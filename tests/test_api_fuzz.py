@@ -27,6 +27,12 @@ OPERATIONS = [
     ("GET", f"{PREFIX}/async-invocations"),
     ("GET", f"{PREFIX}/active-async-invocations"),
     ("POST", f"{PREFIX}/cancel"),
+    ("PUT", f"{PREFIX}/config-max-instance"),
+    ("GET", f"{PREFIX}/config-max-instance"),
+    ("PUT", f"{PREFIX}/flow-config"),
+    ("GET", f"{PREFIX}/flow-config"),
+    ("POST", f"{PREFIX}/flow-config/pause"),
+    ("POST", f"{PREFIX}/flow-config/resume"),
 ]
 BOUNDED = settings(
     max_examples=12,
@@ -64,6 +70,10 @@ NOTHING_TO_BREAK = {
     ("GET", f"{PREFIX}/async-invoke-config"),
     ("DELETE", f"{PREFIX}/async-invoke-config"),
     ("POST", f"{PREFIX}/invocations-async"),
+    ("GET", f"{PREFIX}/config-max-instance"),
+    ("GET", f"{PREFIX}/flow-config"),
+    ("POST", f"{PREFIX}/flow-config/pause"),
+    ("POST", f"{PREFIX}/flow-config/resume"),
 }
 
 
@@ -88,6 +98,10 @@ WRITES = {
     ("DELETE", f"{PREFIX}/async-invoke-config"),
     ("POST", f"{PREFIX}/invocations-async"),
     ("POST", f"{PREFIX}/cancel"),
+    ("PUT", f"{PREFIX}/config-max-instance"),
+    ("PUT", f"{PREFIX}/flow-config"),
+    ("POST", f"{PREFIX}/flow-config/pause"),
+    ("POST", f"{PREFIX}/flow-config/resume"),
 }
 
 

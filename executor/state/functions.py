@@ -79,13 +79,6 @@ class Functions:
         """The effective flow config of a function: stored, else its decorator's default."""
         return self.flows.effective(entry.urn, entry.flow)
 
-    def flow(self, urn: FunctionURN) -> FlowConfig:
-        """The effective flow config; a function no worker knows has the default one."""
-        try:
-            return self.flow_of(self.lookup(urn))
-        except FunctionNotFound:
-            return self.flows.effective(str(urn), None)
-
     def controlled(self) -> dict[str, FlowConfig]:
         """Every function whose flow config limits it, or has been stored (one no longer
         limited may still hold invocations back), by URN; read at most once per config cache

@@ -8,7 +8,10 @@ invocations are therefore refused once used memory passes a share of ``maxmemory
 its outcomes, events and acknowledgements. A Redis without ``maxmemory`` is not checked.
 
 ``INFO memory`` is read at most once a second while usage is well below the threshold, and at
-every check once it is within ``NEAR`` of it, where a second of invocations could cross it.
+every check once it is within ``NEAR`` of it. A fast producer can accept more in a second than
+that margin holds, so a reading also stands only until this process has accepted enough to
+fill half the room it showed, at what each acceptance was seen to add between readings (the
+workers' writes for it included).
 A Redis that refuses ``INFO`` (an ACL without it, a proxy) is not checked either; a warning
 says so once.
 """
@@ -30,6 +33,12 @@ log = logging.getLogger("executor.admission")
 
 # Within this share of maxmemory below the threshold, every check reads the memory again.
 NEAR = 0.1
+# What one acceptance adds (its record, history, indexes, message, and later its event), until
+# readings show it: a first guess, and the bounds of what readings may set it to.
+PER_ADMISSION = 4 * 2**10
+_PER_ADMISSION_BOUNDS = (2**10, 256 * 2**10)
+# Acceptances between two readings before their growth is taken as what one adds.
+_SAMPLE = 50
 
 
 class Headroom:
@@ -51,6 +60,8 @@ class Headroom:
         self._used = 0
         self._limit = 0
         self._blind = False
+        self._admitted = 0  # since the last reading
+        self.per_admission = float(PER_ADMISSION)
 
     def admit(self) -> None:
         """Raise ``Unavailable`` while used memory is past the threshold; nothing is written."""
@@ -61,6 +72,7 @@ class Headroom:
                 f"{_mib(limit)}; new invocations wait below {self.fraction:.0%}): nothing was "
                 "accepted; retry later, or raise Redis's maxmemory"
             )
+        self._admitted += 1
 
     def _usage(self) -> tuple[int, int]:
         now = self.clock()
@@ -77,8 +89,11 @@ class Headroom:
                     exc,
                 )
                 return 0, 0
-        self._used, self._limit = _usage_of(info)
-        self._read_at = now
+        used, self._limit = _usage_of(info)
+        if self._read_at is not None and self._admitted >= _SAMPLE and used > self._used:
+            low, high = _PER_ADMISSION_BOUNDS
+            self.per_admission = min(high, max(low, (used - self._used) / self._admitted))
+        self._used, self._read_at, self._admitted = used, now, 0
         return self._used, self._limit
 
     def _info(self) -> dict[str, Any]:
@@ -90,7 +105,10 @@ class Headroom:
 
     def _trust(self) -> float:
         """How long the last reading stands."""
-        if self._limit and self._used >= (self.fraction - NEAR) * self._limit:
+        if not self._limit:
+            return self.interval
+        room = self.fraction * self._limit - self._used
+        if room <= NEAR * self._limit or self._admitted * self.per_admission >= room / 2:
             return 0.0
         return self.interval
 

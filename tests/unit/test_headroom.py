@@ -259,3 +259,24 @@ def test_a_full_store_answers_every_call_with_the_projects_error(client, fake_re
     # Reading still works.
     assert client.get_invocation(waiting).status is Status.WAIT
     assert client.get_async_config("hello").max_async_retry_attempts == 1
+
+
+def test_a_fast_producer_reads_again_before_it_can_fill_the_room():
+    memory, clock = Memory(4 * MIB, limit=20 * MIB), Clock()
+    check = headroom(memory, clock, fraction=0.5)  # 6 MiB of room below the 10 MiB threshold
+    check.admit()
+    reads = memory.reads
+    admitted = 1
+    while memory.reads == reads:  # no time passes: only the count of acceptances moves
+        check.admit()
+        admitted += 1
+        memory.used += 8 * 2**10  # each acceptance adds 8 KiB, twice the first guess
+    # It read again once its acceptances at the first guess (4 KiB) could fill half the room.
+    assert admitted * 4 * 2**10 >= 3 * MIB - 4 * 2**10
+    assert admitted * 4 * 2**10 <= 3 * MIB + 8 * 2**10
+    assert check.per_admission == pytest.approx(8 * 2**10, rel=0.01)
+    with pytest.raises(Unavailable):
+        for _ in range(2_000):  # at the learnt size it reads again before crossing
+            check.admit()
+            memory.used += 8 * 2**10
+    assert memory.used <= 10 * MIB + 8 * 2**10
