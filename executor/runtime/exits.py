@@ -10,11 +10,23 @@ an unrecoverable error, such as a broker that refuses the acknowledgement of a m
 ``start_or_stop`` runs the start-up hook and, when it fails, asks Celery for a warm shutdown
 with status 1 (``celery.worker.state.should_stop``, which its event loop checks before its first
 turn). ``exit_status`` is the status the worker ended with, for ``executor worker`` to exit with.
+
+A third: after an unrecoverable error Celery shuts down warm, and that shutdown can hang for
+good in the prefork pool's join, reading a result a child was cut off writing (a soft time
+limit that fired while the child waited for a main process busy reconnecting to its broker).
+The worker then looks alive to its supervisor and consumes nothing. ``bound_failed_shutdown``
+gives that shutdown a time limit's worth of time and then ends the process with status 1;
+Celery sends no signal on that path, so the watch is armed by its "Unrecoverable error" log
+record.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +61,38 @@ def exit_status() -> int:
     """The exit status of the worker that ran in this process (0 if none did)."""
     code = getattr(_Started.worker, "exitcode", None)
     return int(code) if isinstance(code, int) else 0
+
+
+class _ShutdownWatch(logging.Handler):
+    """Ends the process ``grace`` seconds after Celery logged an unrecoverable error."""
+
+    def __init__(self, grace: float) -> None:
+        super().__init__(level=logging.CRITICAL)
+        self.grace = grace
+        self._armed = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._armed.is_set() or not record.getMessage().startswith("Unrecoverable error"):
+            return
+        self._armed.set()
+        threading.Thread(target=self._expire, name="executor-shutdown-watch", daemon=True).start()
+
+    def _expire(self) -> None:
+        time.sleep(self.grace)
+        sys.stderr.write(
+            f"worker stopping (exit status {EX_FAILURE}): its shutdown after an unrecoverable "
+            f"error did not end within {self.grace:.0f} s\n"
+        )
+        sys.stderr.flush()
+        os._exit(EX_FAILURE)
+
+
+def bound_failed_shutdown(grace: float) -> None:
+    """End this worker ``grace`` seconds after an unrecoverable error if it has not exited by
+    then (once per process)."""
+    logger = logging.getLogger("celery.worker.worker")
+    if not any(isinstance(h, _ShutdownWatch) for h in logger.handlers):
+        logger.addHandler(_ShutdownWatch(grace))
 
 
 def _on_worker_init(sender: Any = None, instance: Any = None, **_: Any) -> None:

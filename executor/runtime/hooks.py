@@ -119,11 +119,17 @@ class _Hooks:
 
     def ready(self, sender: Any = None, **_: Any) -> None:
         if self._mine(sender):
+            # A warm shutdown lets running handlers end: within a time limit, they have.
+            exits.bound_failed_shutdown(self.app.lifecycle.settings.time_limit + _SHUTDOWN_MARGIN)
             exits.start_or_stop(self.app.on_worker_ready)
 
     def shutdown(self, sender: Any = None, **_: Any) -> None:
         if self._mine(sender):
             self.app.on_worker_shutdown()
+
+
+# Seconds past the time limit that a shutdown after an unrecoverable error may take.
+_SHUTDOWN_MARGIN = 5.0
 
 
 def unreliable(exc: TimeLimitExceeded) -> bool:
