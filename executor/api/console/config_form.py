@@ -52,12 +52,20 @@ class Refusal:
 
 
 @dataclass(frozen=True)
-class ConfigForm:
-    """The form's values as typed, and the problems beside each field."""
+class TypedForm:
+    """A console form's values as typed, the problems beside each field, and the refusal."""
 
     values: Mapping[str, str]
     errors: Mapping[str, str] = field(default_factory=dict)
     refusal: Refusal | None = None
+
+    def value(self, name: str) -> str:
+        return self.values.get(name, "")
+
+
+@dataclass(frozen=True)
+class ConfigForm(TypedForm):
+    """The "Async configuration" form."""
 
     @classmethod
     def of(cls, config: AsyncConfig, version: str) -> ConfigForm:
@@ -85,9 +93,6 @@ class ConfigForm:
             known.update(field_name(side, n) for names in PARAMS.values() for n in names)
         values = {k: str(v).strip() for k, v in form.items() if k in known and isinstance(v, str)}
         return cls(values)
-
-    def value(self, name: str) -> str:
-        return self.values.get(name, "")
 
     @property
     def version(self) -> str:

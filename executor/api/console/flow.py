@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import EllipsisType
 from typing import Any, Final
 
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from executor.api.console import scope
-from executor.api.console.config_form import Refusal
+from executor.api.console.config_form import Refusal, TypedForm
 from executor.api.console.functions import function_page
 from executor.api.console.pages import function_url, redirect
 from executor.api.console.route import ClientDep, ConsoleRoute, Form, SignedIn
@@ -35,12 +35,8 @@ FIELDS: Final = ("max_instances", "rate_per_second", "recursive_loop")
 
 
 @dataclass(frozen=True)
-class FlowForm:
-    """The flow form's values as typed, and the problems beside each field."""
-
-    values: Mapping[str, str]
-    errors: Mapping[str, str] = field(default_factory=dict)
-    refusal: Refusal | None = None
+class FlowForm(TypedForm):
+    """The "Flow control" form."""
 
     @classmethod
     def of(cls, flow: FlowConfig) -> FlowForm:
@@ -56,9 +52,6 @@ class FlowForm:
     @classmethod
     def sent(cls, form: Mapping[str, Any]) -> FlowForm:
         return cls({name: str(form.get(name, "")).strip() for name in FIELDS})
-
-    def value(self, name: str) -> str:
-        return self.values.get(name, "")
 
     def changes(self) -> dict[str, Any]:
         """The values as ``Client.put_flow_config`` takes them; an empty rate removes it."""
@@ -80,8 +73,7 @@ class FlowForm:
         }
 
     def refused(self, exc: ExecutorError) -> FlowForm:
-        fields = getattr(exc, "fields", {}) or {}
-        errors = {name: text for name, text in fields.items() if name in FIELDS}
+        errors = {name: text for name, text in exc.fields.items() if name in FIELDS}
         return FlowForm(self.values, errors, Refusal(exc.code, exc.message))
 
 
