@@ -57,7 +57,7 @@ def connect(
         return redis.Redis.from_url(target, health_check_interval=30, **common)
     store = locate(target).store
     if store.mode == "sentinel":
-        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             list(store.sentinels),
             sentinel_kwargs={
                 "password": target.redis_sentinel_password.get_secret_value() or None,
@@ -71,7 +71,7 @@ def connect(
             retry_on_error=_FAILOVER_ERRORS,
             **common,
         )
-        master = sentinel.master_for(store.master)  # type: ignore[no-untyped-call]
+        master = sentinel.master_for(store.master)  # type: ignore[no-untyped-call, unused-ignore]
         return cast("redis.Redis", master)
     password = target.redis_password.get_secret_value() or None
     if store.mode == "cluster":
@@ -102,7 +102,7 @@ class _FailoverCluster(RedisCluster):
         delay = _BACKOFF_BASE
         while True:
             try:
-                return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+                return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call, unused-ignore]
             except _CLUSTER_FAILOVER_ERRORS:
                 if time.monotonic() + delay > deadline:
                     raise

@@ -48,7 +48,7 @@ class HeldScripts:
         if self._plain and self._lock.acquire(blocking=False):
             try:
                 connection = self._held()
-                connection.send_command(  # type: ignore[no-untyped-call]
+                connection.send_command(  # type: ignore[no-untyped-call, unused-ignore]
                     "EVALSHA", script.sha, len(keys), *keys, *args
                 )
                 return connection.read_response()
@@ -75,7 +75,7 @@ class HeldScripts:
         connection, self._connection = self._connection, None
         if connection is not None and self._pid == os.getpid():
             try:
-                connection.disconnect()  # type: ignore[no-untyped-call]
+                connection.disconnect()  # type: ignore[no-untyped-call, unused-ignore]
             except Exception:  # closing a broken socket may fail; it is dropped either way
                 log.debug("closing the held connection failed", exc_info=True)
 
