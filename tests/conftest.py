@@ -105,6 +105,8 @@ def start_worker(env: dict[str, str]) -> Iterator[Callable[..., Worker]]:
     yield start
     for worker in started:
         worker.kill()
+        # Shown by pytest only when the test failed.
+        print(f"--- worker {worker.hostname} ---\n{worker.output()[-6000:]}")
 
 
 @pytest.fixture

@@ -126,11 +126,6 @@ def test_drill_1_kill_9_a_prefork_worker_with_300_in_flight(drill_env, rdb, star
     assert set(completions) == set(ids)
 
 
-@pytest.mark.xfail(
-    reason="with Celery and kombu 5.7.0 the worker sometimes stays up consuming nothing after "
-    "its Redis restarts (README: Known limits); the drill reports it until that is found",
-    strict=False,
-)
 def test_drill_2_restart_redis_with_aof_mid_run(env, start_worker):
     server = RedisServer(appendonly=True).start()
     try:

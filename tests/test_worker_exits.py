@@ -1,5 +1,6 @@
 """A worker that cannot go on exits non-zero with the reason, so its supervisor starts it again:
-when its start-up hook fails, and when the broker refuses what it must write."""
+when its start-up hook fails, when the broker refuses what it must write, and when its
+consumer takes nothing from queues that hold messages."""
 
 from __future__ import annotations
 
@@ -56,3 +57,24 @@ def test_a_broker_that_refuses_an_acknowledgement_stops_the_worker_with_status_1
     record = wait_status(client, request_id, "SUCCESS", "FAIL", timeout=60)
     assert record.status is Status.SUCCESS, record
     assert int(rdb.get(f"test:runs:{request_id}") or 0) >= 1
+
+
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_worker_whose_consumer_takes_nothing_from_a_backlog_stops_with_status_1(
+    pool, env, client, start_worker
+):
+    stuck = start_worker(
+        "stuck_functions:app", pool=pool, env={**env, "EXECUTOR_STALL_WINDOW": "2"}
+    )
+    request_ids = [client.invoke_async("hello", {"name": str(n)}) for n in range(3)]
+    wait_for(lambda: not stuck.alive(), 30, "the stuck worker to stop")
+    output = stuck.output()
+    assert stuck.proc is not None and stuck.proc.returncode == 1, output[-3000:]
+    lines = [line for line in output.splitlines() if "worker stopping" in line]
+    assert len(lines) == 1, output[-3000:]
+    assert "it received no message for 2 s while its queues held 3" in lines[0]
+
+    # Its supervisor starts it again, and what waited runs.
+    start_worker(pool=pool, env=env)
+    for request_id in request_ids:
+        assert wait_status(client, request_id, "SUCCESS").status is Status.SUCCESS

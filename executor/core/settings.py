@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         ge=3,
         description="seconds a running claim stays held without its runner's heartbeat",
     )
+    stall_window: float = Field(
+        default=30.0,
+        ge=0,
+        description="seconds a worker may take nothing from queues holding messages before it "
+        "stops with status 1; 0: never",
+    )
     max_worker_lost: int = Field(
         default=3, ge=1, description="redeliveries after a crash before FAIL"
     )

@@ -90,7 +90,8 @@ class _ShutdownWatch(logging.Handler):
 def bound_failed_shutdown(grace: float) -> None:
     """End this worker ``grace`` seconds after an unrecoverable error if it has not exited by
     then (once per process)."""
-    logger = logging.getLogger("celery.worker.worker")
+    # Celery's loggers all hang below "celery" (the worker module logs as "celery.worker").
+    logger = logging.getLogger("celery")
     if not any(isinstance(h, _ShutdownWatch) for h in logger.handlers):
         logger.addHandler(_ShutdownWatch(grace))
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from billiard.pool import MaybeEncodingError
 from celery import Celery, signals
 from celery.exceptions import Reject, Retry, TimeLimitExceeded
 
 from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.core.errors import Unavailable
 from executor.runtime import exits, intake, outcome
 from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.stall import StallWatch
 
 log = logging.getLogger("executor.signals")
 
@@ -51,6 +54,7 @@ def connect(app: WorkerApp) -> None:
     signals.celeryd_init.connect(hooks.init, weak=False, dispatch_uid=f"{uid}-init")
     signals.celeryd_after_setup.connect(hooks.setup, weak=False, dispatch_uid=f"{uid}-setup")
     signals.worker_ready.connect(hooks.ready, weak=False, dispatch_uid=f"{uid}-ready")
+    signals.task_received.connect(hooks.received, weak=False, dispatch_uid=f"{uid}-received")
     signals.worker_shutdown.connect(hooks.shutdown, weak=False, dispatch_uid=f"{uid}-shutdown")
 
 
@@ -59,6 +63,7 @@ class _Hooks:
         self.app = app
         # Workers started with -Q, by id: Celery's queue selection keeps no public record.
         self._chosen: set[int] = set()
+        self._watch: StallWatch | None = None
 
     def _mine(self, sender: Any) -> bool:
         return getattr(sender, "app", None) is self.app.celery
@@ -90,6 +95,16 @@ class _Hooks:
         # A failure the task raised itself reports an invocation that has ended FAIL already.
         if isinstance(exception, (Retry, Reject)) or outcome.settled(sender):
             return
+        if isinstance(exception, (Unavailable, MaybeEncodingError)):
+            # The run's outcome never reached the record: the state store did not answer, or
+            # the pool could not hand the child's result over. The record stays RUNNING, and
+            # the run is taken as lost once its runner's lease lapses (see ``orphans``).
+            log.warning(
+                "outcome of %s not recorded (%s); it runs again once its lease lapses",
+                task_id,
+                type(exception).__name__,
+            )
+            return
         if isinstance(exception, TimeLimitExceeded) and unreliable(exception):
             # The pool may have lost track of a job that ended: its message was never
             # acknowledged, comes back, and settles the invocation then.
@@ -119,17 +134,37 @@ class _Hooks:
 
     def ready(self, sender: Any = None, **_: Any) -> None:
         if self._mine(sender):
+            settings = self.app.lifecycle.settings
             # A warm shutdown lets running handlers end: within a time limit, they have.
-            exits.bound_failed_shutdown(self.app.lifecycle.settings.time_limit + _SHUTDOWN_MARGIN)
+            exits.bound_failed_shutdown(settings.time_limit + _SHUTDOWN_MARGIN)
             exits.start_or_stop(self.app.on_worker_ready)
+            if settings.stall_window and self._watch is None:
+                self._watch = StallWatch(
+                    sender.app, lambda: consumed(sender), settings.stall_window, _STALL_GRACE
+                )
+                self._watch.start()
+
+    def received(self, sender: Any = None, **_: Any) -> None:
+        if self._watch is not None and self._mine(sender):
+            self._watch.received()
 
     def shutdown(self, sender: Any = None, **_: Any) -> None:
         if self._mine(sender):
+            if self._watch is not None:
+                self._watch.stop()
             self.app.on_worker_shutdown()
+
+
+def consumed(consumer: Any) -> list[str]:
+    """The queues a worker's consumer takes messages from (none while it reconnects)."""
+    task_consumer = getattr(consumer, "task_consumer", None)
+    return [queue.name for queue in getattr(task_consumer, "queues", None) or ()]
 
 
 # Seconds past the time limit that a shutdown after an unrecoverable error may take.
 _SHUTDOWN_MARGIN = 5.0
+# Seconds the warm shutdown of a stuck, idle worker may take.
+_STALL_GRACE = 10.0
 
 
 def unreliable(exc: TimeLimitExceeded) -> bool:

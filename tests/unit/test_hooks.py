@@ -1,11 +1,17 @@
-"""Which hard time limits the worker's failure hook trusts (runtime.hooks)."""
+"""What the worker's failure hook settles (runtime.hooks): which hard time limits it trusts,
+and which failures leave the record to the lost-run path."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
+from billiard.exceptions import WorkerLostError
+from billiard.pool import MaybeEncodingError
 from celery.exceptions import TimeLimitExceeded
 
+from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.core.errors import Unavailable
 from executor.runtime import hooks, intake
 
 
@@ -22,3 +28,45 @@ def test_a_time_limit_whose_job_started_after_the_loss_is_trusted(monkeypatch):
 def test_a_worker_that_never_lost_its_connection_trusts_every_time_limit():
     assert intake._ConnectionLoss.at < time.monotonic() - 1e9
     assert not hooks.unreliable(TimeLimitExceeded(330.0))
+
+
+class _Lifecycle:
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def fail_platform(self, request_id: str, error: str, note: str = "") -> bool:
+        self.failed.append(error)
+        return True
+
+
+class _App:
+    def __init__(self) -> None:
+        self.celery = object()
+        self.lifecycle = _Lifecycle()
+
+
+class _Task:
+    def __init__(self, app: object) -> None:
+        self.app = app
+        self.name = f"{INVOKE_TASK_PREFIX}default:hello:latest"
+        self.request = None
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        Unavailable("the state store cannot be reached"),
+        MaybeEncodingError(Unavailable("the state store cannot be reached"), "(1, ...)"),
+    ],
+)
+def test_a_failure_whose_outcome_never_reached_the_record_leaves_it_running(exception):
+    app = _App()
+    hooks._Hooks(app).failure(sender=_Task(app.celery), task_id="r1", exception=exception)  # type: ignore[arg-type]
+    assert app.lifecycle.failed == []
+
+
+def test_a_platform_failure_ends_the_invocation():
+    app = _App()
+    failure = WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)")
+    hooks._Hooks(app).failure(sender=_Task(app.celery), task_id="r1", exception=failure)  # type: ignore[arg-type]
+    assert app.lifecycle.failed == [f"WorkerLostError: {failure}"]

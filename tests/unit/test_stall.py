@@ -1,0 +1,39 @@
+"""When the stall watch takes a worker for stuck (runtime.stall.Stall): idle beside a backlog
+for the whole window, and never on what one look cannot tell."""
+
+from __future__ import annotations
+
+from executor.runtime.stall import Stall
+
+
+def test_an_idle_worker_beside_a_backlog_for_the_window_is_stuck():
+    stall = Stall(window=30)
+    assert not stall.look(10, busy=False, waiting=5)
+    assert not stall.look(39, busy=False, waiting=5)
+    assert stall.look(40, busy=False, waiting=5)
+
+
+def test_a_message_received_starts_the_window_again():
+    stall = Stall(window=30)
+    assert not stall.look(5, busy=False, waiting=5)
+    stall.received()
+    assert not stall.look(25, busy=False, waiting=5)
+    assert not stall.look(54, busy=False, waiting=5)
+    assert stall.look(55, busy=False, waiting=5)
+
+
+def test_a_busy_worker_or_an_empty_queue_starts_the_window_again():
+    for kept in ({"busy": True, "waiting": 5}, {"busy": False, "waiting": 0}):
+        stall = Stall(window=30)
+        assert not stall.look(10, busy=False, waiting=5)
+        assert not stall.look(20, **kept)
+        assert not stall.look(45, busy=False, waiting=5)
+        assert stall.look(75, busy=False, waiting=5)
+
+
+def test_a_broker_that_could_not_be_asked_judges_nothing():
+    stall = Stall(window=30)
+    assert not stall.look(10, busy=False, waiting=5)
+    assert not stall.look(50, busy=False, waiting=None)
+    assert not stall.look(60, busy=False, waiting=5)
+    assert stall.look(90, busy=False, waiting=5)
