@@ -107,7 +107,11 @@ def test_a_claim_whose_lease_lapsed_counts_as_a_crash(known, rdb, start_worker, 
         },
     )
     worker = start_worker(APP, pool="prefork", concurrency=2, env=LEASE)
-    record = wait_status(known, request_id, "SUCCESS", timeout=30)
+    try:
+        record = wait_status(known, request_id, "SUCCESS", timeout=30)
+    except AssertionError as exc:
+        where = f"queued {rdb.llen('executor.invocations')}, unacked {rdb.hlen('unacked')}"
+        raise AssertionError(f"{exc}; its message: {where}") from exc
     assert record.attempts == 2, worker.output()
     assert known.store.records.record(request_id).crashes == 1
     assert record.ended_at is not None and record.ended_at >= lease

@@ -108,6 +108,12 @@ class Invocation(BaseModel):
     history: tuple[Transition, ...] = ()
     deliveries: tuple[DeliveryState, ...] = ()
 
+    @property
+    def settled(self) -> bool:
+        """Ended, and every delivery of its event has ended too: nothing about it can change
+        but a redrive, a re-send or its retention."""
+        return self.status.terminal and all(d.state.final for d in self.deliveries)
+
     def to_wire(self) -> dict[str, Any]:
         """The FunctionGraph shape of an entry of ``async-invocations``."""
         return {

@@ -16,7 +16,7 @@ from executor.api.console.config_form import ConfigForm
 from executor.api.console.views import config_line, masked_event, timeline
 from executor.core.config import AsyncConfig
 from executor.core.errors import AliasNotAllowed, ExecutorError
-from executor.core.invocation import Status, Transition
+from executor.core.invocation import DeliveryState, DeliveryStatus, Invocation, Status, Transition
 from executor.core.series import AgePoint, OutcomePoint
 
 
@@ -182,3 +182,29 @@ def test_a_drawn_chart_is_kept_for_a_while_then_drawn_again() -> None:
     drawn.get(("h", "ages", "hour"), hour, draw("e"))
     assert drawn.get(("f", "outcomes", "hour"), hour, draw("f")) == "f"
     assert calls == ["a", "c", "d", "e", "f"]
+
+
+@pytest.mark.parametrize(
+    ("status", "deliveries", "settled"),
+    [
+        (Status.RUNNING, (), False),
+        (Status.SUCCESS, (), True),
+        (Status.SUCCESS, (DeliveryStatus.PENDING,), False),
+        (Status.FAIL, (DeliveryStatus.DELIVERED, DeliveryStatus.PENDING), False),
+        (Status.FAIL, (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD_LETTERED), True),
+    ],
+)
+def test_an_invocation_page_refreshes_until_its_deliveries_ended_too(
+    status: Status, deliveries: tuple[DeliveryStatus, ...], settled: bool
+) -> None:
+    invocation = Invocation(
+        request_id="r1",
+        function_urn=urn("hello"),
+        status=status,
+        enqueued_at=1.0,
+        deadline=2.0,
+        deliveries=tuple(
+            DeliveryState(destination="OBS", outcome="success", state=state) for state in deliveries
+        ),
+    )
+    assert invocation.settled is settled

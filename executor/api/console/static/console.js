@@ -32,11 +32,14 @@ function wireDestinations() {
 
 var TERMINAL = ["SUCCESS", "FAIL", "DISCARD"];
 
+// An invocation page refreshes its facts, timeline and deliveries every 2 s while anything
+// there can change: once it ends, the whole page is loaded again (its event, chain and actions
+// are new), and that page refreshes on while a delivery of the event is still under way.
 function wireLive() {
   document.querySelectorAll("[data-live]").forEach(function (box) {
     var toggle = document.getElementById("live");
-    var untilTerminal = box.getAttribute("data-until-terminal");
-    if (untilTerminal === "no") return;
+    var stage = box.getAttribute("data-stage");
+    if (stage === "settled") return;
     var timer = setInterval(function () {
       if (toggle && toggle.type === "checkbox" && !toggle.checked) return;
       fetch(box.getAttribute("data-live"), { credentials: "same-origin" })
@@ -45,10 +48,12 @@ function wireLive() {
           if (html === null) return;
           box.innerHTML = html;
           var status = box.querySelector("#status");
-          if (untilTerminal === "yes" && status && TERMINAL.indexOf(status.textContent) >= 0) {
-            // Once it ended, its event, chain and actions are all new: show the whole page.
+          var settled = box.querySelector("[data-settled='yes']") !== null;
+          if (stage === "running" && status && TERMINAL.indexOf(status.textContent) >= 0) {
             clearInterval(timer);
             window.location.reload();
+          } else if (settled) {
+            clearInterval(timer);
           }
         })
         .catch(function () {});
