@@ -70,6 +70,8 @@ def bench(
     (c) Celery task with a link callback; (d) invoke_async to a FunctionGraph destination;
     (e) invoke_async to an OBS destination (a local S3 server).
     """
+    if json_path is not None:
+        _report_folder(json_path)
     if stores:
         _stores(broker, n, rounds, warmup, pool, concurrency, json_path)
         return
@@ -117,6 +119,18 @@ def bench(
     if json_path is not None:
         report.write(json_path)
         typer.echo(f"wrote {json_path}")
+
+
+def _report_folder(path: Path) -> None:
+    """Make the folder of the report, so that a path it cannot be written to is refused before
+    minutes of measuring rather than after them."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writable = not path.is_dir() and os.access(path.parent, os.W_OK)
+    except OSError as exc:
+        raise typer.BadParameter(f"{path}: {exc.strerror}", param_hint="--json") from None
+    if not writable:
+        raise typer.BadParameter(f"{path}: not a file this user can write", param_hint="--json")
 
 
 def _stores(
