@@ -102,6 +102,9 @@ class Execution:
         if self.flows.holds_slot(self.urn, self.request_id):
             self.slot = True
             return True
+        status = self.lifecycle.store.records.status(self.request_id)
+        if status is None or status.terminal:
+            return True  # a copy of one that ended: its claim says so, and nothing runs
         if self.flows.hold(self.urn, self.request_id, time.time(), flow):
             log.info("%s is held back by the flow config of %s", self.request_id, self.urn)
         return False
@@ -109,7 +112,8 @@ class Execution:
     def release(self) -> None:
         if self.slot:
             try:
-                self.flows.release(self.urn, self.request_id)
+                # A copy of its message held meanwhile goes too.
+                self.flows.forget(self.urn, self.request_id)
             except STORE_DOWN as exc:  # its lease runs out, and the dispatcher frees it
                 log.warning("slot of %s not released (%s)", self.request_id, exc)
 

@@ -193,6 +193,41 @@ def test_a_run_with_a_slot_releases_it_when_it_ends(
     assert store.flows.counts(HELLO) == (0, 0)
 
 
+def test_a_copy_held_while_it_ran_goes_with_its_slot(
+    settings: Settings,
+    lifecycle: Lifecycle,
+    admission: Admission,
+    functions: Functions,
+    store: Store,
+    publisher: RecordingPublisher,
+    registry,
+) -> None:
+    limit(store, max_instances=1)
+    rid = admission.invoke("hello", {"n": 1})
+    Dispatcher(settings, store, functions, admission).run_once()
+    [sent] = publisher.invocations
+    assert not store.flows.hold(HELLO, rid, time.time(), limit(store, max_instances=1))
+    store.redis.zadd(flow_keys(HELLO)[0], {rid: time.time()})  # a copy held beside the slot
+    spec = registry.get(HELLO_URN)
+    assert Execution(lifecycle, spec, sent.message, rid, sent.retries).run().end is End.SUCCESS
+    assert store.flows.counts(HELLO) == (0, 0)
+
+
+def test_a_copy_of_an_ended_invocation_is_not_held(
+    lifecycle: Lifecycle, admission: Admission, store: Store, registry
+) -> None:
+    rid = admission.invoke("hello", {"n": 1})
+    record = store.records.record(rid)
+    assert record is not None
+    spec = registry.get(HELLO_URN)
+    assert Execution(lifecycle, spec, InvocationMessage.of(record), rid, 0).run().end is End.SUCCESS
+    limit(store, max_instances=1)
+    copy = Execution(lifecycle, spec, InvocationMessage.of(record), rid, 0).run()
+    assert copy.end is End.SKIP
+    assert store.flows.counts(HELLO) == (0, 0)
+    assert store.records.status(rid) is Status.SUCCESS
+
+
 def test_an_expired_held_invocation_leaves_the_held_set(
     lifecycle: Lifecycle, admission: Admission, store: Store
 ) -> None:
