@@ -78,13 +78,18 @@ class _ShutdownWatch(logging.Handler):
         threading.Thread(target=self._expire, name="executor-shutdown-watch", daemon=True).start()
 
     def _expire(self) -> None:
-        time.sleep(self.grace)
-        sys.stderr.write(
-            f"worker stopping (exit status {EX_FAILURE}): its shutdown after an unrecoverable "
-            f"error did not end within {self.grace:.0f} s\n"
-        )
-        sys.stderr.flush()
-        os._exit(EX_FAILURE)
+        end_process_after(self.grace, "its shutdown after an unrecoverable error")
+
+
+def end_process_after(grace: float, what: str) -> None:
+    """Wait ``grace`` seconds for a shutdown under way, then end the process with status 1 and
+    say that ``what`` did not end in time (written to stderr: logging may be what hangs)."""
+    time.sleep(grace)
+    sys.stderr.write(
+        f"worker stopping (exit status {EX_FAILURE}): {what} did not end within {grace:.0f} s\n"
+    )
+    sys.stderr.flush()
+    os._exit(EX_FAILURE)
 
 
 def bound_failed_shutdown(grace: float) -> None:

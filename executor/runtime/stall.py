@@ -15,18 +15,15 @@ and ends the process with status 1 if that shutdown has not ended ``grace`` seco
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from celery import Celery
-from celery.platforms import EX_FAILURE
 from celery.worker import state
 
-from executor.runtime.exits import stop_worker
+from executor.runtime.exits import end_process_after, stop_worker
 
 log = logging.getLogger("executor.worker")
 
@@ -118,10 +115,4 @@ class StallWatch:
             f"it received no message for {window:.0f} s while its queues held {waiting} "
             "(its broker consumer is stuck); a supervisor starts it again"
         )
-        time.sleep(self.grace)
-        sys.stderr.write(
-            f"worker stopping (exit status {EX_FAILURE}): its shutdown after a stuck consumer "
-            f"did not end within {self.grace:.0f} s\n"
-        )
-        sys.stderr.flush()
-        os._exit(EX_FAILURE)
+        end_process_after(self.grace, "its shutdown after a stuck consumer")

@@ -4,6 +4,7 @@ the worker-side gate and the dispatcher's reaping of slots."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from conftest import PROJECT, REGION, urn
@@ -173,19 +174,27 @@ def test_a_message_without_a_slot_is_held_and_does_not_run(
     assert store.flows.is_held(HELLO, rid)
 
 
-def test_a_run_with_a_slot_releases_it_when_it_ends(
+@pytest.fixture
+def in_slot(
     settings: Settings,
-    lifecycle: Lifecycle,
     admission: Admission,
     functions: Functions,
     store: Store,
     publisher: RecordingPublisher,
-    registry,
-) -> None:
+) -> tuple[str, Any]:
+    """An invocation of a function capped at 1 that the dispatcher let through: its id and the
+    message it queued."""
     limit(store, max_instances=1)
     rid = admission.invoke("hello", {"n": 1})
     Dispatcher(settings, store, functions, admission).run_once()
     [sent] = publisher.invocations
+    return rid, sent
+
+
+def test_a_run_with_a_slot_releases_it_when_it_ends(
+    lifecycle: Lifecycle, store: Store, registry, in_slot: tuple[str, Any]
+) -> None:
+    rid, sent = in_slot
     spec = registry.get(HELLO_URN)
     report = Execution(lifecycle, spec, sent.message, rid, sent.retries).run()
     assert report.end is End.SUCCESS
@@ -194,18 +203,9 @@ def test_a_run_with_a_slot_releases_it_when_it_ends(
 
 
 def test_a_copy_held_while_it_ran_goes_with_its_slot(
-    settings: Settings,
-    lifecycle: Lifecycle,
-    admission: Admission,
-    functions: Functions,
-    store: Store,
-    publisher: RecordingPublisher,
-    registry,
+    lifecycle: Lifecycle, store: Store, registry, in_slot: tuple[str, Any]
 ) -> None:
-    limit(store, max_instances=1)
-    rid = admission.invoke("hello", {"n": 1})
-    Dispatcher(settings, store, functions, admission).run_once()
-    [sent] = publisher.invocations
+    rid, sent = in_slot
     assert not store.flows.hold(HELLO, rid, time.time(), limit(store, max_instances=1))
     store.redis.zadd(flow_keys(HELLO)[0], {rid: time.time()})  # a copy held beside the slot
     spec = registry.get(HELLO_URN)

@@ -246,5 +246,4 @@ def console_table(n: int, timings: list[PageTiming]) -> str:
 
 
 def write_console(path: Path, n: int, timings: list[PageTiming]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"n": n, "pages": [asdict(t) for t in timings]}, indent=2))

@@ -83,7 +83,6 @@ class Report(BaseModel):
     waiting_bytes: dict[str, float] = {}
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 

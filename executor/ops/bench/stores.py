@@ -166,5 +166,4 @@ def table(found: dict[str, StoreRun]) -> str:
 
 
 def write(found: dict[str, StoreRun], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({k: asdict(v) for k, v in found.items()}, indent=2) + "\n")
