@@ -23,7 +23,8 @@ def needs_extra(what: str) -> Iterator[None]:
         extra = extras.extra_of(exc.name)
         if extra is None:
             raise
-        package = (exc.name or "").partition(".")[0]
+        # boto3 for botocore too: the package a user installs, not the one found missing first.
+        package = extras.MODULES[extra][0]
         raise PermanentDeliveryError(
             f"{what} needs {package}, which is not installed on this worker: "
             f"{extras.install_hint(extra)} on the workers, then send the dead letter again"
