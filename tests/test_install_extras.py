@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import venv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -161,7 +160,7 @@ def test_a_destination_without_its_client_library_fails_naming_the_extra() -> No
     )
 
 
-APP = '''
+APP = """
 from executor import FunctionApp
 
 app = FunctionApp()
@@ -170,7 +169,7 @@ app = FunctionApp()
 @app.function("hello")
 def hello(event, context):
     return {"greeting": f"hello {event['name']}"}
-'''
+"""
 
 PRODUCER = """
 import sys, time
@@ -196,7 +195,7 @@ print(rid, record.status)
 
 
 @pytest.fixture(scope="module")
-def base_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def base_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with the package's wheel installed without any extra."""
     where = tmp_path_factory.mktemp("base-install")
     subprocess.run(
@@ -215,7 +214,7 @@ def base_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     (where / "base_app.py").write_text(APP)
     (where / "producer.py").write_text(PRODUCER)
-    yield where
+    return where
 
 
 def test_base_install_runs_a_producer_and_a_worker(base_install: Path) -> None:

@@ -16,9 +16,10 @@ producer or a worker that never traces does not load OpenTelemetry.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from executor.core import extras
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
 
     from executor.core.messages import DeliveryJob, InvocationMessage
+
+log = logging.getLogger("executor.tracing")
 
 ENDED_AS = "executor_outcome"
 
@@ -37,16 +40,35 @@ OUTCOME = "executor.outcome"
 DESTINATION = "executor.destination"
 
 
-@lru_cache(maxsize=1)
+_available: bool | None = None
+
+
 def available() -> bool:
-    """Whether ``opentelemetry-api`` is installed (then ``executor.runtime.spans`` is loaded)."""
-    try:
-        import executor.runtime.spans  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if extras.extra_of(exc.name) != "otel":
-            raise
-        return False
-    return True
+    """Whether ``opentelemetry-api`` is installed (then ``executor.runtime.spans`` is loaded).
+
+    Without it, a process whose environment asks for traces (an ``OTEL_*`` variable) says once
+    which extra makes them.
+    """
+    global _available
+    if _available is None:
+        try:
+            import executor.runtime.spans  # noqa: F401
+        except ModuleNotFoundError as exc:
+            if extras.extra_of(exc.name) != "otel":
+                raise
+            # Known before the warning is logged: the log filter asks for the trace ids too.
+            _available = False
+            _say_why()
+        else:
+            _available = True
+    return _available
+
+
+def _say_why() -> None:
+    asked = sorted(name for name in os.environ if name.startswith("OTEL_"))
+    if asked:
+        feature = f"tracing ({asked[0]} is set)"
+        log.warning("no traces: %s", extras.needs(feature, "otel", ["opentelemetry-api"]))
 
 
 def enabled() -> bool:
