@@ -283,3 +283,27 @@ def test_base_install_runs_a_producer_and_a_worker(base_install: Path) -> None:
         "error: executor api needs the [api] extra (fastapi, uvicorn, jinja2, itsdangerous, "
         "pygal not installed): pip install 'async-executor[api]'"
     ]
+
+
+def test_without_opentelemetry_nothing_is_traced_and_an_upstream_trace_passes_on() -> None:
+    upstream = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    done = hidden(
+        textwrap.dedent(
+            f"""
+            import logging, os, types
+            logging.basicConfig(format="%(levelname)s %(message)s")
+            os.environ["OTEL_SERVICE_NAME"] = "shop"
+            from executor.runtime import tracing
+            with tracing.producing("urn") as sent:
+                print(repr(sent), tracing.enabled(), tracing.ids(), tracing.traceparent())
+            with tracing.delivering(types.SimpleNamespace(traceparent={upstream!r}), 1) as sent:
+                print(sent)
+            """
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["'' False None ", upstream]
+    assert done.stderr.splitlines() == [
+        "WARNING no traces: tracing (OTEL_SERVICE_NAME is set) needs the [otel] extra "
+        "(opentelemetry-api not installed): pip install 'async-executor[otel]'"
+    ]
