@@ -161,6 +161,8 @@ def test_a_destination_without_its_client_library_fails_naming_the_extra() -> No
 
 
 APP = """
+import json
+
 from executor import FunctionApp
 
 app = FunctionApp()
@@ -169,28 +171,53 @@ app = FunctionApp()
 @app.function("hello")
 def hello(event, context):
     return {"greeting": f"hello {event['name']}"}
+
+
+OBS = {"destination": "OBS", "param": json.dumps({"bucket": "results", "prefix": "runs"})}
+
+
+@app.function("stored", agency="writer", config={"destination_config": {"on_success": OBS}})
+def stored(event, context):
+    return event
+"""
+
+# The OBS endpoint is never reached: the worker has no boto3 to reach it with.
+AGENCIES = """
+[agencies.writer.obs]
+endpoint_url = "http://127.0.0.1:9"
+addressing_style = "path"
 """
 
 PRODUCER = """
-import sys, time
+import json, time
 from executor import Client, FunctionNotFound
 
 client = Client()
 deadline = time.monotonic() + 60
-while True:  # until the worker has registered the function
-    try:
-        rid = client.invoke_async("hello", {"name": "ann"})
-        break
-    except FunctionNotFound:
-        if time.monotonic() > deadline:
-            raise
+
+
+def invoke(name):
+    while True:  # until the worker has registered the function
+        try:
+            return client.invoke_async(name, {"name": "ann"})
+        except FunctionNotFound:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def ended(rid, deliveries):
+    while time.monotonic() < deadline:
+        record = client.get_invocation(rid)
+        if record.settled and len(record.deliveries) == deliveries:
+            return record
         time.sleep(0.1)
-while time.monotonic() < deadline:
-    record = client.get_invocation(rid)
-    if record.status.terminal:
-        break
-    time.sleep(0.1)
-print(rid, record.status)
+    return record
+
+
+hello, stored = invoke("hello"), invoke("stored")
+found = {"hello": ended(hello, 0), "stored": ended(stored, 1)}
+print(json.dumps({name: r.model_dump(mode="json") for name, r in found.items()}))
 """
 
 
@@ -214,6 +241,7 @@ def base_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (where / "base_app.py").write_text(APP)
     (where / "producer.py").write_text(PRODUCER)
+    (where / "agencies.toml").write_text(AGENCIES)
     return where
 
 
@@ -232,6 +260,7 @@ def test_base_install_runs_a_producer_and_a_worker(base_install: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("EXECUTOR_")},
         "EXECUTOR_BROKER_URL": server.url,
+        "EXECUTOR_AGENCY_FILE": str(base_install / "agencies.toml"),
         "PYTHONPATH": "",
     }
     worker = subprocess.Popen(
@@ -252,8 +281,18 @@ def test_base_install_runs_a_producer_and_a_worker(base_install: Path) -> None:
             timeout=120,
         )
         assert produced.returncode == 0, produced.stderr
-        rid, status, *_ = produced.stdout.split()
-        assert status == "SUCCESS"
+        found = json.loads(produced.stdout.splitlines()[-1])
+        assert found["hello"]["status"] == "SUCCESS"
+        # A destination whose client library is missing: the function ran, its event waits in
+        # the dead-letter store with a line that names the extra.
+        assert found["stored"]["status"] == "SUCCESS"
+        [delivery] = found["stored"]["deliveries"]
+        assert (delivery["state"], delivery["attempts"]) == ("dead-lettered", 1)
+        assert delivery["error"] == (
+            "the OBS destination needs boto3, which is not installed on this worker: "
+            "pip install 'async-executor[aws]' on the workers, then send the dead letter again"
+        )
+        rid = found["hello"]["request_id"]
         shown = subprocess.run(
             [bin_dir / "executor", "invocations", "show", rid, "--json"],
             cwd=base_install,
