@@ -6,6 +6,8 @@ has ``kind``, ``param_model`` and ``deliver(delivery, runtime)``, listed in ``_K
 
 from __future__ import annotations
 
+import importlib
+
 from destinations.base import (
     Delivery,
     DeliveryError,
@@ -14,15 +16,16 @@ from destinations.base import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from destinations.dis import DISDestination
-from destinations.functiongraph import FunctionGraphDestination
-from destinations.obs import OBSDestination
-from destinations.smn import SMNDestination
-from executor.core.params import KINDS, Param, param_model
+from destinations.cloud import needs_extra
+from executor.core.params import FUNCTION_GRAPH, KINDS, Param, param_model
 
-_KINDS: dict[str, type[Destination]] = {
-    cls.kind: cls
-    for cls in (FunctionGraphDestination, OBSDestination, DISDestination, SMNDestination)
+# Each kind's module is imported on its first delivery: OBS needs boto3 (the ``[aws]`` extra),
+# which a worker whose functions do not deliver there can do without.
+_KINDS: dict[str, str] = {
+    FUNCTION_GRAPH: "destinations.functiongraph:FunctionGraphDestination",
+    "OBS": "destinations.obs:OBSDestination",
+    "DIS": "destinations.dis:DISDestination",
+    "SMN": "destinations.smn:SMNDestination",
 }
 _INSTANCES: dict[str, Destination] = {}
 
@@ -31,7 +34,10 @@ def get(kind: str) -> Destination:
     """The process-wide instance of a kind (created once, so clients are reused)."""
     instance = _INSTANCES.get(kind)
     if instance is None:
-        instance = _INSTANCES[kind] = _KINDS[kind]()
+        module, _, name = _KINDS[kind].partition(":")
+        with needs_extra(f"the {kind} destination"):
+            found = importlib.import_module(module)
+        instance = _INSTANCES[kind] = getattr(found, name)()
     return instance
 
 

@@ -44,6 +44,8 @@ _BUSY = frozenset(
         "KMSThrottlingException",
     }
 )
+# What a call to a client raises when it fails.
+FAILURES = (ClientError, BotoCoreError)
 _CONFIG_ERRORS = (NoCredentialsError, PartialCredentialsError, NoRegionError, ParamValidationError)
 
 # botocore's debug lines print signed request headers, the access key id among them; a worker

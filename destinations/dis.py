@@ -24,15 +24,14 @@ import uuid
 from typing import Any, ClassVar
 
 import redis
-from botocore.exceptions import BotoCoreError, ClientError
 
-from destinations import _aws
 from destinations.base import (
     Delivery,
     DestinationRuntime,
     TemporaryDeliveryError,
     redis_errors,
 )
+from destinations.cloud import needs_extra
 from executor.core.agency import DISAccess
 from executor.core.constants import KEY_PREFIX
 from executor.core.params import DISParam, Param
@@ -114,6 +113,8 @@ class DISDestination:
     ) -> None:
         marker = f"dis:{stream}:{delivery.identity}"
         what = f"DIS stream {stream}"
+        with needs_extra(f"{what} (its agency's backend is kinesis)"):
+            from destinations import _aws
         claim_ttl = int(access.connect_timeout + access.read_timeout) + 30
         with redis_errors(f"{what} (the state store)"):
             if not runtime.claim_marker(marker, f"pending:{uuid.uuid4().hex}", claim_ttl):
@@ -127,7 +128,7 @@ class DISDestination:
             reply = _aws.kinesis(access).put_record(
                 StreamName=stream, Data=delivery.body(), PartitionKey=delivery.request_id
             )
-        except (ClientError, BotoCoreError) as exc:
+        except _aws.FAILURES as exc:
             # A claim left behind expires by itself; the put's own error is what matters.
             with contextlib.suppress(redis.RedisError):
                 runtime.drop_marker(marker)

@@ -23,9 +23,6 @@ import logging
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from destinations import _aws
 from destinations.base import (
     Delivery,
     DeliveryError,
@@ -34,6 +31,7 @@ from destinations.base import (
     TemporaryDeliveryError,
     redis_errors,
 )
+from destinations.cloud import needs_extra
 from executor.core.agency import SMNAccess, Subscription
 from executor.core.params import Param, SMNParam
 
@@ -74,6 +72,8 @@ class SMNDestination:
         }
         if delivery.traceparent:
             attributes["traceparent"] = delivery.traceparent
+        with needs_extra(f"SMN topic {topic_urn} (its agency's backend is sns)"):
+            from destinations import _aws
         try:
             _aws.sns(access).publish(
                 TopicArn=topic_arn(access, topic_urn),
@@ -83,7 +83,7 @@ class SMNDestination:
                     for name, value in attributes.items()
                 },
             )
-        except (ClientError, BotoCoreError) as exc:
+        except _aws.FAILURES as exc:
             raise _aws.delivery_error(exc, f"SMN topic {topic_urn}") from exc
 
     def _post_all(

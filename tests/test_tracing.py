@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from services import wait_for
 
 from destinations.functiongraph import target_request_id
+from executor.runtime import spans as span_maker
 from executor.runtime import tracing
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def producer_spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "_tracer", lambda: provider.get_tracer("executor"))
+    monkeypatch.setattr(span_maker, "_tracer", lambda: provider.get_tracer("executor"))
     return exporter
 
 

@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from executor.cli.common import AppOption, friendly, load_app
+from executor.cli.extras import require_extra
 from executor.core.settings import Settings, get_settings
 from executor.runtime.celery_app import make_celery
 
@@ -82,6 +83,7 @@ def flower(
 
     Further options (such as --max_tasks=10000) are handed to Flower as they are.
     """
+    require_extra("flower", "executor flower")
     from executor.ops.flower import run_flower
 
     settings, celery = _app_parts(app)
@@ -97,6 +99,7 @@ def metrics(
     address: Annotated[str | None, typer.Option(help="default: EXECUTOR_METRICS_ADDRESS")] = None,
 ) -> None:
     """Serve the fleet's Prometheus metrics on /metrics until stopped."""
+    require_extra("metrics", "executor metrics")
     from executor.ops.metrics import serve
     from executor.state.store import Store
 

@@ -17,14 +17,13 @@ from executor.cli.common import (
     read_json,
 )
 from executor.cli.dlq import dlq_cli
+from executor.cli.extras import add_lazy_command, require_extra
 from executor.cli.fleet import register_fleet_commands
 from executor.cli.flow import flow_cli
 from executor.cli.redrive import register_redrive
 from executor.cli.watch import watch
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.errors import ExecutorError, StoreLayoutMismatch, Unavailable
-from executor.ops.bench.command import bench
-from executor.ops.metrics import serve_from_worker
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 config_cli = typer.Typer(no_args_is_help=True, help="Async configurations of functions.")
@@ -91,7 +90,11 @@ def worker(
         argv.append(f"--max-memory-per-child={max_memory_per_child}")
     # Celery's banner is not a log line: with JSON logs it would break every line parser.
     quiet = ["--quiet"] if function_app.settings.log_format == "json" else []
-    serve_from_worker(function_app)
+    if function_app.settings.metrics_port:
+        require_extra("metrics", "EXECUTOR_METRICS_PORT (the worker's metrics exporter)")
+        from executor.ops.metrics import serve_from_worker
+
+        serve_from_worker(function_app)
     function_app.celery.start(argv=[*quiet, *argv])
     # Celery's app.start() drops the status its worker chose: exit with it, so a supervisor
     # restarts a worker that stopped on an error.
@@ -235,6 +238,7 @@ def api(
     app: AppOption = None,
 ) -> None:
     """Serve the HTTP API (FunctionGraph's async endpoints) with uvicorn."""
+    require_extra("api", "executor api")
     import uvicorn
 
     from executor.api.app import create_api
@@ -270,7 +274,13 @@ def store_migrate(app: AppOption = None) -> None:
     emit({"indexed": done.records, "chains_moved": done.chains})
 
 
-cli.command("bench")(bench)
+add_lazy_command(
+    cli,
+    "bench",
+    "executor.ops.bench.command:bench",
+    "bench",
+    "Measure throughput, latency and memory against plain Celery on a private Redis",
+)
 
 
 register_fleet_commands(cli)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from executor.core import extras
 from executor.core.params import FUNCTION_GRAPH
 from executor.ops.api_process import ApiProcess
 from executor.ops.servers import RedisServer, WorkerProcess
@@ -110,6 +111,10 @@ def main() -> None:
 def serve_console(project: str) -> None:
     """``executor api`` with a fresh token, until Ctrl-C; the workers stay up meanwhile, so
     what the console redrives or invokes runs."""
+    absent = extras.missing("api")
+    if absent:
+        print(extras.needs("the console", "api", absent))
+        return
     token = secrets.token_urlsafe(12)
     log = Path(tempfile.gettempdir()) / "executor-demo-api.log"
     log.unlink(missing_ok=True)

@@ -1,32 +1,37 @@
 """OpenTelemetry traces from the producer through the broker, the handler and the destination.
 
-Only ``opentelemetry-api`` is needed: with no SDK configured every span here is a no-op. With
-one (the ``OTEL_*`` variables of ``opentelemetry-instrument``, or a ``TracerProvider`` the
-application sets), ``invoke_async`` starts a producer span whose W3C ``traceparent`` goes into
-the invocation message and its record, each attempt on a worker is a span under it, and each
-delivery attempt is a span that links to the attempt that produced the event. The delivery
-passes its own ``traceparent`` on to the destination, so a FunctionGraph target, an SNS
-message, a webhook and a stream entry all continue the same trace.
+Tracing needs ``opentelemetry-api`` (the ``[otel]`` extra); without it every call here does
+nothing, and a delivery still hands a destination the ``traceparent`` its invocation came with.
+With it and no SDK configured every span is a no-op too. With an SDK (the ``OTEL_*`` variables
+of ``opentelemetry-instrument``, or a ``TracerProvider`` the application sets), ``invoke_async``
+starts a producer span whose W3C ``traceparent`` goes into the invocation message and its
+record, each attempt on a worker is a span under it, and each delivery attempt is a span that
+links to the attempt that produced the event. The delivery passes its own ``traceparent`` on to
+the destination, so a FunctionGraph target, an SNS message, a webhook and a stream entry all
+continue the same trace.
+
+The spans themselves are made in ``executor.runtime.spans``, imported on first use, so that a
+producer or a worker that never traces does not load OpenTelemetry.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery.exceptions import Retry
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Link, SpanKind, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from executor.core import extras
 
-from executor.core.messages import DeliveryJob, InvocationMessage
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
 
-_W3C = TraceContextTextMapPropagator()
-_OUTCOME = "executor_outcome"
+    from executor.core.messages import DeliveryJob, InvocationMessage
+
+log = logging.getLogger("executor.tracing")
+
+ENDED_AS = "executor_outcome"
 
 REQUEST_ID = "executor.request_id"
 FUNCTION_URN = "executor.function_urn"
@@ -35,148 +40,126 @@ OUTCOME = "executor.outcome"
 DESTINATION = "executor.destination"
 
 
-def _tracer() -> trace.Tracer | None:
-    """The tracer of the configured provider; None when no SDK is configured, where making
-    no-op spans would cost tens of microseconds per invocation for nothing."""
-    # Looked up per span, so a provider set after this module was imported is used.
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, trace.ProxyTracerProvider):
-        return None
-    return _tracer_of(provider)
+_available: bool | None = None
+
+
+def available() -> bool:
+    """Whether ``opentelemetry-api`` is installed (then ``executor.runtime.spans`` is loaded).
+
+    Without it, a process whose environment asks for traces (an ``OTEL_*`` variable) says once
+    which extra makes them.
+    """
+    global _available
+    if _available is None:
+        try:
+            import executor.runtime.spans  # noqa: F401
+        except ModuleNotFoundError as exc:
+            if extras.extra_of(exc.name) != "otel":
+                raise
+            # Known before the warning is logged: the log filter asks for the trace ids too.
+            _available = False
+            _say_why()
+        else:
+            _available = True
+    return _available
+
+
+def _say_why() -> None:
+    asked = sorted(name for name in os.environ if name.startswith("OTEL_"))
+    if asked:
+        feature = f"tracing ({asked[0]} is set)"
+        log.warning("no traces: %s", extras.needs(feature, "otel", ["opentelemetry-api"]))
 
 
 def enabled() -> bool:
     """Whether an SDK is configured, so spans are recorded."""
-    return _tracer() is not None
+    if not available():
+        return False
+    from executor.runtime import spans
 
-
-@lru_cache(maxsize=4)
-def _tracer_of(provider: trace.TracerProvider) -> trace.Tracer:
-    return provider.get_tracer("executor")
-
-
-@contextmanager
-def _continued(value: str) -> Iterator[None]:
-    """Untraced here, but an upstream trace stays current, so logs and destinations see it."""
-    parent = context_of(value)
-    if parent is None:
-        yield
-        return
-    token = otel_context.attach(parent)
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
+    return spans.enabled()
 
 
 def traceparent() -> str:
     """The W3C ``traceparent`` of the current span; empty when nothing is traced."""
-    carrier: dict[str, str] = {}
-    _W3C.inject(carrier)
-    return carrier.get("traceparent", "")
+    if not available():
+        return ""
+    from executor.runtime import spans
+
+    return spans.traceparent()
 
 
 def context_of(value: str) -> Context | None:
     """The trace context a ``traceparent`` names; None (the current one) when it is empty."""
-    return _W3C.extract({"traceparent": value}) if value else None
+    if not available():
+        return None
+    from executor.runtime import spans
+
+    return spans.context_of(value)
 
 
 def ids() -> tuple[str, str] | None:
     """Trace and span id (hex) of the current span, for log lines; None when not traced."""
-    span_context = trace.get_current_span().get_span_context()
-    if not span_context.is_valid:
+    if not available():
         return None
-    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+    from executor.runtime import spans
+
+    return spans.ids()
 
 
 @contextmanager
 def producing(function_urn: str) -> Iterator[str]:
     """The producer span of one ``invoke_async``; yields the ``traceparent`` to send on."""
-    tracer = _tracer()
-    if tracer is None:
-        yield traceparent()
+    if not available():
+        yield ""
         return
-    with tracer.start_as_current_span(
-        f"invoke {function_urn.rsplit(':', 2)[-2]}",
-        kind=SpanKind.PRODUCER,
-        attributes={FUNCTION_URN: function_urn},
-    ):
-        yield traceparent()
+    from executor.runtime import spans
+
+    with spans.producing(function_urn) as sent:
+        yield sent
 
 
 def produced(request_id: str) -> None:
     """Name the request id the producer's invocation was given (known once it is accepted)."""
-    trace.get_current_span().set_attribute(REQUEST_ID, request_id)
+    if available():
+        from executor.runtime import spans
+
+        spans.produced(request_id)
 
 
 @contextmanager
 def running(task: Any, message: InvocationMessage) -> Iterator[None]:
     """The span of one attempt, under the producer's; its outcome is set from how it ended."""
-    tracer = _tracer()
-    if tracer is None:
-        with _continued(message.traceparent):
-            yield
+    if not available():
+        yield
         return
-    urn = message.urn
-    with tracer.start_as_current_span(
-        f"run {urn.rsplit(':', 2)[-2] if urn else task.name}",
-        context=context_of(message.traceparent),
-        kind=SpanKind.CONSUMER,
-        attributes={REQUEST_ID: str(task.request.id), FUNCTION_URN: urn},
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield
-        except Retry:
-            span.set_attribute(OUTCOME, "RETRY")
-            raise
-        except BaseException as exc:
-            found = getattr(task.request, _OUTCOME, None)
-            span.set_attribute(OUTCOME, found or "ERROR")
-            if found != "DISCARD" and found != "SKIPPED":
-                span.record_exception(exc)
-                span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-            raise
-        span.set_attribute(OUTCOME, "SUCCESS")
+    from executor.runtime import spans
+
+    with spans.running(task, message):
+        yield
 
 
 def ended(task: Any, outcome: str) -> None:
     """Note how this attempt ended, for its span (the task ends by raising)."""
-    setattr(task.request, _OUTCOME, outcome)
+    setattr(task.request, ENDED_AS, outcome)
 
 
 def attempt(number: int) -> None:
     """Note the attempt number the status record gave the running attempt."""
-    trace.get_current_span().set_attribute(ATTEMPT, number)
+    if available():
+        from executor.runtime import spans
+
+        spans.attempt(number)
 
 
 @contextmanager
 def delivering(job: DeliveryJob, number: int) -> Iterator[str]:
     """The span of one delivery attempt, under the invocation's trace and linked to the
     attempt that produced the event; yields the ``traceparent`` the destination passes on."""
-    tracer = _tracer()
-    if tracer is None:
-        with _continued(job.traceparent):
-            yield traceparent()
+    if not available():
+        yield job.traceparent
         return
-    links = []
-    produced = context_of(job.link)
-    if produced is not None:
-        span_context = trace.get_current_span(produced).get_span_context()
-        if span_context.is_valid:
-            links.append(Link(span_context))
-    with tracer.start_as_current_span(
-        f"deliver {job.outcome} to {job.kind}",
-        context=context_of(job.traceparent),
-        kind=SpanKind.PRODUCER,
-        links=links,
-        attributes={
-            REQUEST_ID: job.request_id,
-            FUNCTION_URN: job.function_urn,
-            DESTINATION: job.kind,
-            OUTCOME: job.outcome,
-            ATTEMPT: number,
-        },
-    ):
-        yield traceparent()
+    from executor.runtime import spans
+
+    with spans.delivering(job, number) as sent:
+        yield sent
