@@ -67,7 +67,12 @@ def create_api(
     api.state.client = client
     api.state.settings = settings
     authenticator = authenticator or Authenticator.from_settings(settings)
-    api.add_middleware(Gate, authenticator=authenticator, limit=settings.payload_limit)
+    api.add_middleware(
+        Gate,
+        authenticator=authenticator,
+        limit=settings.payload_limit,
+        read_timeout=settings.api_read_timeout,
+    )
     answer_failures(api)
     api.include_router(router)
     api.include_router(flow_router, prefix=PREFIX)

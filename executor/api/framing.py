@@ -3,7 +3,8 @@
 uvicorn refuses a request that h11 cannot read before the application sees it: a
 ``Content-Length`` that is not a number of bytes (``abc``, ``-1``, one too long for h11, two
 that differ), ``Transfer-Encoding`` other than chunked, a request line or header name that is
-not HTTP, headers that keep arriving past 16 KiB. It answers with a plain-text 400. This
+not HTTP, headers that keep arriving past 16 KiB (headers that arrive whole in one read are
+measured by the gate instead). It answers with a plain-text 400. This
 protocol, which ``executor api`` runs uvicorn with, answers the same refusals with
 ``{"error_code", "error_msg"}``, the status h11 suggests (400, or 431 for headers too large)
 and h11's reason. Everything else, the server's framing included, is left to uvicorn.

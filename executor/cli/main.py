@@ -240,6 +240,7 @@ def api(
     from executor.api.app import create_api
     from executor.api.auth import Authenticator
     from executor.api.framing import JsonRefusals
+    from executor.core.constants import HEADER_LIMIT
 
     client = client_for(app)
     with friendly():
@@ -257,6 +258,7 @@ def api(
         host=host or client.settings.api_host,
         port=port or client.settings.api_port,
         http=JsonRefusals,  # h11's refusals of unreadable requests in the error body too
+        h11_max_incomplete_event_size=HEADER_LIMIT,  # and the gate's for headers read whole
     )
 
 
