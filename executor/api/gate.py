@@ -144,7 +144,10 @@ def error_response(exc: ExecutorError, *, close: bool = False) -> JSONResponse:
 
 
 def error_json(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse(ErrorBody(error_code=code, error_msg=message).model_dump(), status)
+    # A message may quote what the caller sent, a lone surrogate included, which UTF-8 cannot
+    # carry: it is shown escaped rather than failing the answer.
+    shown = message.encode("utf-8", "backslashreplace").decode()
+    return JSONResponse(ErrorBody(error_code=code, error_msg=shown).model_dump(), status)
 
 
 def _check_headers(scope: Scope) -> None:
