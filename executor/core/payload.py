@@ -225,9 +225,9 @@ def read_json(text: str | bytes, what: str) -> Any:
         where = field_of(value, unread[0])
         raise PayloadRefused(f"{what}: the number at {where} {unread[0].why}; send it as a string")
     if _SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text):
-        where = surrogate_at(value)
-        if where is not None:
-            raise _not_unicode(what, where)
+        lone = surrogate_at(value)
+        if lone is not None:
+            raise _not_unicode(what, lone)
     return value
 
 
