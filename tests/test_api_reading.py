@@ -71,6 +71,16 @@ def exchange(api: ApiServer, data: bytes, *, half_close: bool) -> bytes:
     return answer
 
 
+def answered(answer: bytes, status: int) -> tuple[bytes, dict[str, str]]:
+    """The headers and the error body of a refusal with ``status``."""
+    line, _, rest = answer.partition(b"\r\n")
+    assert line.startswith(f"HTTP/1.1 {status} ".encode()), answer[:300]
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    error = json.loads(body)
+    assert set(error) == {"error_code", "error_msg"} and error["error_code"] == f"FSS.{status:04d}"
+    return headers.lower(), error
+
+
 def snapshot(rdb: redis.Redis) -> dict[Any, Any]:
     return {key: rdb.dump(key) for key in rdb.scan_iter("*")}
 
@@ -104,9 +114,22 @@ def test_a_body_cut_short_by_a_half_close_changes_nothing(
     before = snapshot(rdb)
     declared = head(method, operation, f"Content-Length: {len(body) + 100}")
     answer = exchange(api, declared + (body if sent == "part" else b""), half_close=True)
-    assert answer == b"", answer[:300]
+    _, error = answered(answer, 400)
+    assert "without sending complete message body" in error["error_msg"]
     barrier(api)
     assert snapshot(rdb) == before
+
+
+def test_a_whole_request_then_a_half_close_is_answered_with_its_request_id(
+    api: ApiServer, clean: None, rdb: redis.Redis
+) -> None:
+    body = b'{"whole": 1}'
+    declared = head("POST", "invocations-async", f"Content-Length: {len(body)}")
+    answer = exchange(api, declared + body, half_close=True)
+    assert answer.startswith(b"HTTP/1.1 202 "), answer[:300]
+    request_id = json.loads(answer.partition(b"\r\n\r\n")[2])["request_id"]
+    listed = httpx.get(api.path("hello", "async-invocations"), headers=AUTH).json()
+    assert [i["request_id"] for i in listed["invocations"]] == [request_id]
 
 
 @pytest.mark.parametrize("write", list(WRITES), indirect=True)
@@ -117,8 +140,7 @@ def test_a_body_whose_chunk_line_is_bad_changes_nothing(
     before = snapshot(rdb)
     chunked = head(method, operation, "Transfer-Encoding: chunked")
     answer = exchange(api, chunked + b"%x\r\n%s\r\nzz\r\n" % (len(body), body), half_close=False)
-    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
-    assert b"illegal chunk header" in answer
+    assert "illegal chunk header" in answered(answer, 400)[1]["error_msg"]
     barrier(api)
     assert snapshot(rdb) == before
 
@@ -137,12 +159,8 @@ def test_a_body_that_does_not_arrive_in_time_is_408_and_changes_nothing(
     else:
         data = head(method, operation, "Transfer-Encoding: chunked") + b"F" * 20 + b"\r\n" + body
     answer = exchange(api, data, half_close=False)  # the server closes it, or this times out
-    status, _, rest = answer.partition(b"\r\n")
-    assert status.startswith(b"HTTP/1.1 408 "), answer[:300]
-    headers, _, error = rest.partition(b"\r\n\r\n")
-    assert b"connection: close" in headers.lower()
-    refusal = json.loads(error)
-    assert refusal["error_code"] == "FSS.0408"
+    headers, refusal = answered(answer, 408)
+    assert b"connection: close" in headers
     assert f"within {READ_TIMEOUT} seconds" in refusal["error_msg"]
     assert "EXECUTOR_API_READ_TIMEOUT" in refusal["error_msg"]
     barrier(api)
@@ -156,9 +174,6 @@ def test_headers_past_16_kib_in_one_read_are_431_and_change_nothing(
     body = b'{"t": 1}'
     framing = f"Content-Length: {len(body)}\r\nX-Big: {'a' * size}"
     answer = exchange(api, head("POST", "invocations-async", framing) + body, half_close=False)
-    status, _, rest = answer.partition(b"\r\n")
-    assert status.startswith(b"HTTP/1.1 431 "), answer[:300]
-    refusal = json.loads(rest.partition(b"\r\n\r\n")[2])
-    assert refusal["error_code"] == "FSS.0431" and "smaller headers" in refusal["error_msg"]
+    assert "smaller headers" in answered(answer, 431)[1]["error_msg"]
     barrier(api)
     assert not list(rdb.scan_iter("ae:*:inv:*"))

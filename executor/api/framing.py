@@ -8,6 +8,13 @@ measured by the gate instead). It answers with a plain-text 400. This
 protocol, which ``executor api`` runs uvicorn with, answers the same refusals with
 ``{"error_code", "error_msg"}``, the status h11 suggests (400, or 431 for headers too large)
 and h11's reason. Everything else, the server's framing included, is left to uvicorn.
+
+A client that half-closes its side of the connection is answered too, where uvicorn would close
+it without a word: in the middle of a body, h11 is told the body will not be finished and
+refuses it (``peer closed connection without sending complete message body``) like any other
+framing error, so the client learns that nothing was accepted (``Gate`` hands a route a body
+only once all of it has arrived); after a whole request, its answer (an invocation's request
+id) is sent before the connection is closed.
 """
 
 from __future__ import annotations
@@ -28,6 +35,25 @@ _HINT = {
 
 class JsonRefusals(H11Protocol):
     """uvicorn's h11 protocol with its refusal of an unreadable request in the API's shape."""
+
+    _answer_then_close = False
+
+    def eof_received(self) -> bool | None:
+        if self.conn.our_state is not h11.SEND_RESPONSE:
+            return None  # nothing is owed: asyncio closes the connection, as uvicorn has it
+        if self.conn.their_state is h11.SEND_BODY:
+            self.conn.receive_data(b"")
+            self.handle_events()  # h11 refuses the unfinished body: send_400_response answers
+            return True
+        if self.conn.their_state is h11.DONE:
+            self._answer_then_close = True  # the request is whole: its answer is still owed
+            return True
+        return None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._answer_then_close:
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn calls this while it handles h11's RemoteProtocolError, which says why.
