@@ -38,7 +38,7 @@ class JsonRefusals(H11Protocol):
 
     _answer_then_close = False
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol's own
         if self.conn.our_state is not h11.SEND_RESPONSE:
             return None  # nothing is owed: asyncio closes the connection, as uvicorn has it
         if self.conn.their_state is h11.SEND_BODY:
