@@ -228,16 +228,10 @@ def test_the_cli_refuses_a_lone_surrogate_in_one_line(
     ],
 )
 def test_the_console_invoke_form_shows_the_refusal_beside_the_payload(
-    client: Client, fake_redis: fakeredis.FakeRedis, payload: str, words: str
+    http: TestClient, fake_redis: fakeredis.FakeRedis, payload: str, words: str
 ) -> None:
-    project = HELLO.split(":")[3]
-    web = TestClient(
-        create_api(
-            client, client.settings, authenticator=Authenticator({TOKEN: frozenset({project})}, {})
-        )
-    )
-    token = sign_in(web, token=TOKEN)
-    answer = web.post(
+    token = sign_in(http, token=TOKEN)
+    answer = http.post(
         f"/console/functions/{HELLO}/invoke",
         data={"csrf": token, "payload": payload, "delay": "0"},
         follow_redirects=False,
@@ -251,17 +245,11 @@ def test_the_console_invoke_form_shows_the_refusal_beside_the_payload(
 
 
 def test_the_console_invoke_form_shows_a_bad_delay_beside_the_delay(
-    client: Client, fake_redis: fakeredis.FakeRedis
+    http: TestClient, fake_redis: fakeredis.FakeRedis
 ) -> None:
-    project = HELLO.split(":")[3]
-    web = TestClient(
-        create_api(
-            client, client.settings, authenticator=Authenticator({TOKEN: frozenset({project})}, {})
-        )
-    )
-    token = sign_in(web, token=TOKEN)
+    token = sign_in(http, token=TOKEN)
     for delay in ("soon", "nan", "7200"):
-        answer = web.post(
+        answer = http.post(
             f"/console/functions/{HELLO}/invoke",
             data={"csrf": token, "payload": "{}", "delay": delay},
             follow_redirects=False,
