@@ -24,6 +24,7 @@ import codecs
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from executor.core.errors import InvalidParameter, PayloadTooLarge
@@ -99,21 +100,37 @@ def nesting(value: Any, max_depth: int) -> int:
 def field_of(root: Any, target: Any) -> str:
     """Where ``target`` (the very object) is in ``root``: ``items[2].count``, or ``the top
     level``. Walked again only to word a refusal."""
+    for item, path in _places(root):
+        if item is target or (isinstance(item, dict) and any(key is target for key in item)):
+            return path or "the top level"
+    return "the top level"
+
+
+def surrogate_at(value: Any) -> str | None:
+    """Where a string or key holding a lone surrogate is in ``value``, or None."""
+    for item, path in _places(value):
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return f"the text at {path or 'the top level'} ({shown(item)})"
+        if isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return f"the key {shown(key)} (at {path or 'the top level'})"
+    return None
+
+
+def _places(root: Any) -> Iterator[tuple[Any, str]]:
+    """Every value in ``root`` with its path (``""`` for the root), walked without recursion."""
     stack: list[tuple[Any, str]] = [(root, "")]
     while stack:
         item, path = stack.pop()
-        if item is target:
-            return path or "the top level"
+        yield item, path
         if isinstance(item, dict):
             stack.extend(
                 (child, f"{path}.{label(key)}" if path else label(key))
                 for key, child in item.items()
             )
-            if any(key is target for key in item):
-                return path or "the top level"
         elif isinstance(item, (list, tuple)):
             stack.extend((child, f"{path}[{n}]") for n, child in enumerate(item))
-    return "the top level"
 
 
 def label(key: Any) -> str:
@@ -121,27 +138,6 @@ def label(key: Any) -> str:
     (a lone surrogate, a newline), which is shown quoted and escaped."""
     text = str(key)
     return text if text.isprintable() and not _SURROGATE.search(text) else ascii(text)
-
-
-def surrogate_at(value: Any) -> str | None:
-    """Where the first string or key holding a lone surrogate is in ``value``, or None."""
-    stack: list[tuple[Any, str]] = [(value, "")]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return f"the text at {path or 'the top level'} ({shown(item)})"
-        elif isinstance(item, dict):
-            for key in item:
-                if isinstance(key, str) and _SURROGATE.search(key):
-                    return f"the key {ascii(key)[:80]} (at {path or 'the top level'})"
-            stack.extend(
-                (child, f"{path}.{label(key)}" if path else label(key))
-                for key, child in item.items()
-            )
-        elif isinstance(item, (list, tuple)):
-            stack.extend((child, f"{path}[{n}]") for n, child in enumerate(item))
-    return None
 
 
 def _not_unicode(what: str, where: str) -> PayloadRefused:
