@@ -158,6 +158,13 @@ class Unauthenticated(ExecutorError):
     http_status = 401
 
 
+class ProjectDenied(ExecutorError):
+    """The credential is valid but does not own the project named in the path."""
+
+    code = "FSS.0403"
+    http_status = 403
+
+
 class RequestTimeout(ExecutorError):
     """A request's body did not arrive in full within ``EXECUTOR_API_READ_TIMEOUT``."""
 
@@ -170,10 +177,3 @@ class HeadersTooLarge(ExecutorError):
 
     code = "FSS.0431"
     http_status = 431
-
-
-class ProjectDenied(ExecutorError):
-    """The credential is valid but does not own the project named in the path."""
-
-    code = "FSS.0403"
-    http_status = 403
