@@ -167,6 +167,14 @@ def test_a_body_that_does_not_arrive_in_time_is_408_and_changes_nothing(
     assert snapshot(rdb) == before
 
 
+@pytest.mark.parametrize(
+    "sent", [b"", b"POST /v2/p/fgs/functions/hello/invocations-async HTTP/1.1\r\nHo"]
+)
+def test_a_connection_whose_request_does_not_come_is_closed(api: ApiServer, sent: bytes) -> None:
+    # Nothing to answer yet: the server closes it (else this times out after 15 s).
+    assert exchange(api, sent, half_close=False) == b""
+
+
 @pytest.mark.parametrize("size", [17_000, 70_000])
 def test_headers_past_16_kib_in_one_read_are_431_and_change_nothing(
     api: ApiServer, clean: None, rdb: redis.Redis, size: int

@@ -15,10 +15,17 @@ refuses it (``peer closed connection without sending complete message body``) li
 framing error, so the client learns that nothing was accepted (``Gate`` hands a route a body
 only once all of it has arrived); after a whole request, its answer (an invocation's request
 id) is sent before the connection is closed.
+
+uvicorn bounds the wait for a request's headers only while nothing arrives between requests
+(its keep-alive timer, which any data cancels); on a new connection, or once a byte has come,
+it waits for ever. Here a request's headers have ``head_timeout`` seconds
+(``EXECUTOR_API_READ_TIMEOUT``) from the connection or the previous answer, after which the
+connection is closed, as uvicorn closes an idle one: there is no request yet to answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from http import HTTPStatus
 
@@ -37,6 +44,43 @@ class JsonRefusals(H11Protocol):
     """uvicorn's h11 protocol with its refusal of an unreadable request in the API's shape."""
 
     _answer_then_close = False
+    head_timeout: float | None = None
+
+    @classmethod
+    def reading_within(cls, seconds: float) -> type[JsonRefusals]:
+        """This protocol with each request's headers due within ``seconds``."""
+        return type(cls.__name__, (cls,), {"head_timeout": seconds})
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._head_arrived()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
+
+    def _await_head(self) -> None:
+        """Give the next request's headers ``head_timeout`` seconds (data arriving does not
+        reset it, unlike uvicorn's keep-alive timer, so a trickle cannot hold it open)."""
+        if self.head_timeout is not None and self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_overdue)
+
+    def _head_arrived(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_overdue(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE:
+            self.timeout_keep_alive_handler()  # closes the connection, as for an idle one
 
     def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol's own
         if self.conn.our_state is not h11.SEND_RESPONSE:
@@ -54,6 +98,8 @@ class JsonRefusals(H11Protocol):
         super().on_response_complete()
         if self._answer_then_close:
             self.transport.close()
+        elif self.conn.their_state is h11.IDLE:
+            self._await_head()  # the next request on this connection
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn calls this while it handles h11's RemoteProtocolError, which says why.

@@ -257,7 +257,8 @@ def api(
         application,
         host=host or client.settings.api_host,
         port=port or client.settings.api_port,
-        http=JsonRefusals,  # h11's refusals of unreadable requests in the error body too
+        # h11's refusals of unreadable requests in the error body too
+        http=JsonRefusals.reading_within(client.settings.api_read_timeout),
         h11_max_incomplete_event_size=HEADER_LIMIT,  # and the gate's for headers read whole
     )
 
