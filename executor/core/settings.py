@@ -69,8 +69,8 @@ class Settings(BaseSettings):
         default=API_READ_TIMEOUT,
         gt=0,
         le=3600,
-        description="seconds a request's whole body may take to arrive; past it the API answers "
-        "408 FSS.0408 and closes the connection",
+        description="seconds a request's headers, then its whole body, may take to arrive; a "
+        "body past it is answered 408 FSS.0408, and the connection is closed",
     )
     console_secret: SecretStr = Field(
         default=SecretStr(""),
