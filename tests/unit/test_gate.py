@@ -10,7 +10,8 @@ import pytest
 
 from executor.api.auth import Authenticator
 from executor.api.gate import Gate
-from executor.core.settings import Settings
+from executor.core.errors import SettingsInvalid
+from executor.core.settings import Settings, load_settings
 
 PATH = "/v2/p1/fgs/functions/hello/invocations-async"
 
@@ -98,3 +99,12 @@ def test_headers_are_measured_even_when_they_arrived_whole(size: int, status: in
         _, fields, error = refusal(sent)
         assert error["error_code"] == "FSS.0431" and fields["connection"] == "close"
         assert handed == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "3601"])
+def test_a_read_timeout_that_is_not_a_positive_number_of_seconds_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("EXECUTOR_API_READ_TIMEOUT", value)
+    with pytest.raises(SettingsInvalid, match="EXECUTOR_API_READ_TIMEOUT"):
+        load_settings()
