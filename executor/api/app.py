@@ -1,8 +1,10 @@
 """The HTTP API: FunctionGraph's async endpoints, served over the same ``Client`` as Python.
 
 Every path is ``/v2/{project_id}/fgs/functions/{function_urn}/...`` as in FunctionGraph, so its
-SDKs work unchanged when pointed here. Before routing, ``Gate`` refuses a body above the payload
-limit and a caller without a valid credential for the project in the path. Every error is
+SDKs work unchanged when pointed here. Before routing, ``Gate`` reads the whole body (a route
+never sees one cut short), and refuses headers above 16 KiB, a body above the payload limit or
+not in within the read timeout, and a caller without a valid credential for the project in the
+path. Every error is
 ``{"error_code": "FSS.xxxx", "error_msg": "..."}`` with the status of its ``ExecutorError``.
 """
 
@@ -67,7 +69,12 @@ def create_api(
     api.state.client = client
     api.state.settings = settings
     authenticator = authenticator or Authenticator.from_settings(settings)
-    api.add_middleware(Gate, authenticator=authenticator, limit=settings.payload_limit)
+    api.add_middleware(
+        Gate,
+        authenticator=authenticator,
+        limit=settings.payload_limit,
+        read_timeout=settings.api_read_timeout,
+    )
     answer_failures(api)
     api.include_router(router)
     api.include_router(flow_router, prefix=PREFIX)

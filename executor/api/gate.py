@@ -1,6 +1,17 @@
-"""What every request passes before routing: the body limit, then authentication."""
+"""What every request passes before routing: the size of its headers, its whole body read in
+time and within the limit, then authentication.
+
+The body is read here, once, for every route: a route is given it only once it has arrived in
+full. uvicorn ends a body it cannot finish (the client closed or half-closed the connection
+before ``Content-Length`` was reached, a chunk line h11 refused) with ``http.disconnect``, not an
+error; taken as the end of the body, that handed a route the part that had arrived, and it was
+recorded. A request whose body is cut short reaches no route, and one whose body does not
+arrive within ``EXECUTOR_API_READ_TIMEOUT`` is answered 408 and its connection closed.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -8,25 +19,56 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from executor.api.auth import Authenticator
 from executor.api.signing import HttpRequest
 from executor.api.wire import ErrorBody
-from executor.core.errors import ExecutorError, InvalidParameter, PayloadTooLarge, ProjectDenied
+from executor.core.constants import HEADER_LIMIT
+from executor.core.errors import (
+    ExecutorError,
+    HeadersTooLarge,
+    InvalidParameter,
+    PayloadTooLarge,
+    ProjectDenied,
+    RequestTimeout,
+)
+
+
+class _Cut(Exception):
+    """The connection ended before the body did: there is no one left to answer."""
 
 
 class Gate:
-    """ASGI middleware: refuses a body above the limit, then a caller without a valid
+    """ASGI middleware: refuses headers above ``HEADER_LIMIT``, a body above the limit or one
+    that does not arrive in full within ``read_timeout`` seconds, then a caller without a valid
     credential for the project in the path, before anything is parsed or routed."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, limit: int, read_timeout: float
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.limit = limit
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
-            body = await self._read(scope, receive)
+            _check_headers(scope)
+            async with asyncio.timeout(self.read_timeout):
+                body = await self._read(scope, receive)
             self._authenticate(scope, body)
+        except _Cut:
+            return
+        except TimeoutError:
+            exc = RequestTimeout(
+                f"the request's body did not arrive in full within {self.read_timeout:g} "
+                "seconds (EXECUTOR_API_READ_TIMEOUT); send it whole, as its Content-Length "
+                "or chunks declare"
+            )
+            await error_response(exc, close=True)(scope, receive, send)
+            return
+        except (HeadersTooLarge, PayloadTooLarge) as exc:
+            await error_response(exc, close=True)(scope, receive, send)
+            return
         except ExecutorError as exc:
             await error_response(exc)(scope, receive, send)
             return
@@ -53,12 +95,14 @@ class Gate:
         size = 0
         while True:
             message = await receive()
+            if message["type"] != "http.request":
+                raise _Cut
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
                 raise self._too_large(size)
             chunks.append(chunk)
-            if message["type"] != "http.request" or not message.get("more_body", False):
+            if not message.get("more_body", False):
                 return b"".join(chunks)
 
     def _too_large(self, size: int) -> PayloadTooLarge:
@@ -90,12 +134,34 @@ class Gate:
             )
 
 
-def error_response(exc: ExecutorError) -> JSONResponse:
-    return error_json(exc.code, exc.message, exc.http_status)
+def error_response(exc: ExecutorError, *, close: bool = False) -> JSONResponse:
+    """The API's answer to ``exc``; ``close`` ends the connection after it, for a request
+    whose body is left unread."""
+    response = error_json(exc.code, exc.message, exc.http_status)
+    if close:
+        response.headers["connection"] = "close"
+    return response
 
 
 def error_json(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse(ErrorBody(error_code=code, error_msg=message).model_dump(), status)
+    # A message may quote what the caller sent, a lone surrogate included, which UTF-8 cannot
+    # carry: it is shown escaped rather than failing the answer.
+    shown = message.encode("utf-8", "backslashreplace").decode()
+    return JSONResponse(ErrorBody(error_code=code, error_msg=shown).model_dump(), status)
+
+
+def _check_headers(scope: Scope) -> None:
+    """h11 refuses headers past its limit only while they are still arriving: headers that
+    arrive whole in one read are not measured. They are here, as h11 would count them."""
+    size = len(scope["method"]) + len(scope.get("raw_path") or b"") + len(" HTTP/1.1\r\n\r\n")
+    query: bytes = scope.get("query_string", b"")
+    size += len(query) + 1 if query else 0
+    size += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+    if size > HEADER_LIMIT:
+        raise HeadersTooLarge(
+            f"the request line and headers are {size} bytes, above the limit of "
+            f"{HEADER_LIMIT}; send smaller headers"
+        )
 
 
 def _headers(scope: Scope) -> dict[str, str]:

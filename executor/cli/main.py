@@ -244,6 +244,7 @@ def api(
     from executor.api.app import create_api
     from executor.api.auth import Authenticator
     from executor.api.framing import JsonRefusals
+    from executor.core.constants import HEADER_LIMIT
 
     client = client_for(app)
     with friendly():
@@ -260,7 +261,9 @@ def api(
         application,
         host=host or client.settings.api_host,
         port=port or client.settings.api_port,
-        http=JsonRefusals,  # h11's refusals of unreadable requests in the error body too
+        # h11's refusals of unreadable requests in the error body too
+        http=JsonRefusals.reading_within(client.settings.api_read_timeout),
+        h11_max_incomplete_event_size=HEADER_LIMIT,  # and the gate's for headers read whole
     )
 
 

@@ -64,7 +64,8 @@ class DestinationRef(BaseModel):
                 problems[field] = "; ".join(filter(None, (problems.get(field), err["msg"])))
             text = "; ".join(f"{field}: {problem}" for field, problem in problems.items())
             raise ParamInvalid(f"param of {kind} is invalid: {text}", problems) from None
-        return {"destination": kind, "param": parsed.model_dump_json()}
+        # Any other key stays, for extra="forbid" to refuse by name as everywhere else.
+        return {**data, "destination": kind, "param": parsed.model_dump_json()}
 
     def decoded(self) -> Param:
         return _decode(self.destination, self.param)

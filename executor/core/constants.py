@@ -22,6 +22,9 @@ DEFAULT_RETRY_ATTEMPTS: Final = 1
 
 PAYLOAD_LIMIT: Final = 256 * 1024
 PAYLOAD_MAX_DEPTH: Final = 64
+# The request line and headers of an API request, as h11 bounds what it buffers before them.
+HEADER_LIMIT: Final = 16 * 1024
+API_READ_TIMEOUT: Final = 30.0
 
 # New invocations are refused once the state store's used memory passes this share of its
 # maxmemory, so that what was accepted keeps the room to finish.

@@ -21,6 +21,8 @@ API answers with::
     ├── AccessDenied              FSS.1121  the function's agency does not grant a destination
     ├── Unauthenticated           FSS.0401  no valid credential came with an API request
     ├── ProjectDenied             FSS.0403  the credential does not own the project in the path
+    ├── RequestTimeout            FSS.0408  a request's body did not arrive within the read timeout
+    ├── HeadersTooLarge           FSS.0431  a request's line and headers are above 16 KiB
     └── Unavailable               FSS.0500  the store or broker cannot be reached, or is full
         └── StoreLayoutMismatch   FSS.0500  the state store was written with another key layout
 """
@@ -161,3 +163,17 @@ class ProjectDenied(ExecutorError):
 
     code = "FSS.0403"
     http_status = 403
+
+
+class RequestTimeout(ExecutorError):
+    """A request's body did not arrive in full within ``EXECUTOR_API_READ_TIMEOUT``."""
+
+    code = "FSS.0408"
+    http_status = 408
+
+
+class HeadersTooLarge(ExecutorError):
+    """A request's line and headers are above the limit the HTTP server reads."""
+
+    code = "FSS.0431"
+    http_status = 431

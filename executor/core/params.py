@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from executor.core.urn import parse_urn
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # matched whole
 TOPIC_URN: Final = r"^urn:smn:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+:[A-Za-z0-9_-]{1,256}$"
 
 
@@ -47,7 +47,7 @@ class OBSParam(Param):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
-        if not _BUCKET.match(value):
+        if not _BUCKET.fullmatch(value):
             raise ValueError("bucket must be 3-63 lowercase letters, digits, '.' or '-'")
         return value
 

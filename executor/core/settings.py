@@ -8,7 +8,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from executor.core.constants import ADMISSION_MEMORY_FRACTION, PAYLOAD_LIMIT, PAYLOAD_MAX_DEPTH
+from executor.core.constants import (
+    ADMISSION_MEMORY_FRACTION,
+    API_READ_TIMEOUT,
+    PAYLOAD_LIMIT,
+    PAYLOAD_MAX_DEPTH,
+)
 from executor.core.errors import SettingsInvalid
 
 
@@ -60,6 +65,13 @@ class Settings(BaseSettings):
     api_tokens_file: str = Field(default="", description="a file of token:project_id lines")
     api_access_keys_file: str = Field(default="", description="a file of AK:SK:project_id lines")
     api_anonymous: bool = Field(default=False, description="serve the API without credentials")
+    api_read_timeout: float = Field(
+        default=API_READ_TIMEOUT,
+        gt=0,
+        le=3600,
+        description="seconds a request's headers, then its whole body, may take to arrive; a "
+        "body past it is answered 408 FSS.0408, and the connection is closed",
+    )
     console_secret: SecretStr = Field(
         default=SecretStr(""),
         description="key that signs console sessions; random per process when empty",

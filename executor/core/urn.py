@@ -11,14 +11,16 @@ from executor.core.errors import AliasNotAllowed, InvalidURN
 _NAME = r"[A-Za-z][A-Za-z0-9_-]{0,63}"
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _QUALIFIER = r"!?[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+# Matched whole (fullmatch): "$" would also match before a trailing newline, and "echo\n"
+# would name the function echo.
 _FULL = re.compile(
-    rf"^urn:fss:(?P<region>{_SEGMENT}):(?P<project>{_SEGMENT}):function:"
-    rf"(?P<package>{_SEGMENT}):(?P<name>{_NAME})(?::(?P<qualifier>{_QUALIFIER}))?$"
+    rf"urn:fss:(?P<region>{_SEGMENT}):(?P<project>{_SEGMENT}):function:"
+    rf"(?P<package>{_SEGMENT}):(?P<name>{_NAME})(?::(?P<qualifier>{_QUALIFIER}))?"
 )
 _SHORT = (
-    re.compile(rf"^(?P<name>{_NAME})$"),
-    re.compile(rf"^(?P<name>{_NAME}):(?P<qualifier>{_QUALIFIER})$"),
-    re.compile(rf"^(?P<package>{_SEGMENT}):(?P<name>{_NAME}):(?P<qualifier>{_QUALIFIER})$"),
+    re.compile(rf"(?P<name>{_NAME})"),
+    re.compile(rf"(?P<name>{_NAME}):(?P<qualifier>{_QUALIFIER})"),
+    re.compile(rf"(?P<package>{_SEGMENT}):(?P<name>{_NAME}):(?P<qualifier>{_QUALIFIER})"),
 )
 
 
@@ -64,7 +66,7 @@ def parse_urn(value: str, *, region: str, project: str) -> FunctionURN:
     if not isinstance(value, str) or not value:
         raise InvalidURN("a function is named by a non-empty URN or short name")
     if value.startswith("urn:"):
-        match = _FULL.match(value)
+        match = _FULL.fullmatch(value)
         if match is None:
             raise InvalidURN(
                 f"{value!r} is not a function URN; expected "
@@ -77,7 +79,7 @@ def parse_urn(value: str, *, region: str, project: str) -> FunctionURN:
             match["name"],
             match["qualifier"] or DEFAULT_QUALIFIER,
         )
-    match = next((m for m in (p.match(value) for p in _SHORT) if m is not None), None)
+    match = next((m for m in (p.fullmatch(value) for p in _SHORT) if m is not None), None)
     if match is None:
         raise InvalidURN(
             f"{value!r} is neither a function URN nor a short name such as 'hello', "

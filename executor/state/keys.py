@@ -75,7 +75,7 @@ FLOWS: Final = _GLOBAL + "flows"
 
 
 # A redrive's id is its original's with ``.r<n>`` appended (see runtime.redrive).
-_REDRIVE_SUFFIX: Final = re.compile(r"(\.r\d+)+$")
+_REDRIVE_SUFFIX: Final = re.compile(r"(\.r\d+)+\Z")
 
 
 def shard_of(request_id: str) -> int:

@@ -3,7 +3,6 @@ and its charts."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -25,12 +24,14 @@ from executor.api.console.pages import (
 from executor.api.console.route import ClientDep, ConsoleRoute, Form, SignedIn
 from executor.api.console.session import Visitor
 from executor.api.console.views import short_urn
+from executor.core.constants import MAX_DELAY
 from executor.core.errors import (
     ExecutorError,
     InvalidParameter,
     NotFound,
 )
-from executor.core.invocation import Status
+from executor.core.invocation import Status, check_delay
+from executor.core.payload import PayloadRefused, read_json
 from executor.runtime.client import Client
 
 log = logging.getLogger("executor.console")
@@ -64,8 +65,15 @@ def _bound(text: str, name: str) -> float | None:
 
 
 def _listing(
-    request: Request, client: Client, visitor: Visitor, function: str, fragment: bool
+    request: Request,
+    client: Client,
+    visitor: Visitor,
+    function: str,
+    fragment: bool,
+    refused: dict[str, str] | None = None,
 ) -> Response:
+    """The invocations tab; ``refused`` is an invocation the form sent and the engine refused:
+    the form is shown open, with what was typed and, beside each field, why."""
     urn, entry = scope.function(client, visitor, function)
     query = request.query_params
     status = query.get("status", "")
@@ -105,10 +113,19 @@ def _listing(
         "older": with_query(here, **filters, marker=page.next_marker) if page.next_marker else "",
         "live": with_query(here + "/rows", **filters, marker=query.get("marker")),
         "payload": query.get("payload", "{}"),
+        "delay": "0",
+        "invoke_errors": {},
     }
     if fragment:
         return render(request, "invocation_rows.html", context)
-    return function_page(request, client, visitor, urn, entry, "invocations", context)
+    if refused is None:
+        return function_page(request, client, visitor, urn, entry, "invocations", context)
+    context.update(
+        payload=refused["payload"],
+        delay=refused["delay"],
+        invoke_errors={refused["field"]: refused["error"]},
+    )
+    return function_page(request, client, visitor, urn, entry, "invocations", context, 400)
 
 
 @router.get("/functions/{function}/invocations", include_in_schema=False)
@@ -133,27 +150,32 @@ def invoke(
     urn, _ = scope.function(client, visitor, function)
     text = str(form.get("payload", "")).strip() or "{}"
     delay_text = str(form.get("delay", "")).strip() or "0"
-    here = function_url(str(urn), "invocations")
+    sent = {"payload": text, "delay": delay_text}
     try:
-        payload = json.loads(text)
-        delay = float(delay_text)
+        payload = read_json(text, "the payload")
+    except PayloadRefused as exc:
+        return _listing(request, client, visitor, function, False, _refusal(sent, "payload", exc))
+    try:
+        delay = check_delay(float(delay_text))
     except ValueError:
-        return redirect(
-            request,
-            here,
-            "FSS.0400 the payload must be JSON and the delay a number of seconds",
-            error=True,
-        )
+        wrong = InvalidParameter(f"the delay must be a number of seconds, 0 to {MAX_DELAY}")
+        return _listing(request, client, visitor, function, False, _refusal(sent, "delay", wrong))
+    except InvalidParameter as exc:
+        return _listing(request, client, visitor, function, False, _refusal(sent, "delay", exc))
     try:
         request_id = client.invoke_async(str(urn), payload, delay=delay)
     except ExecutorError as exc:
         if exc.http_status >= 500:
             raise
-        return redirect(request, here, f"{exc.code} {exc.message}", error=True)
+        return _listing(request, client, visitor, function, False, _refusal(sent, "payload", exc))
     log.info("console: project %s invoked %s: %s", visitor.project, urn, request_id)
     return redirect(
         request, invocation_url(request_id), f"Invoked {short_urn(str(urn))}: {request_id}."
     )
+
+
+def _refusal(sent: dict[str, str], field: str, exc: ExecutorError) -> dict[str, str]:
+    return {**sent, "field": field, "error": f"{exc.code} · {exc.message}"}
 
 
 # -- charts -------------------------------------------------------------------------------------

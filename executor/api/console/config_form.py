@@ -32,7 +32,7 @@ NUMBER_PARAMS: Final = frozenset(
     if info.annotation is int
 )
 VERSION: Final = "version"
-_INTEGER = re.compile(r"^[+-]?[0-9]{1,12}$")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,12}")  # matched whole
 _SIDE = re.compile(
     r"^destination_config\.on_(success|failure)(?:\.(destination|param)(?:\.(\w+))?)?"
 )
@@ -158,4 +158,4 @@ class ConfigForm(TypedForm):
 
 def _number(text: str) -> int | str:
     """A whole number as a number; anything else as typed, for the API's check to name."""
-    return int(text) if _INTEGER.match(text) else text
+    return int(text) if _INTEGER.fullmatch(text) else text
