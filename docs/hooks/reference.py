@@ -18,11 +18,12 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import typer
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
+from pydantic import SecretStr
 from typer.core import TyperArgument, TyperGroup
 
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
@@ -70,14 +71,22 @@ def settings_table() -> str:
         elif hasattr(default, "get_secret_value"):
             shown = "none" if not default.get_secret_value() else "(secret)"
         else:
-            shown = f"`{default!r}`" if default not in ("", None) else "none"
-        kind = getattr(field.annotation, "__name__", None) or str(field.annotation)
-        kind = kind.replace("typing.", "").replace("pydantic.types.", "")
+            shown = f"`{default}`" if default not in ("", None) else "none"
+        kind = type_name(field.annotation)
         rows.append(
             f"| `EXECUTOR_{name.upper()}` | {cell(kind)} | {cell(shown)} | "
             f"{cell(bounds(field.metadata))} | {cell(field.description)} |"
         )
     return "\n".join(rows)
+
+
+def type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return " or ".join(f"`{value}`" for value in get_args(annotation))
+    if annotation is SecretStr:
+        return "str (secret)"
+    name = getattr(annotation, "__name__", None) or str(annotation)
+    return name.replace("typing.", "").replace(" | None", " or none")
 
 
 def bounds(metadata: list[Any]) -> str:
