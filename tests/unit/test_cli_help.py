@@ -70,3 +70,10 @@ def test_values_are_named_and_flags_take_none() -> None:
     assert re.search(r"--recursive-loop\s+Terminate\|Allow", flow)
     assert re.search(r"--no-rate\s+remove the rate limit", flow)
     assert re.search(r"--help\s+Show this message", help_of([]))
+
+
+def test_tables_print_urns_as_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    from executor.cli import render
+
+    render.show("urn:fss:local-1:default:function:default:b:latest :smile:")
+    assert "default:b:latest :smile:" in capsys.readouterr().out
