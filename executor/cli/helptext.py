@@ -5,6 +5,11 @@ flags one too (``--json <bool>``, even ``--help <bool>``), although a flag takes
 ``PlainHelpGroup``, the class of every ``typer.Typer`` of the command, shows what click always
 showed instead: ``--payload TEXT``, ``--delay FLOAT``, ``--json`` alone, an argument as
 ``NAME`` in the usage line.
+
+Contexts are typed ``Any``: Typer passes its own vendored click ``Context``, from a module it
+keeps private. ``PlainArgument`` replaces the class of Typer's arguments (it only overrides how
+they are shown); a unit test renders every command's help, so a Typer release that changes
+these hooks fails there.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-# Typer passes its own (vendored) click Context: typed Any, as Typer keeps that module private.
 VALUE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH"}
 
 
