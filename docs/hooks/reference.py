@@ -70,6 +70,8 @@ def settings_table() -> str:
             shown = "required"
         elif hasattr(default, "get_secret_value"):
             shown = "none" if not default.get_secret_value() else "(secret)"
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
         else:
             shown = f"`{default}`" if default not in ("", None) else "none"
         kind = type_name(field.annotation)
