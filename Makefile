@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHELL := /bin/bash
 
-.PHONY: install redis rabbitmq browser demo test test-unit lint format typecheck worker flower bench bench-console clean
+.PHONY: install redis rabbitmq browser demo test test-unit lint format typecheck docs worker flower bench bench-console clean
 
 # Python packages only: the fast layer, lint and typecheck need nothing else.
 install: $(STAMP)
@@ -65,16 +65,21 @@ test-unit: install
 	$(BIN)/pytest -q -m "not integration" tests/unit
 
 lint: install
-	$(BIN)/ruff check executor destinations tests
-	$(BIN)/ruff format --check executor destinations tests
+	$(BIN)/ruff check executor destinations tests docs/hooks
+	$(BIN)/ruff format --check executor destinations tests docs/hooks
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff format executor destinations tests
-	$(BIN)/ruff check --fix executor destinations tests
+	$(BIN)/ruff format executor destinations tests docs/hooks
+	$(BIN)/ruff check --fix executor destinations tests docs/hooks
 
 typecheck: install
 	$(BIN)/mypy
+
+# The documentation site from docs/ into site/ (git-ignored); --strict fails on a broken link or
+# reference. The reference pages are generated from the code by docs/hooks/reference.py.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 worker: install
 	$(BIN)/executor worker --app $(APP)
@@ -82,13 +87,13 @@ worker: install
 flower: install
 	$(BIN)/executor flower --app $(APP)
 
-# Plain Celery against this engine on a private redis-server; see "Performance" in README.md.
+# Plain Celery against this engine on a private redis-server; see docs/figures/performance.md.
 bench: install redis
 	$(BIN)/executor bench --n 2000 --rounds 3 --json .bench/latest.json
 
-# The console's pages over 100,000 stored invocations; see "Console pages" in README.md.
+# The console's pages over 100,000 stored invocations; see docs/figures/console.md.
 bench-console: install redis
 	$(BIN)/executor bench --console --n 100000 --samples 100 --json .bench/console.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info site

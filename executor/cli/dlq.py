@@ -9,9 +9,11 @@ from rich.progress import track
 
 from executor.cli import render
 from executor.cli.common import AppOption, JsonOption, client_for, emit, friendly
+from executor.cli.helptext import PlainHelpGroup
 from executor.runtime.dlq import DeadLetters
 
 dlq_cli = typer.Typer(
+    cls=PlainHelpGroup,
     no_args_is_help=True,
     help="Events a destination refused or could not take in time: list, show, resend, purge.",
 )

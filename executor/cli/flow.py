@@ -9,8 +9,10 @@ from typing import Annotated, Literal
 import typer
 
 from executor.cli.common import AppOption, client_for, emit, friendly
+from executor.cli.helptext import PlainHelpGroup
 
 flow_cli = typer.Typer(
+    cls=PlainHelpGroup,
     no_args_is_help=True,
     help="Flow control of functions: max instances, rate, pause and resume, recursive loops.",
 )

@@ -20,17 +20,25 @@ from executor.cli.dlq import dlq_cli
 from executor.cli.extras import add_lazy_command, require_extra
 from executor.cli.fleet import register_fleet_commands
 from executor.cli.flow import flow_cli
+from executor.cli.helptext import PlainHelpGroup
 from executor.cli.redrive import register_redrive
 from executor.cli.watch import watch
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.errors import ExecutorError, StoreLayoutMismatch, Unavailable
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-config_cli = typer.Typer(no_args_is_help=True, help="Async configurations of functions.")
-invocations_cli = typer.Typer(
-    no_args_is_help=True, help="Status of invocations; cancel or redrive them."
+cli = typer.Typer(
+    cls=PlainHelpGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    help="The executor command: workers, invocations, async configs, flow control.",
 )
-store_cli = typer.Typer(no_args_is_help=True, help="The state store itself.")
+config_cli = typer.Typer(
+    cls=PlainHelpGroup, no_args_is_help=True, help="Async configurations of functions."
+)
+invocations_cli = typer.Typer(
+    cls=PlainHelpGroup, no_args_is_help=True, help="Status of invocations; cancel or redrive them."
+)
+store_cli = typer.Typer(cls=PlainHelpGroup, no_args_is_help=True, help="The state store itself.")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(invocations_cli, name="invocations")
 cli.add_typer(store_cli, name="store")
@@ -153,6 +161,7 @@ def config_get(name: str, as_json: JsonOption = False, app: AppOption = None) ->
 
 @config_cli.command("delete")
 def config_delete(name: str, app: AppOption = None) -> None:
+    """Delete the async configuration of a function version."""
     with friendly():
         client_for(app).delete_async_config(name)
     typer.echo("deleted")

@@ -31,9 +31,12 @@ _PIPE_WIDTH = 1000
 
 
 def console(stderr: bool = False) -> Console:
-    found = Console(stderr=stderr, highlight=False)
+    # emoji=False: rich would show the ":b:" of urn:fss:...:default:b:latest as an emoji.
+    found = Console(stderr=stderr, highlight=False, emoji=False)
     if not found.is_terminal:
-        found = Console(stderr=stderr, highlight=False, width=_PIPE_WIDTH, no_color=True)
+        found = Console(
+            stderr=stderr, highlight=False, emoji=False, width=_PIPE_WIDTH, no_color=True
+        )
     return found
 
 

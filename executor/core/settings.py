@@ -22,8 +22,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EXECUTOR_", frozen=True, extra="ignore")
 
-    broker_url: str = "redis://127.0.0.1:6379/0"
-    redis_url: str = ""
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Celery broker: any Redis URL form Celery documents, or amqp://",
+    )
+    redis_url: str = Field(
+        default="",
+        description="state store (redis://, rediss://, unix://, redis+socket://; any node in "
+        "cluster mode); default: the broker's Redis; required when the broker is not Redis",
+    )
     redis_mode: Literal["standalone", "sentinel", "cluster"] = Field(
         default="standalone", description="how the state store is reached"
     )
@@ -55,11 +62,13 @@ class Settings(BaseSettings):
         le=1,
         description="share of the state store's maxmemory past which new invocations are refused",
     )
-    region: str = "local-1"
-    project_id: str = "default"
+    region: str = Field(default="local-1", description="region that short names expand with")
+    project_id: str = Field(
+        default="default", description="project id that short names expand with"
+    )
 
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=1, le=65_535)
+    api_host: str = Field(default="127.0.0.1", description="address executor api listens on")
+    api_port: int = Field(default=8000, ge=1, le=65_535, description="port executor api listens on")
     api_tokens: str = Field(default="", repr=False, description="token:project_id[,...]")
     api_access_keys: str = Field(default="", repr=False, description="AK:SK:project_id[,...]")
     api_tokens_file: str = Field(default="", description="a file of token:project_id lines")
@@ -80,14 +89,24 @@ class Settings(BaseSettings):
         default=8 * 3600, ge=60, le=30 * 86_400, description="seconds a console sign-in lasts"
     )
 
-    retry_backoff_base: float = Field(default=1.0, gt=0)
-    retry_backoff_max: float = Field(default=300.0, gt=0)
-    max_chain_depth: int = Field(default=16, ge=1)
+    retry_backoff_base: float = Field(
+        default=1.0,
+        gt=0,
+        description="seconds before the first retry (doubled per retry, jittered)",
+    )
+    retry_backoff_max: float = Field(
+        default=300.0, gt=0, description="seconds a retry (or a delivery retry) waits at most"
+    )
+    max_chain_depth: int = Field(
+        default=16, ge=1, description="deepest call chain an invocation may start"
+    )
     fair_queues: bool = Field(
         default=False,
         description="a queue per function, consumed round-robin, instead of one shared queue",
     )
-    payload_limit: int = Field(default=PAYLOAD_LIMIT, ge=1)
+    payload_limit: int = Field(
+        default=PAYLOAD_LIMIT, ge=1, description="bytes of a payload, and of a result in an event"
+    )
     payload_max_depth: int = Field(
         default=PAYLOAD_MAX_DEPTH, ge=1, le=200, description="levels of objects and arrays"
     )
@@ -96,16 +115,35 @@ class Settings(BaseSettings):
     config_cache_ttl: float = Field(
         default=2.0, ge=0, description="seconds a worker trusts a read config"
     )
-    soft_time_limit: float = Field(default=300.0, gt=0)
-    time_limit: float = Field(default=330.0, gt=0)
-    visibility_timeout: int = Field(default=7_200, ge=5)
-    reconcile_interval: float = Field(default=10.0, gt=0)
-    reconcile_grace: float = Field(default=5.0, ge=0)
+    soft_time_limit: float = Field(
+        default=300.0, gt=0, description="seconds before a handler gets SoftTimeLimitExceeded"
+    )
+    time_limit: float = Field(
+        default=330.0, gt=0, description="seconds before the worker kills a handler (a 500)"
+    )
+    visibility_timeout: int = Field(
+        default=7_200,
+        ge=5,
+        description="seconds before Redis hands an unacknowledged message to another worker; "
+        "above twice the time limit and the backoff cap",
+    )
+    reconcile_interval: float = Field(
+        default=10.0, gt=0, description="seconds between reconciler passes (one per fleet)"
+    )
+    reconcile_grace: float = Field(
+        default=5.0, ge=0, description="seconds past its deadline before a waiting one is ended"
+    )
     flow_interval: float = Field(
         default=0.2, gt=0, le=10, description="seconds between flow-control passes"
     )
-    delivery_deadline: float = Field(default=6 * 3600.0, gt=0, description="seconds")
-    outbox_grace: float = Field(default=300.0, gt=0, description="seconds before a re-publish")
+    delivery_deadline: float = Field(
+        default=6 * 3600.0, gt=0, description="seconds a delivery is retried before dead-letter"
+    )
+    outbox_grace: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds an ended invocation's event may stay pending before it is checked",
+    )
     orphan_grace: float = Field(
         default=60.0, gt=0, description="seconds a queued invocation may lack its message"
     )
@@ -125,12 +163,14 @@ class Settings(BaseSettings):
     )
     agency_file: str = Field(default="", description="TOML or JSON file that defines agencies")
 
-    log_format: Literal["text", "json"] = "text"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line"
+    )
     show_payloads: bool = Field(
         default=False, description="show payloads in task events (Flower) and Celery's logs"
     )
     metrics_port: int = Field(default=0, ge=0, le=65_535, description="0: no exporter in workers")
-    metrics_address: str = "0.0.0.0"
+    metrics_address: str = Field(default="0.0.0.0", description="address the exporter binds")
     flower_basic_auth: SecretStr = Field(
         default=SecretStr(""), description="user:password[,user:password...]"
     )
