@@ -18,11 +18,18 @@ from destinations.dis import DISDestination
 from destinations.functiongraph import FunctionGraphDestination
 from destinations.obs import OBSDestination
 from destinations.smn import SMNDestination
+from destinations.sqs import SQSDestination
 from executor.core.params import KINDS, Param, param_model
 
 _KINDS: dict[str, type[Destination]] = {
     cls.kind: cls
-    for cls in (FunctionGraphDestination, OBSDestination, DISDestination, SMNDestination)
+    for cls in (
+        FunctionGraphDestination,
+        OBSDestination,
+        DISDestination,
+        SMNDestination,
+        SQSDestination,
+    )
 }
 _INSTANCES: dict[str, Destination] = {}
 

@@ -6,6 +6,8 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from executor.api.auth import Authenticator
+from executor.api.lambda_errors import lambda_error
+from executor.api.lambda_paths import is_lambda_path
 from executor.api.signing import HttpRequest
 from executor.api.wire import ErrorBody
 from executor.core.errors import ExecutorError, InvalidParameter, PayloadTooLarge, ProjectDenied
@@ -28,7 +30,10 @@ class Gate:
             body = await self._read(scope, receive)
             self._authenticate(scope, body)
         except ExecutorError as exc:
-            await error_response(exc)(scope, receive, send)
+            # Lambda's paths answer in Lambda's shape, so its SDKs raise the matching class.
+            lambda_path = is_lambda_path(scope["path"])
+            refusal = lambda_error(exc).response() if lambda_path else error_response(exc)
+            await refusal(scope, receive, send)
             return
         replayed = False
 

@@ -20,6 +20,7 @@ from executor.core.config import AsyncConfig
 from executor.core.constants import CONDITION_EVENT_AGE_EXCEEDED, CONDITION_RETRIES_EXHAUSTED
 from executor.core.events import ResultEvent, build_event, outcome_of
 from executor.core.invocation import ClaimState, Invocation, Status
+from executor.core.lambda_record import rendered
 from executor.core.messages import DeliveryJob
 from executor.core.params import FUNCTION_GRAPH
 from executor.core.record import InvocationRecord
@@ -127,7 +128,7 @@ class Lifecycle:
         if destination is None:
             return finish(end) is not Ended.LOST
         event = ending.event()
-        event_json = event.model_dump_json()
+        event_json = rendered(event, config.record_format)
         end = replace(
             end,
             event=event_json,
