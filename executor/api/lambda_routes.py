@@ -346,7 +346,8 @@ def get_recursion_config(call: Verified, FunctionName: str) -> JSONResponse:
 # -- functions --------------------------------------------------------------------------------
 
 
-@lambda_router.get("/2015-03-31/functions/")
+@lambda_router.get("/2015-03-31/functions")
+@lambda_router.get("/2015-03-31/functions/", include_in_schema=False)
 def list_functions(
     call: Verified,
     marker: Annotated[str | None, Query(alias="Marker", pattern=r"^[0-9]{1,9}$")] = None,
