@@ -75,7 +75,8 @@ def create_api(
     api.include_router(flow_router, prefix=PREFIX)
     api.include_router(health_router)
     api.state.sigv4 = SigV4Verifier(authenticator.access_key, settings.region, SERVICE_NAME)
-    api.include_router(lambda_router)
+    # Lambda's clients follow botocore's service model; this document describes the rest.
+    api.include_router(lambda_router, include_in_schema=False)
     mount_console(api, settings, authenticator)
     api.openapi = openapi(api)  # type: ignore[method-assign]
     return api

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from fastapi.responses import JSONResponse
@@ -64,6 +65,23 @@ def lambda_error(exc: ExecutorError) -> LambdaError:
         if isinstance(exc, kind):
             return LambdaError(error_type, status, exc.message)
     return LambdaError(SERVICE, 500, exc.message)
+
+
+def lambda_http_error(
+    status: int, method: str, path: str, headers: Mapping[str, str] | None
+) -> JSONResponse:
+    """The router's own 404 and 405 on a path of the Lambda API."""
+    if status == 404:
+        error = not_found(f"there is no operation of the Lambda API at {path}")
+    elif status == 405:
+        error = LambdaError(
+            "MethodNotAllowedException", 405, f"{method} is not an operation of {path}"
+        )
+    else:
+        error = LambdaError(INVALID_PARAMETER, status, f"{method} {path} is refused")
+    answer = error.response()
+    answer.headers.update(headers or {})
+    return answer
 
 
 def invalid(message: str) -> LambdaError:
