@@ -63,7 +63,11 @@ _TYPES: Final[tuple[tuple[type[ExecutorError], str, int], ...]] = (
 def lambda_error(exc: ExecutorError) -> LambdaError:
     for kind, error_type, status in _TYPES:
         if isinstance(exc, kind):
-            return LambdaError(error_type, status, exc.message)
+            message = exc.message
+            if isinstance(exc, PayloadTooLarge):
+                # Lambda takes 1 MB; this server's own limit is lower.
+                message += " (the limit is EXECUTOR_PAYLOAD_LIMIT of this server)"
+            return LambdaError(error_type, status, message)
     return LambdaError(SERVICE, 500, exc.message)
 
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from executor import Client
 from executor.api.app import create_api
 from executor.api.auth import Authenticator
+from executor.api.console.views import masked_event
 from executor.core.agency import Agencies, Agency, OBSAccess, SQSAccess
 from executor.core.events import build_event
 from executor.core.lambda_record import lambda_record, rendered
@@ -149,8 +150,8 @@ def test_payload_above_the_limit_names_the_engine_setting(
         {"x": "y" * 2000},
         headers={"X-Amz-Invocation-Type": "Event"},
     )
-    assert answer.status_code == 413, answer.text
-    assert answer.headers["x-amzn-ErrorType"] == "RequestTooLargeException"
+    assert "EXECUTOR_PAYLOAD_LIMIT" in refused(answer, 413, "RequestTooLargeException")
+    assert queued(client) == 0
 
 
 def test_put_get_update_list_delete_event_invoke_config(web: TestClient, client: Client) -> None:
@@ -400,3 +401,12 @@ def test_lambda_record_of_a_failure_and_functiongraph_event_unchanged() -> None:
     assert record["requestContext"]["condition"] == "Success"
     assert record["responseContext"] == {"statusCode": 200, "executedVersion": "v1"}
     assert record["responsePayload"] == {"ok": True}
+
+
+def test_the_console_masks_the_payloads_of_lambdas_record() -> None:
+    record = {"version": "1.0", "requestPayload": {"card": 1}, "responsePayload": {"ok": 1}}
+    assert masked_event(record) == {
+        "version": "1.0",
+        "requestPayload": "<masked>",
+        "responsePayload": "<masked>",
+    }
