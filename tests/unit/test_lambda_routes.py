@@ -410,3 +410,22 @@ def test_the_console_masks_the_payloads_of_lambdas_record() -> None:
         "requestPayload": "<masked>",
         "responsePayload": "<masked>",
     }
+
+
+def test_the_api_that_last_wrote_the_config_chooses_the_record(
+    web: TestClient, client: Client
+) -> None:
+    assert call(web, "PUT", config_path("next"), {"MaximumRetryAttempts": 1}).status_code == 200
+    assert client.get_async_config("next").record_format == "Lambda"
+    auth = Authenticator({"tok": frozenset({PROJECT})}, {})
+    fg = TestClient(create_api(client, client.settings, authenticator=auth))
+    put = fg.put(
+        f"/v2/{PROJECT}/fgs/functions/{urn('next')}/async-invoke-config",
+        headers={"X-Auth-Token": "tok"},
+        json={"max_async_retry_attempts": 3},
+    )
+    assert put.status_code == 200, put.text
+    assert client.get_async_config("next").record_format == "FunctionGraph"
+    assert call(web, "POST", config_path("next"), {}).status_code == 200
+    assert client.get_async_config("next").record_format == "Lambda"
+    assert client.get_async_config("next").max_async_retry_attempts == 3
