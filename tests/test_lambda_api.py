@@ -49,17 +49,20 @@ def agency_file(path: Path, aws_url: str) -> str:
 @pytest.fixture(scope="module")
 def lambda_env(
     redis_server: RedisServer, moto: MotoServer, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
+) -> Iterator[dict[str, str]]:
     agencies = agency_file(tmp_path_factory.mktemp("lambda") / "agencies.toml", moto.url)
-    os.environ.update(SECRET_ENV)
-    return {
-        "EXECUTOR_BROKER_URL": redis_server.url,
-        **FAST,
-        **SECRET_ENV,
-        "EXECUTOR_PROJECT_ID": PROJECT,
-        "EXECUTOR_API_ACCESS_KEYS": f"{AK}:{SK}:{PROJECT}",
-        "EXECUTOR_AGENCY_FILE": agencies,
-    }
+    with pytest.MonkeyPatch.context() as patch:
+        # The agency file names its secrets by variable: this process reads it too.
+        for name, value in SECRET_ENV.items():
+            patch.setenv(name, value)
+        yield {
+            "EXECUTOR_BROKER_URL": redis_server.url,
+            **FAST,
+            **SECRET_ENV,
+            "EXECUTOR_PROJECT_ID": PROJECT,
+            "EXECUTOR_API_ACCESS_KEYS": f"{AK}:{SK}:{PROJECT}",
+            "EXECUTOR_AGENCY_FILE": agencies,
+        }
 
 
 @pytest.fixture(scope="module")
