@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -352,12 +352,16 @@ def list_functions(
     call: Verified,
     marker: Annotated[str | None, Query(alias="Marker", pattern=r"^[0-9]{1,9}$")] = None,
     max_items: Annotated[int, Query(alias="MaxItems", ge=1, le=10_000)] = 50,
+    version: Annotated[Literal["ALL"] | None, Query(alias="FunctionVersion")] = None,
 ) -> JSONResponse:
-    """The functions of the signer's projects (those of the package ``default``)."""
+    """The functions of the signer's projects (those of the package ``default``): their
+    ``$LATEST``, or every version with ``FunctionVersion=ALL``."""
     found = []
     for entry in call.client.list_functions():
         urn = call.client.resolve(entry.urn)
-        if urn.project in call.signer.projects and urn.package == DEFAULT_PACKAGE:
+        wanted = version == "ALL" or urn.qualifier == DEFAULT_QUALIFIER
+        mine = urn.project in call.signer.projects and urn.package == DEFAULT_PACKAGE
+        if mine and wanted:
             found.append(function_configuration(urn, entry.queue, entry.updated_at))
     start = int(marker or 0)
     answer: dict[str, Any] = {"Functions": found[start : start + max_items]}

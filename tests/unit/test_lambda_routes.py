@@ -22,6 +22,8 @@ from executor.api.console.views import masked_event
 from executor.core.agency import Agencies, Agency, OBSAccess, SQSAccess
 from executor.core.events import build_event
 from executor.core.lambda_record import lambda_record, rendered
+from executor.core.registry import FunctionSpec, Registry
+from executor.core.urn import parse_urn
 
 AK, SK = "AKIDLAMBDAUNIT", "lambda-unit-secret"
 OTHER_AK, OTHER_SK, OTHER_PROJECT = "AKIDOTHER", "other-secret", "p2"
@@ -429,3 +431,25 @@ def test_the_api_that_last_wrote_the_config_chooses_the_record(
     assert call(web, "POST", config_path("next"), {}).status_code == 200
     assert client.get_async_config("next").record_format == "Lambda"
     assert client.get_async_config("next").max_async_retry_attempts == 3
+
+
+def test_functions_list_shows_latest_unless_every_version_is_asked(
+    web: TestClient, registry: Registry
+) -> None:
+    registry.add(
+        FunctionSpec(
+            urn=parse_urn(urn("hello", "v1"), region=REGION, project=PROJECT),
+            handler=lambda payload, context: payload,
+            queue="q-hello",
+        )
+    )
+    latest = call(web, "GET", "/2015-03-31/functions/").json()["Functions"]
+    assert [(f["FunctionName"], f["Version"]) for f in latest] == [
+        ("hello", "$LATEST"),
+        ("next", "$LATEST"),
+        ("strict", "$LATEST"),
+    ]
+    every = call(web, "GET", "/2015-03-31/functions/", query="FunctionVersion=ALL").json()
+    assert ("hello", "v1") in [(f["FunctionName"], f["Version"]) for f in every["Functions"]]
+    got = call(web, "GET", "/2015-03-31/functions/hello", query="Qualifier=v1").json()
+    assert got["Configuration"]["FunctionArn"] == f"{ARN}:hello:v1"
