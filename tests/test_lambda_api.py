@@ -19,7 +19,7 @@ from api_server import PROJECT, ApiServer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import FAST
-from destination_services import ACCOUNT, REGION, SECRET_ENV, MotoServer
+from destination_services import ACCOUNT, REGION, SECRET_ENV, MotoServer, topic_copied_to_a_queue
 from lambda_functions import SEEN
 from services import RedisServer, Worker, wait_for
 
@@ -40,7 +40,8 @@ def agency_file(path: Path, aws_url: str) -> str:
     where = f'endpoint_url = "{aws_url}"\nregion = "{REGION}"\n{keys}'
     path.write_text(
         f"[agencies.writer.sqs]\n{where}\n\n[agencies.writer.obs]\n{where}\n"
-        'addressing_style = "path"\n',
+        'addressing_style = "path"\n\n'
+        f'[agencies.writer.smn]\n{where}\naccount_id = "{ACCOUNT}"\n',
         encoding="utf-8",
     )
     return str(path)
@@ -113,6 +114,13 @@ def seen(rdb: Any, count: int, timeout: float = 30) -> list[dict[str, Any]]:
     return [json.loads(row) for row in rdb.lrange(SEEN, 0, -1)]
 
 
+def wait_delivered(client: Client, request_id: str) -> None:
+    def delivered() -> bool:
+        return any(d.state == "delivered" for d in client.get_invocation(request_id).deliveries)
+
+    wait_for(delivered, 60, f"the record of {request_id} to be delivered")
+
+
 def sqs_messages(moto: MotoServer, url: str) -> list[dict[str, Any]]:
     sqs = moto.client("sqs")
     found: list[dict[str, Any]] = []
@@ -153,12 +161,7 @@ def test_two_retries_then_one_lambda_record_on_the_sqs_queue(
     worker()
     answer = lam.invoke(FunctionName="fails", InvocationType="Event", Payload=b'{"k": 1}')
     request_id = answer["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
-
-    def delivered() -> bool:
-        record = fresh.get_invocation(request_id)
-        return any(d.state == "delivered" for d in record.deliveries)
-
-    wait_for(delivered, 60, "the failure record to reach the queue")
+    wait_delivered(fresh, request_id)
     [record] = sqs_messages(moto, queue)
     assert record["version"] == "1.0"
     assert record["requestContext"] == {
@@ -367,3 +370,23 @@ def test_the_aws_cli_invokes_and_is_refused_a_fourth_retry(
     assert put.returncode == 0, put.stderr
     shown = json.loads(aws("get-function-event-invoke-config", "--function-name", "greet").stdout)
     assert (shown["MaximumRetryAttempts"], shown["MaximumEventAgeInSeconds"]) == (1, 600)
+
+
+def test_on_success_sns_arn_publishes_the_record_on_the_topic(
+    lambda_api: ApiServer, worker: Callable[..., Worker], fresh: Client, moto: MotoServer
+) -> None:
+    copy = topic_copied_to_a_queue(moto)
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:orders"
+    lam = boto(lambda_api)
+    put = lam.put_function_event_invoke_config(
+        FunctionName="greet", DestinationConfig={"OnSuccess": {"Destination": topic}}
+    )
+    assert put["DestinationConfig"] == {"OnSuccess": {"Destination": topic}}
+    worker()
+    answer = lam.invoke(FunctionName="greet", InvocationType="Event", Payload=b'{"name": "sns"}')
+    request_id = answer["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    wait_delivered(fresh, request_id)
+    [record] = sqs_messages(moto, copy)
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["responsePayload"] == {"greeting": "hello sns"}

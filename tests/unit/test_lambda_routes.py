@@ -453,3 +453,12 @@ def test_functions_list_shows_latest_unless_every_version_is_asked(
     assert ("hello", "v1") in [(f["FunctionName"], f["Version"]) for f in every["Functions"]]
     got = call(web, "GET", "/2015-03-31/functions/hello", query="Qualifier=v1").json()
     assert got["Configuration"]["FunctionArn"] == f"{ARN}:hello:v1"
+
+
+def test_the_older_invoke_async_queues_and_answers_its_status(
+    web: TestClient, client: Client
+) -> None:
+    answer = call(web, "POST", "/2014-11-13/functions/hello/invoke-async", {"n": 3})
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"Status": 202}
+    assert client.get_invocation(answer.headers["x-amzn-RequestId"]).payload == {"n": 3}
