@@ -390,3 +390,26 @@ def test_on_success_sns_arn_publishes_the_record_on_the_topic(
     assert record["requestContext"]["condition"] == "Success"
     assert record["requestContext"]["requestId"] == request_id
     assert record["responsePayload"] == {"greeting": "hello sns"}
+
+
+def test_reserved_concurrency_zero_sends_the_event_to_on_failure_unrun(
+    lambda_api: ApiServer,
+    worker: Callable[..., Worker],
+    fresh: Client,
+    moto: MotoServer,
+) -> None:
+    queue = moto.client("sqs").create_queue(QueueName="failures")["QueueUrl"]
+    lam = boto(lambda_api)
+    lam.put_function_event_invoke_config(
+        FunctionName="greet", DestinationConfig={"OnFailure": {"Destination": QUEUE_ARN}}
+    )
+    lam.put_function_concurrency(FunctionName="greet", ReservedConcurrentExecutions=0)
+    worker()
+    answer = lam.invoke(FunctionName="greet", InvocationType="Event", Payload=b'{"name": "z"}')
+    assert answer["StatusCode"] == 202
+    request_id = answer["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    wait_delivered(fresh, request_id)
+    [record] = sqs_messages(moto, queue)
+    assert record["requestContext"]["condition"] == "ZeroReservedConcurrency"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["requestPayload"] == {"name": "z"}

@@ -37,7 +37,12 @@ from executor.api.signing import HttpRequest
 from executor.api.sigv4 import Signer, SigV4Verifier
 from executor.core.arn import function_urn
 from executor.core.config import AsyncConfig
-from executor.core.constants import DEFAULT_PACKAGE, DEFAULT_QUALIFIER, UNLIMITED_INSTANCES
+from executor.core.constants import (
+    CONDITION_ZERO_RESERVED,
+    DEFAULT_PACKAGE,
+    DEFAULT_QUALIFIER,
+    UNLIMITED_INSTANCES,
+)
 from executor.core.errors import ConfigNotFound, ExecutorError
 from executor.core.payload import PayloadRefused, read_json
 from executor.core.settings import Settings
@@ -166,6 +171,14 @@ def invoke(
     if invocation_type == "DryRun":
         return Response(status_code=204)
     request_id = call.client.invoke_async(str(urn), payload)
+    if call.client.get_flow_config(str(urn)).flow.paused:
+        # Lambda's reserved concurrency 0: the event goes to on-failure at once, unretried
+        # (it was held back by the pause meanwhile, so nothing ran it).
+        call.client.engine.lifecycle.refuse_waiting(
+            request_id,
+            CONDITION_ZERO_RESERVED,
+            "the function's reserved concurrency is 0: the event was not run",
+        )
     return Response(status_code=202, headers={"x-amzn-RequestId": request_id})
 
 

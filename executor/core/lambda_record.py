@@ -7,7 +7,8 @@ A config set through the Lambda API sends this record instead of FunctionGraph's
      {"statusCode", "executedVersion", "functionError"}, "responsePayload": ...}
 
 ``condition`` is ``Success`` for a success; the failure conditions keep their names
-(``RetriesExhausted``, ``EventAgeExceeded``, and the engine's ``NotRetryable``). ``timestamp``
+(``RetriesExhausted``, ``EventAgeExceeded``, ``ZeroReservedConcurrency``, and the engine's
+``NotRetryable``). ``timestamp``
 is when the invocation was accepted, so every delivery of one outcome carries the same record.
 A handler that raised shows ``functionError`` ``Unhandled`` and a ``responsePayload`` of
 ``errorType`` and ``errorMessage``; an invocation that never ran has no response.

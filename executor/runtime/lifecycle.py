@@ -182,6 +182,26 @@ class Lifecycle:
             log.warning("%s %s: %s", record.urn, request_id, message)
         return won
 
+    def refuse_waiting(self, request_id: str, condition: str, message: str) -> bool:
+        """End a waiting invocation that will not run, unretried, as FAIL with ``condition``:
+        its event goes to the on-failure destination (Lambda's reserved concurrency 0)."""
+        record = self.store.records.record(request_id)
+        if record is None or record.status is not Status.WAIT:
+            return False
+        won = self._end(
+            record,
+            Status.FAIL,
+            condition,
+            error="",
+            message=message,
+            note=condition,
+            error_code=condition,
+        )
+        if won:
+            self.store.flows.forget(record.urn, request_id)
+            log.warning("%s %s: %s", record.urn, request_id, message)
+        return won
+
     def fail_platform(self, request_id: str, error: str, note: str) -> bool:
         """End an invocation the platform could not run (worker lost, hard time limit)."""
         record = self.store.records.record(request_id)
@@ -265,6 +285,7 @@ class Lifecycle:
         message: str,
         note: str,
         status_code: int = 200,
+        error_code: str = "",
     ) -> bool:
         def event() -> ResultEvent:
             return build_event(
@@ -287,7 +308,7 @@ class Lifecycle:
                 condition=condition,
                 chain=record.chain,
                 event=event,
-                error_code=condition if expiry else "FSS.0500",
+                error_code=error_code or (condition if expiry else "FSS.0500"),
                 error_message=message,
                 note=note,
                 traceparent=record.traceparent,

@@ -462,3 +462,28 @@ def test_the_older_invoke_async_queues_and_answers_its_status(
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"Status": 202}
     assert client.get_invocation(answer.headers["x-amzn-RequestId"]).payload == {"n": 3}
+
+
+def test_reserved_concurrency_zero_sends_lambda_invocations_to_on_failure(
+    web: TestClient, client: Client
+) -> None:
+    config = {"DestinationConfig": {"OnFailure": {"Destination": f"{ARN}:next"}}}
+    assert call(web, "PUT", config_path("hello"), config).status_code == 200
+    zero = {"ReservedConcurrentExecutions": 0}
+    assert call(web, "PUT", "/2017-10-31/functions/hello/concurrency", zero).status_code == 200
+    answer = call(web, "POST", INVOKE, {"n": 1}, headers=EVENT)
+    assert answer.status_code == 202, answer.text
+    record = client.get_invocation(answer.headers["x-amzn-RequestId"])
+    assert record.status.value == "FAIL"
+    assert record.attempts == 0
+    assert record.error_code == "ZeroReservedConcurrency"
+    stored = client.store.records.record(record.request_id)
+    assert stored is not None
+    event = stored.event()
+    assert event is not None
+    assert event["requestContext"]["condition"] == "ZeroReservedConcurrency"
+    assert event["requestContext"]["approximateInvokeCount"] == 0
+    assert "responseContext" not in event
+    # Invocations from elsewhere wait for the pause to end, as they always did.
+    waiting = client.invoke_async("hello", {"n": 2})
+    assert client.get_invocation(waiting).status.value == "WAIT"
