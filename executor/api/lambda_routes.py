@@ -7,7 +7,7 @@ reaches only the functions of its projects (the account of an ARN is the project
 is Lambda's (``lambda_errors``). Served: ``Invoke`` (Event and DryRun; this engine does not run
 a function while the caller waits, so RequestResponse is refused), the event invoke config,
 reserved concurrency (the function's ``max_instances``), the recursion config (its
-``recursive_loop``), and the listing of functions.
+``recursive_loop``), and the listing of functions (those three in ``lambda_function_routes``).
 """
 
 from __future__ import annotations
@@ -20,16 +20,9 @@ from fastapi.responses import JSONResponse
 from executor.api.lambda_call import FUNCTION, Call, LambdaRoute, Qualifier, Verified
 from executor.api.lambda_errors import LambdaError, invalid, not_found
 from executor.api.lambda_function_routes import function_router
-from executor.api.lambda_wire import (
-    EventInvokeConfigBody,
-    config_answer,
-    parse_body,
-    updated,
-)
+from executor.api.lambda_wire import EventInvokeConfigBody, config_answer, parse_body, updated
 from executor.core.config import AsyncConfig
-from executor.core.constants import (
-    CONDITION_ZERO_RESERVED,
-)
+from executor.core.constants import CONDITION_ZERO_RESERVED
 from executor.core.errors import ConfigNotFound
 from executor.core.payload import PayloadRefused, read_json
 from executor.core.urn import FunctionURN
