@@ -19,13 +19,14 @@ from destinations.base import (
 from destinations.cloud import needs_extra
 from executor.core.params import FUNCTION_GRAPH, KINDS, Param, param_model
 
-# Each kind's module is imported on its first delivery: OBS needs boto3 (the ``[aws]`` extra),
-# which a worker whose functions do not deliver there can do without.
+# Each kind's module is imported on its first delivery: OBS and SQS need boto3 (the ``[aws]``
+# extra), which a worker whose functions do not deliver there can do without.
 _KINDS: dict[str, str] = {
     FUNCTION_GRAPH: "destinations.functiongraph:FunctionGraphDestination",
     "OBS": "destinations.obs:OBSDestination",
     "DIS": "destinations.dis:DISDestination",
     "SMN": "destinations.smn:SMNDestination",
+    "SQS": "destinations.sqs:SQSDestination",
 }
 _INSTANCES: dict[str, Destination] = {}
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 # Codes that mean "busy, try later" whatever HTTP status carries them.
 _BUSY = frozenset(
@@ -97,6 +98,11 @@ def s3(access: ServiceAccess) -> S3Client:
 
 def sns(access: ServiceAccess) -> SNSClient:
     client: SNSClient = _client("sns", access)
+    return client
+
+
+def sqs(access: ServiceAccess) -> SQSClient:
+    client: SQSClient = _client("sqs", access)
     return client
 
 

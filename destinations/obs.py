@@ -1,7 +1,10 @@
 """OBS destination: one JSON object per event in S3-compatible object storage.
 
 The key is ``<prefix>/<request_id>/<outcome>.json``, so a repeated delivery of the same event
-overwrites its object instead of adding one. ``expires`` (days) becomes a lifecycle rule on
+overwrites its object instead of adding one. Lambda's record (a config set through the Lambda
+API) goes where Lambda writes it, ``aws/lambda/async/<function>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-
+<uuid>``, the time the invocation's and the uuid derived from the event's identity, so a repeated
+delivery overwrites there too. ``expires`` (days) becomes a lifecycle rule on
 the bucket for the prefix, which the storage service applies by itself (S3, OBS, MinIO and Ceph
 sweep expired objects about once a day). The rule is merged into the bucket's other rules
 before the first object of a bucket and prefix is written, once per process.
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +42,19 @@ def object_key(prefix: str, request_id: str, outcome: str) -> str:
     return f"{folder(prefix)}{request_id}/{outcome}.json"
 
 
+def lambda_key(event: dict[str, Any], identity: str) -> str | None:
+    """Where Lambda writes its record; None for FunctionGraph's event."""
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        return None
+    function = str(context["functionArn"]).split(":")[6]
+    moment = datetime.strptime(str(event["timestamp"]), "%Y-%m-%dT%H:%M:%S.%fZ")
+    return (
+        f"aws/lambda/async/{function}/{moment:%Y/%m/%d}/{moment:%Y-%m-%dT%H.%M.%S}-"
+        f"{uuid.uuid5(uuid.NAMESPACE_URL, identity)}"
+    )
+
+
 def rule_id(prefix: str) -> str:
     """The lifecycle rule of a prefix, named so it is found again (IDs hold 255 characters)."""
     name = RULE_PREFIX + (folder(prefix) or "*")
@@ -60,7 +78,9 @@ class OBSDestination:
         param = delivery.param
         _, access = runtime.agencies.access(delivery.agency, OBSAccess)
         client = _aws.s3(access)
-        key = object_key(param.prefix, delivery.request_id, delivery.outcome)
+        key = lambda_key(delivery.event, delivery.identity) or object_key(
+            param.prefix, delivery.request_id, delivery.outcome
+        )
         try:
             if param.expires:
                 self._expire(client, access, param)

@@ -64,7 +64,8 @@ class SMNDestination:
             self._post_all(delivery, runtime, access, name, delivery.param.topic_urn)
 
     def _publish(self, delivery: Delivery, access: SMNAccess, topic_urn: str) -> None:
-        condition = str(delivery.event.get("request_context", {}).get("condition", ""))
+        context = delivery.event.get("request_context") or delivery.event.get("requestContext")
+        condition = str((context or {}).get("condition", ""))
         attributes = {
             "function_urn": delivery.function_urn,
             "condition": condition or "Success",

@@ -30,6 +30,8 @@ from executor.api.document import DESCRIPTION, ERRORS, openapi, request_body
 from executor.api.failures import answer_failures
 from executor.api.flow_routes import flow_router
 from executor.api.gate import Gate
+from executor.api.lambda_routes import SERVICE_NAME, lambda_router
+from executor.api.sigv4 import SigV4Verifier
 from executor.api.wire import (
     AsyncConfigBody,
     CancelAnswer,
@@ -79,6 +81,9 @@ def create_api(
     api.include_router(router)
     api.include_router(flow_router, prefix=PREFIX)
     api.include_router(health_router)
+    api.state.sigv4 = SigV4Verifier(authenticator.access_key, settings.region, SERVICE_NAME)
+    # Lambda's clients follow botocore's service model; this document describes the rest.
+    api.include_router(lambda_router, include_in_schema=False)
     mount_console(api, settings, authenticator)
     api.openapi = openapi(api)  # type: ignore[method-assign]
     return api
@@ -94,9 +99,14 @@ def health(client: ClientDep) -> Health:
     return Health()
 
 
+# Which API set a config is the engine's own field: FunctionGraph's answers keep their shape.
+HIDDEN = {"record_format"}
+
+
 @router.put(
     "/async-invoke-config",
     response_model=StoredAsyncConfig,
+    response_model_exclude=HIDDEN,
     openapi_extra=request_body(AsyncConfigBody),
 )
 def put_async_config(
@@ -107,7 +117,7 @@ def put_async_config(
     return client.put_async_config(urn, body.policy())
 
 
-@router.get("/async-invoke-config", response_model=StoredAsyncConfig)
+@router.get("/async-invoke-config", response_model=StoredAsyncConfig, response_model_exclude=HIDDEN)
 def get_async_config(client: ClientDep, urn: Function) -> StoredAsyncConfig:
     return client.get_async_config(urn)
 
@@ -118,7 +128,11 @@ def delete_async_config(client: ClientDep, urn: Function) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/async-invoke-configs", response_model=ConfigPage)
+@router.get(
+    "/async-invoke-configs",
+    response_model=ConfigPage,
+    response_model_exclude={"async_invoke_configs": {"__all__": HIDDEN}},
+)
 def list_async_configs(
     client: ClientDep,
     urn: Function,

@@ -119,6 +119,10 @@ class Authenticator:
             raise Unauthenticated("the secret key does not match the access key; check both")
         return self._key_principal(access_key, secret, projects)
 
+    def access_key(self, access_key: str) -> tuple[str, frozenset[str]] | None:
+        """The secret key of an access key and the projects it is bound to; None if unknown."""
+        return self._access_keys.get(access_key)
+
     def principals(self) -> list[Principal]:
         """Every caller the settings let in, by credential."""
         found = [self._token_principal(d, p) for d, p in self._tokens.items()]

@@ -12,6 +12,8 @@ from kombu.exceptions import OperationalError
 from starlette.exceptions import HTTPException
 
 from executor.api.gate import error_json, error_response
+from executor.api.lambda_errors import lambda_http_error
+from executor.api.lambda_paths import is_lambda_path
 from executor.core.errors import ExecutorError, InvalidParameter, Unavailable
 from executor.state.connection import STORE_DOWN
 
@@ -47,6 +49,8 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     path = request.url.path if len(request.url.path) <= 200 else request.url.path[:200] + "..."
+    if is_lambda_path(request.url.path):
+        return lambda_http_error(exc.status_code, request.method, path, exc.headers)
     if exc.status_code == 404:
         message = f"there is no operation at {path}; /openapi.json lists them"
     elif exc.status_code == 405:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from executor.api.auth import Authenticator
+from executor.api.lambda_errors import lambda_error
+from executor.api.lambda_paths import is_lambda_path
 from executor.api.signing import HttpRequest
 from executor.api.wire import ErrorBody
 from executor.core.constants import HEADER_LIMIT
@@ -64,13 +66,13 @@ class Gate:
                 "seconds (EXECUTOR_API_READ_TIMEOUT); send it whole, as its Content-Length "
                 "or chunks declare"
             )
-            await error_response(exc, close=True)(scope, receive, send)
+            await refusal(scope, exc, close=True)(scope, receive, send)
             return
         except (HeadersTooLarge, PayloadTooLarge) as exc:
-            await error_response(exc, close=True)(scope, receive, send)
+            await refusal(scope, exc, close=True)(scope, receive, send)
             return
         except ExecutorError as exc:
-            await error_response(exc)(scope, receive, send)
+            await refusal(scope, exc)(scope, receive, send)
             return
         replayed = False
 
@@ -132,6 +134,17 @@ class Gate:
             raise ProjectDenied(
                 f"X-Project-Id names project {named!r} but the path names {project!r}"
             )
+
+
+def refusal(scope: Scope, exc: ExecutorError, *, close: bool = False) -> Response:
+    """The answer to a request refused before routing: Lambda's paths answer in Lambda's shape,
+    so its SDKs raise the matching class; ``close`` as in ``error_response``."""
+    if not is_lambda_path(scope["path"]):
+        return error_response(exc, close=close)
+    response = lambda_error(exc).response()
+    if close:
+        response.headers["connection"] = "close"
+    return response
 
 
 def error_response(exc: ExecutorError, *, close: bool = False) -> JSONResponse:

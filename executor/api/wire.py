@@ -53,6 +53,8 @@ class AsyncConfigBody(AsyncConfig):
     log_stream_id: str | None = None
     log_group_name: str | None = None
     log_stream_name: str | None = None
+    # A config put through this API sends FunctionGraph's event.
+    record_format: Literal["FunctionGraph"] = "FunctionGraph"
 
     def policy(self) -> AsyncConfig:
         return AsyncConfig.model_validate(self.model_dump(include=set(AsyncConfig.model_fields)))

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from executor.cli.helptext import PlainCommand
 from executor.core import extras
 
 
@@ -35,6 +36,6 @@ def add_lazy_command(cli: typer.Typer, name: str, target: str, extra: str, summa
         require_extra(extra, f"executor {name}")
         module, _, attribute = target.partition(":")
         app = typer.Typer(add_completion=False)
-        app.command(name)(getattr(importlib.import_module(module), attribute))
+        app.command(name, cls=PlainCommand)(getattr(importlib.import_module(module), attribute))
         command = typer.main.get_command(app)
         return command.main(ctx.args, prog_name=ctx.command_path, standalone_mode=False)

@@ -49,6 +49,15 @@ class PlainHelpGroup(TyperGroup):
         return command
 
 
+class PlainCommand(TyperCommand):
+    """A command whose help is plain outside a ``PlainHelpGroup`` (one loaded on first use)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        plain(params, ctx)
+        return params
+
+
 def plain(params: list[Any], ctx: Any) -> None:
     """Give each parameter a click-style metavar; flags get none."""
     for param in params:

@@ -154,8 +154,14 @@ class SMNAccess(ServiceAccess):
         return self
 
 
+class SQSAccess(ServiceAccess):
+    """A message queue: an SQS-compatible service, reached at ``endpoint_url``."""
+
+    kind: ClassVar[str] = "SQS"
+
+
 A = TypeVar("A", bound=Access)
-_SECTIONS: dict[str, str] = {"OBS": "obs", "DIS": "dis", "SMN": "smn"}
+_SECTIONS: dict[str, str] = {"OBS": "obs", "DIS": "dis", "SMN": "smn", "SQS": "sqs"}
 GRANTABLE: frozenset[str] = frozenset(_SECTIONS)
 
 
@@ -168,6 +174,7 @@ class Agency(BaseModel):
     obs: OBSAccess | None = None
     dis: DISAccess | None = None
     smn: SMNAccess | None = None
+    sqs: SQSAccess | None = None
 
     @property
     def grants(self) -> frozenset[str]:

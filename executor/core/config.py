@@ -20,7 +20,10 @@ from executor.core.payload import PayloadRefused, read_json, shown
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-DestinationKind = Literal["FunctionGraph", "OBS", "DIS", "SMN"]
+DestinationKind = Literal["FunctionGraph", "OBS", "DIS", "SMN", "SQS"]
+# Which record a destination receives: FunctionGraph's event, or Lambda's record for a config
+# set through the Lambda API.
+RecordFormat = Literal["FunctionGraph", "Lambda"]
 
 
 class ParamInvalid(ValueError):
@@ -99,6 +102,7 @@ class AsyncConfig(BaseModel):
     )
     destination_config: DestinationConfig = Field(default_factory=DestinationConfig)
     enable_async_status_log: bool = Field(default=False, strict=True)
+    record_format: RecordFormat = "FunctionGraph"
 
     @field_validator("destination_config", mode="before")
     @classmethod

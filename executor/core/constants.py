@@ -36,6 +36,8 @@ CONDITION_RETRIES_EXHAUSTED: Final = "RetriesExhausted"
 CONDITION_EVENT_AGE_EXCEEDED: Final = "EventAgeExceeded"
 # The handler raised an exception its function's retry policy does not retry.
 CONDITION_NOT_RETRYABLE: Final = "NotRetryable"
+# Invoked through the Lambda API while its reserved concurrency (max instances) is 0.
+CONDITION_ZERO_RESERVED: Final = "ZeroReservedConcurrency"
 
 # A caller-chosen request id (an idempotency key) and the longest delayed start.
 REQUEST_ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"

@@ -12,7 +12,7 @@ from importlib.util import find_spec
 
 # The top-level modules each extra brings; a feature of the extra needs all of them.
 MODULES: dict[str, tuple[str, ...]] = {
-    "api": ("fastapi", "uvicorn", "jinja2", "itsdangerous", "pygal"),
+    "api": ("fastapi", "uvicorn", "jinja2", "itsdangerous", "pygal", "botocore"),
     "aws": ("boto3", "botocore"),
     "flower": ("flower",),
     "otel": ("opentelemetry",),
@@ -48,7 +48,8 @@ def needs(feature: str, extra: str, absent: list[str]) -> str:
 def extra_of(module: str | None) -> str | None:
     """The extra that brings the top-level package of ``module`` (a dotted name), if any."""
     top = (module or "").partition(".")[0]
-    for extra in ("api", "aws", "flower", "otel", "metrics", "bench"):
+    # aws first: a destination that misses botocore wants [aws], not the API's [api].
+    for extra in ("aws", "api", "flower", "otel", "metrics", "bench"):
         if top in MODULES[extra]:
             return extra
     return None

@@ -64,6 +64,14 @@ class SMNParam(Param):
     topic_urn: str = Field(pattern=TOPIC_URN)
 
 
+class SQSParam(Param):
+    """An SQS destination: the queue the event is sent to, by its ARN."""
+
+    queue_arn: str = Field(
+        pattern=r"^arn:aws[a-zA-Z-]*:sqs:[A-Za-z0-9-]+:[A-Za-z0-9_.-]+:[A-Za-z0-9_-]{1,75}(\.fifo)?$"
+    )
+
+
 # The kind whose target is another function of this fleet.
 FUNCTION_GRAPH: Final = "FunctionGraph"
 
@@ -72,6 +80,7 @@ PARAMS: Final[dict[str, type[Param]]] = {
     "OBS": OBSParam,
     "DIS": DISParam,
     "SMN": SMNParam,
+    "SQS": SQSParam,
 }
 KINDS: Final[tuple[str, ...]] = tuple(PARAMS)
 

@@ -20,6 +20,7 @@ from executor.core.config import AsyncConfig
 from executor.core.constants import CONDITION_EVENT_AGE_EXCEEDED, CONDITION_RETRIES_EXHAUSTED
 from executor.core.events import ResultEvent, build_event, outcome_of
 from executor.core.invocation import ClaimState, Invocation, Status
+from executor.core.lambda_record import rendered
 from executor.core.messages import DeliveryJob
 from executor.core.params import FUNCTION_GRAPH
 from executor.core.record import InvocationRecord
@@ -127,7 +128,7 @@ class Lifecycle:
         if destination is None:
             return finish(end) is not Ended.LOST
         event = ending.event()
-        event_json = event.model_dump_json()
+        event_json = rendered(event, config.record_format)
         end = replace(
             end,
             event=event_json,
@@ -175,6 +176,26 @@ class Lifecycle:
             error=record.error_message,
             message=message,
             note=note,
+        )
+        if won:
+            self.store.flows.forget(record.urn, request_id)
+            log.warning("%s %s: %s", record.urn, request_id, message)
+        return won
+
+    def refuse_waiting(self, request_id: str, condition: str, message: str) -> bool:
+        """End a waiting invocation that will not run, unretried, as FAIL with ``condition``:
+        its event goes to the on-failure destination (Lambda's reserved concurrency 0)."""
+        record = self.store.records.record(request_id)
+        if record is None or record.status is not Status.WAIT:
+            return False
+        won = self._end(
+            record,
+            Status.FAIL,
+            condition,
+            error="",
+            message=message,
+            note=condition,
+            error_code=condition,
         )
         if won:
             self.store.flows.forget(record.urn, request_id)
@@ -264,6 +285,7 @@ class Lifecycle:
         message: str,
         note: str,
         status_code: int = 200,
+        error_code: str = "",
     ) -> bool:
         def event() -> ResultEvent:
             return build_event(
@@ -286,7 +308,7 @@ class Lifecycle:
                 condition=condition,
                 chain=record.chain,
                 event=event,
-                error_code=condition if expiry else "FSS.0500",
+                error_code=error_code or (condition if expiry else "FSS.0500"),
                 error_message=message,
                 note=note,
                 traceparent=record.traceparent,

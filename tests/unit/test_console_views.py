@@ -145,7 +145,7 @@ def test_a_refused_kind_lands_beside_its_select(client: Client) -> None:
     with pytest.raises(ExecutorError) as refused:
         client.put_async_config(urn("next"), form.body())
     assert form.refused(refused.value).errors == {
-        "success_kind": "destination must be one of FunctionGraph, OBS, DIS, SMN, not 'FTP'"
+        "success_kind": "destination must be one of FunctionGraph, OBS, DIS, SMN, SQS, not 'FTP'"
     }
 
 

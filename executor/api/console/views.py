@@ -19,7 +19,7 @@ from executor.runtime.redaction import MASKED
 
 HOUR: Final = 3600
 # The fields of a result event that hold what the caller sent and what the function returned.
-PAYLOAD_FIELDS: Final = ("request_payload", "response_payload")
+PAYLOAD_FIELDS: Final = ("request_payload", "response_payload", "requestPayload", "responsePayload")
 
 
 @dataclass(frozen=True)
