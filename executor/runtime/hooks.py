@@ -24,6 +24,7 @@ from executor.core.constants import INVOKE_TASK_PREFIX
 from executor.core.errors import Unavailable
 from executor.runtime import exits, intake, outcome
 from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.rebound import Rebound
 from executor.runtime.stall import StallWatch
 
 log = logging.getLogger("executor.signals")
@@ -37,6 +38,9 @@ class WorkerApp(Protocol):
 
     @property
     def lifecycle(self) -> Lifecycle: ...
+
+    @property
+    def rebound(self) -> Rebound: ...
 
     def queues(self) -> list[str]: ...
 
@@ -55,6 +59,7 @@ def connect(app: WorkerApp) -> None:
     signals.celeryd_after_setup.connect(hooks.setup, weak=False, dispatch_uid=f"{uid}-setup")
     signals.worker_ready.connect(hooks.ready, weak=False, dispatch_uid=f"{uid}-ready")
     signals.task_received.connect(hooks.received, weak=False, dispatch_uid=f"{uid}-received")
+    signals.task_unknown.connect(hooks.unknown, weak=False, dispatch_uid=f"{uid}-unknown")
     signals.worker_shutdown.connect(hooks.shutdown, weak=False, dispatch_uid=f"{uid}-shutdown")
 
 
@@ -147,6 +152,20 @@ class _Hooks:
     def received(self, sender: Any = None, **_: Any) -> None:
         if self._watch is not None and self._mine(sender):
             self._watch.received()
+
+    def unknown(
+        self, sender: Any = None, message: Any = None, name: str | None = None, **_: Any
+    ) -> None:
+        """A message of a task this worker does not know. The engine's own consumer has sent it
+        on already; Celery's consumer (an adopted app's worker) has dropped it, and it is
+        published again here, as soon after as Celery tells."""
+        if not self._mine(sender):
+            return
+        if self._watch is not None:
+            self._watch.received()
+        own = isinstance(sender, intake.Consumer)
+        if not own and message is not None and str(name or "").startswith(INVOKE_TASK_PREFIX):
+            self.app.rebound.handle(message)
 
     def shutdown(self, sender: Any = None, **_: Any) -> None:
         if self._mine(sender):
