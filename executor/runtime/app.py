@@ -57,7 +57,7 @@ class FunctionApp:
         if celery is None:
             celery = make_celery(settings, main=name)
         else:
-            check_adoptable(celery)
+            check_adoptable(celery, settings)
         self.celery = celery
         self.engine = engine = Engine.assemble(settings, celery=celery, registry=self.registry)
         self.client = Client(engine=engine)
