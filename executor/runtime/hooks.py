@@ -14,6 +14,7 @@ that app's tasks and workers, so several apps in one process do not see each oth
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Protocol
 
 from billiard.pool import MaybeEncodingError
@@ -22,7 +23,7 @@ from celery.exceptions import Reject, Retry, TimeLimitExceeded
 
 from executor.core.constants import INVOKE_TASK_PREFIX
 from executor.core.errors import Unavailable
-from executor.runtime import exits, intake, outcome
+from executor.runtime import exits, forks, intake, outcome
 from executor.runtime.lifecycle import Lifecycle
 from executor.runtime.rebound import Rebound
 from executor.runtime.stall import StallWatch
@@ -60,6 +61,10 @@ def connect(app: WorkerApp) -> None:
     signals.worker_ready.connect(hooks.ready, weak=False, dispatch_uid=f"{uid}-ready")
     signals.task_received.connect(hooks.received, weak=False, dispatch_uid=f"{uid}-received")
     signals.task_unknown.connect(hooks.unknown, weak=False, dispatch_uid=f"{uid}-unknown")
+    # Once per process, whatever the app: it is about the process, not about an app.
+    signals.worker_process_init.connect(
+        _pool_process_started, weak=False, dispatch_uid="executor-forks"
+    )
     signals.worker_shutdown.connect(hooks.shutdown, weak=False, dispatch_uid=f"{uid}-shutdown")
 
 
@@ -172,6 +177,11 @@ class _Hooks:
             if self._watch is not None:
                 self._watch.stop()
             self.app.on_worker_shutdown()
+
+
+def _pool_process_started(**_: Any) -> None:
+    closed = forks.release_inherited()
+    log.debug("pool process %d closed %d Redis connections of its parent", os.getpid(), closed)
 
 
 def consumed(consumer: Any) -> list[str]:
