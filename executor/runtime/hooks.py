@@ -23,10 +23,11 @@ from celery.exceptions import Reject, Retry, TimeLimitExceeded
 
 from executor.core.constants import INVOKE_TASK_PREFIX
 from executor.core.errors import Unavailable
-from executor.runtime import exits, forks, intake, outcome
+from executor.runtime import exits, intake, outcome
 from executor.runtime.lifecycle import Lifecycle
 from executor.runtime.rebound import Rebound
 from executor.runtime.stall import StallWatch
+from executor.state import forks
 
 log = logging.getLogger("executor.signals")
 
