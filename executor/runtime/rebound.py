@@ -13,9 +13,9 @@ gone. The worker's consumer hands it here instead (``intake.Consumer.on_unknown_
   a process that dies in between leaves two copies, and the run's claim lets one alone run;
 - after ``REBOUNDS`` rebounds in a row, it waits on the due-time index of delayed invocations
   instead, and the reconciler publishes it again later; the longer it has waited, the longer it
-  waits there (up to ``MAX_PAUSE``). A fleet where no worker knows the function, because it was
-  removed or is not deployed yet, so costs a few publishes a minute per invocation, until its
-  message age ends it.
+  waits there (a tenth of its wait, from a reconcile period up to ``MAX_PAUSE``). A fleet where
+  no worker knows the function, because it was removed or is not deployed yet, so spends at
+  most ``REBOUNDS`` + 1 publishes per pause on each invocation, until its message age ends it.
 """
 
 from __future__ import annotations
