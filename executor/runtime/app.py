@@ -27,6 +27,7 @@ from executor.runtime.dispatcher import Dispatcher
 from executor.runtime.engine import Engine
 from executor.runtime.intake import Consumer, InvocationRequest
 from executor.runtime.orphans import Orphans
+from executor.runtime.rebound import Rebound
 from executor.runtime.reconciler import Reconciler
 from executor.runtime.task import InvocationTask, make_runner
 from executor.state.configs import invalid
@@ -56,7 +57,7 @@ class FunctionApp:
         if celery is None:
             celery = make_celery(settings, main=name)
         else:
-            check_adoptable(celery)
+            check_adoptable(celery, settings)
         self.celery = celery
         self.engine = engine = Engine.assemble(settings, celery=celery, registry=self.registry)
         self.client = Client(engine=engine)
@@ -69,13 +70,14 @@ class FunctionApp:
             self.publish_catalogue,
         )
         self.dispatcher = Dispatcher(settings, engine.store, engine.functions, engine.admission)
+        self.rebound = Rebound(celery, settings, engine.store, engine.functions, self.lifecycle)
         # The task classes of this app: they know how to end an invocation the worker refuses
         # and whether payloads are shown.
         shown = {"show_payloads": settings.show_payloads}
         request = InvocationRequest.bound(self._refuse, settings.payload_max_depth)
         self._task_base = type("InvocationTask", (InvocationTask,), {"Request": request, **shown})
         if not adopted:
-            celery.conf.worker_consumer = Consumer.bound(self._refuse)
+            celery.conf.worker_consumer = Consumer.bound(self._refuse, self.rebound.handle)
         delivery_base = type("DeliveryTask", (DeliveryTask,), shown)
         register_delivery(celery, engine.deliveries, delivery_base, task_options(settings))
         hooks.connect(self)

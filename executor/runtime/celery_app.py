@@ -3,18 +3,22 @@ needs of one it adopts."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from celery import Celery
+from kombu.transport.redis import Channel as RedisChannel
 
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.errors import InvalidParameter
 from executor.core.settings import Settings
-from executor.state.broker_url import BrokerUrl
+from executor.state.broker_url import BrokerUrl, read_broker
 from executor.state.locations import locate
 
 JSON = "json"
+
+log = logging.getLogger("executor.app")
 
 
 def make_celery(settings: Settings, main: str = "executor") -> Celery:
@@ -96,12 +100,41 @@ def task_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def check_adoptable(app: Celery) -> None:
-    """Refuse an app whose workers could not read the engine's JSON messages."""
+def check_adoptable(app: Celery, settings: Settings) -> None:
+    """Refuse an app whose workers could not read the engine's JSON messages, or whose Redis
+    broker would hand a running or waiting message to a second worker."""
+    _check_visibility(app, settings)
     accepted = {str(c).split("/")[-1] for c in app.conf.accept_content or ()}
     if JSON not in accepted:
         raise InvalidParameter(
             f"the Celery app {app.main!r} does not accept JSON messages "
             f"(accept_content={list(app.conf.accept_content or ())}); add 'json' to its "
             "accept_content: every function and delivery message is JSON"
+        )
+
+
+def _check_visibility(app: Celery, settings: Settings) -> None:
+    """Redis hands a message that stays unacknowledged past the app's ``visibility_timeout`` to
+    another worker: a run within the time limit, or a retry countdown, must end well before."""
+    url = app.conf.broker_url
+    if not isinstance(url, str) or not read_broker(url).is_redis:
+        return  # other brokers keep a delivered message until its worker is gone
+    options = app.conf.broker_transport_options or {}
+    timeout = float(options.get("visibility_timeout") or RedisChannel.visibility_timeout)
+    longest = max(settings.time_limit, settings.retry_backoff_max)
+    if timeout / 2 <= longest:
+        raise InvalidParameter(
+            f"the Celery app {app.main!r} has a Redis visibility_timeout of {timeout:.0f} s: "
+            f"Redis would hand a message to a second worker while the first still runs it (up "
+            f"to EXECUTOR_TIME_LIMIT) or holds it for a retry (up to EXECUTOR_RETRY_BACKOFF_MAX)"
+            f"; set broker_transport_options['visibility_timeout'] above {2 * longest:.0f}"
+        )
+    if timeout < settings.visibility_timeout:
+        log.warning(
+            "the Celery app %r has a Redis visibility_timeout of %.0f s, below "
+            "EXECUTOR_VISIBILITY_TIMEOUT (%d s), which bounds the retry countdowns a function "
+            "may ask for: set one equal to the other",
+            app.main,
+            timeout,
+            settings.visibility_timeout,
         )

@@ -14,6 +14,7 @@ that app's tasks and workers, so several apps in one process do not see each oth
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Protocol
 
 from billiard.pool import MaybeEncodingError
@@ -24,7 +25,9 @@ from executor.core.constants import INVOKE_TASK_PREFIX
 from executor.core.errors import Unavailable
 from executor.runtime import exits, intake, outcome
 from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.rebound import Rebound
 from executor.runtime.stall import StallWatch
+from executor.state import forks
 
 log = logging.getLogger("executor.signals")
 
@@ -37,6 +40,9 @@ class WorkerApp(Protocol):
 
     @property
     def lifecycle(self) -> Lifecycle: ...
+
+    @property
+    def rebound(self) -> Rebound: ...
 
     def queues(self) -> list[str]: ...
 
@@ -55,6 +61,11 @@ def connect(app: WorkerApp) -> None:
     signals.celeryd_after_setup.connect(hooks.setup, weak=False, dispatch_uid=f"{uid}-setup")
     signals.worker_ready.connect(hooks.ready, weak=False, dispatch_uid=f"{uid}-ready")
     signals.task_received.connect(hooks.received, weak=False, dispatch_uid=f"{uid}-received")
+    signals.task_unknown.connect(hooks.unknown, weak=False, dispatch_uid=f"{uid}-unknown")
+    # Once per process, whatever the app: it is about the process, not about an app.
+    signals.worker_process_init.connect(
+        _pool_process_started, weak=False, dispatch_uid="executor-forks"
+    )
     signals.worker_shutdown.connect(hooks.shutdown, weak=False, dispatch_uid=f"{uid}-shutdown")
 
 
@@ -148,11 +159,30 @@ class _Hooks:
         if self._watch is not None and self._mine(sender):
             self._watch.received()
 
+    def unknown(
+        self, sender: Any = None, message: Any = None, name: str | None = None, **_: Any
+    ) -> None:
+        """A message of a task this worker does not know. The engine's own consumer has sent it
+        on already; Celery's consumer (an adopted app's worker) has dropped it, and it is
+        published again here, as soon after as Celery tells."""
+        if not self._mine(sender):
+            return
+        if self._watch is not None:
+            self._watch.received()
+        own = isinstance(sender, intake.Consumer)
+        if not own and message is not None and str(name or "").startswith(INVOKE_TASK_PREFIX):
+            self.app.rebound.handle(message)
+
     def shutdown(self, sender: Any = None, **_: Any) -> None:
         if self._mine(sender):
             if self._watch is not None:
                 self._watch.stop()
             self.app.on_worker_shutdown()
+
+
+def _pool_process_started(**_: Any) -> None:
+    closed = forks.release_inherited()
+    log.debug("pool process %d closed %d Redis connections of its parent", os.getpid(), closed)
 
 
 def consumed(consumer: Any) -> list[str]:

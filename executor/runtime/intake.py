@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from celery import signals
 from celery.exceptions import CPendingDeprecationWarning
 from celery.worker.consumer import Consumer as CeleryConsumer
 from celery.worker.request import Request
@@ -35,6 +36,8 @@ log = logging.getLogger("executor.intake")
 
 
 Refuse = Callable[[str, str], object]
+# Sends on a message of a function the worker does not know; False if it could not.
+SendOn = Callable[[Any], bool]
 
 
 def _refuse(refuse: Refuse | None, request_id: str, reason: str) -> None:
@@ -109,14 +112,34 @@ def connection_lost_within(seconds: float) -> bool:
 
 
 class Consumer(CeleryConsumer):  # type: ignore[misc]
-    """The worker's consumer: a message whose body cannot be decoded ends its invocation;
+    """The worker's consumer: a message whose body cannot be decoded ends its invocation; a
+    message of a function this worker does not know is sent on (see ``rebound``), not dropped;
     a lost broker connection is noted. ``bound`` makes the class of one app."""
 
     refuse: ClassVar[Refuse | None] = None
+    send_on: ClassVar[SendOn | None] = None
 
     @classmethod
-    def bound(cls, refuse: Refuse) -> type[Consumer]:
-        return type(cls.__name__, (cls,), {"refuse": staticmethod(refuse)})
+    def bound(cls, refuse: Refuse, send_on: SendOn) -> type[Consumer]:
+        attributes = {"refuse": staticmethod(refuse), "send_on": staticmethod(send_on)}
+        return type(cls.__name__, (cls,), attributes)
+
+    def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
+        headers = getattr(message, "headers", None)
+        headers = headers if isinstance(headers, dict) else {}
+        task = str(headers.get("task", ""))
+        send_on = type(self).send_on
+        if send_on is None or not task.startswith(INVOKE_TASK_PREFIX):
+            super().on_unknown_task(body, message, exc)
+            return
+        if send_on(message):
+            message.ack_log_error(log, self.connection_errors)
+        else:
+            message.reject_log_error(log, self.connection_errors, requeue=True)
+        # As Celery's own handler does: the stall watch counts it as a message taken.
+        signals.task_unknown.send(
+            sender=self, message=message, exc=exc, name=task, id=headers.get("id")
+        )
 
     def on_connection_error_after_connected(self, exc: Exception) -> None:
         _ConnectionLoss.at = time.monotonic()

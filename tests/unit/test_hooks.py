@@ -70,3 +70,50 @@ def test_a_platform_failure_ends_the_invocation():
     failure = WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)")
     hooks._Hooks(app).failure(sender=_Task(app.celery), task_id="r1", exception=failure)  # type: ignore[arg-type]
     assert app.lifecycle.failed == [f"WorkerLostError: {failure}"]
+
+
+class _Rebound:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def handle(self, message: object) -> bool:
+        self.sent.append(message)
+        return True
+
+
+class _ReboundApp(_App):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rebound = _Rebound()
+
+
+class _CeleryConsumer:
+    """Celery's own consumer, as an adopted app's worker runs it."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+
+class _OwnConsumer(intake.Consumer):
+    def __init__(self, app: object) -> None:  # Celery's consumer needs a worker to start
+        self.app = app
+
+
+FUNCTION_TASK = f"{INVOKE_TASK_PREFIX}default:added:latest"
+
+
+def test_a_message_celerys_consumer_dropped_is_sent_on() -> None:
+    app = _ReboundApp()
+    message = object()
+    hook = hooks._Hooks(app)  # type: ignore[arg-type]
+    hook.unknown(sender=_CeleryConsumer(app.celery), message=message, name=FUNCTION_TASK)
+    assert app.rebound.sent == [message]
+
+
+def test_the_engines_consumer_has_sent_it_on_already_and_other_tasks_are_left_alone() -> None:
+    app = _ReboundApp()
+    hook = hooks._Hooks(app)  # type: ignore[arg-type]
+    hook.unknown(sender=_OwnConsumer(app.celery), message=object(), name=FUNCTION_TASK)
+    hook.unknown(sender=_CeleryConsumer(app.celery), message=object(), name="proj.collect")
+    hook.unknown(sender=_CeleryConsumer(object()), message=object(), name=FUNCTION_TASK)
+    assert app.rebound.sent == []
