@@ -320,7 +320,7 @@ def test_base_install_runs_a_producer_and_a_worker(base_install: Path) -> None:
     assert api.returncode == 1
     assert api.stderr.splitlines() == [
         "error: executor api needs the [api] extra (fastapi, uvicorn, jinja2, itsdangerous, "
-        "pygal not installed): pip install 'async-executor[api]'"
+        "pygal, botocore not installed): pip install 'async-executor[api]'"
     ]
 
 
