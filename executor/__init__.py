@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
-    "FunctionApp": "executor.runtime.app",
+    "FunctionApp": "executor.runtime.celery.app",
     "Client": "executor.runtime.client",
     "Context": "executor.core.context",
     "AsyncConfig": "executor.core.config",
@@ -114,7 +114,7 @@ if TYPE_CHECKING:
     from executor.core.retry import RetryAfter
     from executor.core.settings import Settings, get_settings
     from executor.core.urn import FunctionURN, parse_urn
-    from executor.runtime.app import FunctionApp
+    from executor.runtime.celery.app import FunctionApp
     from executor.runtime.client import Client
 
 

@@ -20,7 +20,7 @@ from celery import signals
 from executor import Client, Settings
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.messages import InvocationMessage
-from executor.runtime.app import FunctionApp
+from executor.runtime.celery.app import FunctionApp
 
 pytestmark = pytest.mark.integration
 

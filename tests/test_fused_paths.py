@@ -17,7 +17,7 @@ from destinations.functiongraph import target_request_id
 from executor.core.constants import CONDITION_SUCCESS, DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
-from executor.runtime.app import FunctionApp
+from executor.runtime.celery.app import FunctionApp
 from executor.runtime.lifecycle import Ending
 from executor.state.keys import OUTBOX, children_key, shard_of, sharded_for
 from executor.state.writes import Finish

@@ -60,7 +60,7 @@ PRODUCER_AND_WORKER = textwrap.dedent(
     import importlib, pkgutil
     from executor import Client, FunctionApp
     from executor.runtime.client import Client as _
-    import executor.cli.main, executor.core, executor.state, executor.runtime
+    import executor.cli.main, executor.core, executor.state, executor.runtime, executor.runtime.celery
 
     app = FunctionApp()
 
@@ -68,8 +68,9 @@ PRODUCER_AND_WORKER = textwrap.dedent(
     def hello(event, context):
         return event
 
-    skipped = {"executor.runtime.spans"}
-    for package in (executor.core, executor.state, executor.runtime, executor.cli):
+    skipped = {"executor.runtime.celery.spans"}
+    for package in (executor.core, executor.state, executor.runtime, executor.runtime.celery,
+                    executor.cli):
         for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             if info.name not in skipped:
                 importlib.import_module(info.name)
@@ -78,7 +79,7 @@ PRODUCER_AND_WORKER = textwrap.dedent(
     Client.invoke_async
     loaded = sorted(
         m for m in sys.modules
-        if m.startswith(("executor.api", "executor.ops.bench", "executor.runtime.spans",
+        if m.startswith(("executor.api", "executor.ops.bench", "executor.runtime.celery.spans",
                          "executor.ops.metrics", "executor.ops.flower", "destinations.obs",
                          "destinations._aws"))
     )

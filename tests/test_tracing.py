@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from services import wait_for
 
 from destinations.functiongraph import target_request_id
-from executor.runtime import spans as span_maker
 from executor.runtime import tracing
+from executor.runtime.celery import spans as span_maker
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ AppOption = Annotated[
 
 def load_app(spec: str) -> Any:
     """Import ``module:attribute`` and return the ``FunctionApp`` it names."""
-    from executor.runtime.app import FunctionApp
+    from executor.runtime.celery.app import FunctionApp
 
     module_name, _, attribute = spec.partition(":")
     sys.path.insert(0, ".")

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from executor.cli.common import AppOption, friendly, load_app
 from executor.cli.extras import require_extra
 from executor.core.settings import Settings, get_settings
-from executor.runtime.celery_app import make_celery
+from executor.runtime.celery.celery_app import make_celery
 
 
 def _app_parts(app: str | None) -> tuple[Settings, Any]:

@@ -72,7 +72,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker; SIGTERM is a warm shutdown (running invocations finish, the rest requeue)."""
-    from executor.runtime import exits
+    from executor.runtime.celery import exits
 
     function_app = load_app(app)
     with friendly():

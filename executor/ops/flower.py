@@ -2,7 +2,7 @@
 
 Flower shows every invocation under its function's task name (``fn:package:name:qualifier``)
 and every delivery as ``executor.deliver``. What it shows of their arguments comes from the
-masked headers (see ``executor.runtime.redaction``) unless ``EXECUTOR_SHOW_PAYLOADS`` is set.
+masked headers (see ``executor.runtime.celery.redaction``) unless ``EXECUTOR_SHOW_PAYLOADS`` is set.
 """
 
 from __future__ import annotations

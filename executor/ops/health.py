@@ -14,7 +14,7 @@ from celery import Celery
 from celery.utils.nodenames import default_nodename, host_format
 
 from executor.core.settings import Settings
-from executor.state.broker_url import read_broker
+from executor.runtime.celery.broker_url import read_broker
 from executor.state.connection import connect, describe, reachable
 
 

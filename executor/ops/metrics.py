@@ -24,7 +24,7 @@ from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.invocation import Status
 from executor.ops.flow_metrics import flow_metrics
-from executor.runtime.app import FunctionApp
+from executor.runtime.celery.app import FunctionApp
 from executor.runtime.orphans import REPUBLISHED
 from executor.state.connection import STORE_ERRORS
 from executor.state.store import Store

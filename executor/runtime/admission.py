@@ -32,7 +32,7 @@ from executor.core.policies import AdmissionPolicy, Call
 from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime import tracing
-from executor.runtime.publisher import Publisher
+from executor.runtime.celery.publisher import Publisher
 from executor.state.functions import Functions
 from executor.state.store import Store
 from executor.state.transitions import Accepted

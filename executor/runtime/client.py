@@ -20,8 +20,8 @@ from executor.core.registry import Registry
 from executor.core.series import MINUTE, AgePoint, OutcomePoint
 from executor.core.settings import Settings, get_settings
 from executor.core.urn import FunctionURN
+from executor.runtime.celery.engine import Engine
 from executor.runtime.dlq import DeadLetters
-from executor.runtime.engine import Engine
 from executor.runtime.redrive import Redrives
 from executor.state.configs import ConfigPage, invalid
 from executor.state.store import Store

@@ -30,8 +30,8 @@ from executor.core.invocation import DeliveryState, DeliveryStatus
 from executor.core.messages import DeadLetter, DeliveryJob
 from executor.core.settings import Settings
 from executor.runtime import tracing
-from executor.runtime.publisher import Publisher
-from executor.runtime.redaction import MaskedTask
+from executor.runtime.celery.publisher import Publisher
+from executor.runtime.celery.redaction import MaskedTask
 from executor.state.dead_letters import DeadLetterStore
 from executor.state.deliveries import ChainMode, DeliveryLedger
 

@@ -25,8 +25,8 @@ from executor.core.policies import AGE_LIMIT, RetryBudget, Step, decide
 from executor.core.registry import FunctionSpec
 from executor.core.retry import wait_before_retry
 from executor.runtime import tracing
+from executor.runtime.celery.outcome import SKIP, SUCCESS, End, Report
 from executor.runtime.lifecycle import Ending, Lifecycle
-from executor.runtime.outcome import SKIP, SUCCESS, End, Report
 from executor.state.connection import STORE_DOWN
 from executor.state.transitions import Claim
 

@@ -31,8 +31,8 @@ from executor.core.invocation import Status
 from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime.admission import Admission
+from executor.runtime.celery.broker_url import read_broker
 from executor.runtime.runner import runner_gone
-from executor.state.broker_url import read_broker
 from executor.state.store import Store
 
 log = logging.getLogger("executor.orphans")

@@ -23,7 +23,7 @@ from typing import Any
 from celery import Celery
 from celery.worker import state
 
-from executor.runtime.exits import end_process_after, stop_worker
+from executor.runtime.celery.exits import end_process_after, stop_worker
 
 log = logging.getLogger("executor.worker")
 

@@ -10,7 +10,7 @@ links to the attempt that produced the event. The delivery passes its own ``trac
 the destination, so a FunctionGraph target, an SNS message, a webhook and a stream entry all
 continue the same trace.
 
-The spans themselves are made in ``executor.runtime.spans``, imported on first use, so that a
+The spans themselves are made in ``executor.runtime.celery.spans``, imported on first use, so that a
 producer or a worker that never traces does not load OpenTelemetry.
 """
 
@@ -44,7 +44,7 @@ _available: bool | None = None
 
 
 def available() -> bool:
-    """Whether ``opentelemetry-api`` is installed (then ``executor.runtime.spans`` is loaded).
+    """Whether ``opentelemetry-api`` is installed (then ``runtime.celery.spans`` is loaded).
 
     Without it, a process whose environment asks for traces (an ``OTEL_*`` variable) says once
     which extra makes them.
@@ -52,7 +52,7 @@ def available() -> bool:
     global _available
     if _available is None:
         try:
-            import executor.runtime.spans  # noqa: F401
+            import executor.runtime.celery.spans  # noqa: F401
         except ModuleNotFoundError as exc:
             if extras.extra_of(exc.name) != "otel":
                 raise
@@ -75,7 +75,7 @@ def enabled() -> bool:
     """Whether an SDK is configured, so spans are recorded."""
     if not available():
         return False
-    from executor.runtime import spans
+    from executor.runtime.celery import spans
 
     return spans.enabled()
 
@@ -84,7 +84,7 @@ def traceparent() -> str:
     """The W3C ``traceparent`` of the current span; empty when nothing is traced."""
     if not available():
         return ""
-    from executor.runtime import spans
+    from executor.runtime.celery import spans
 
     return spans.traceparent()
 
@@ -93,7 +93,7 @@ def context_of(value: str) -> Context | None:
     """The trace context a ``traceparent`` names; None (the current one) when it is empty."""
     if not available():
         return None
-    from executor.runtime import spans
+    from executor.runtime.celery import spans
 
     return spans.context_of(value)
 
@@ -102,7 +102,7 @@ def ids() -> tuple[str, str] | None:
     """Trace and span id (hex) of the current span, for log lines; None when not traced."""
     if not available():
         return None
-    from executor.runtime import spans
+    from executor.runtime.celery import spans
 
     return spans.ids()
 
@@ -113,7 +113,7 @@ def producing(function_urn: str) -> Iterator[str]:
     if not available():
         yield ""
         return
-    from executor.runtime import spans
+    from executor.runtime.celery import spans
 
     with spans.producing(function_urn) as sent:
         yield sent
@@ -122,7 +122,7 @@ def producing(function_urn: str) -> Iterator[str]:
 def produced(request_id: str) -> None:
     """Name the request id the producer's invocation was given (known once it is accepted)."""
     if available():
-        from executor.runtime import spans
+        from executor.runtime.celery import spans
 
         spans.produced(request_id)
 
@@ -133,7 +133,7 @@ def running(task: Any, message: InvocationMessage) -> Iterator[None]:
     if not available():
         yield
         return
-    from executor.runtime import spans
+    from executor.runtime.celery import spans
 
     with spans.running(task, message):
         yield
@@ -147,7 +147,7 @@ def ended(task: Any, outcome: str) -> None:
 def attempt(number: int) -> None:
     """Note the attempt number the status record gave the running attempt."""
     if available():
-        from executor.runtime import spans
+        from executor.runtime.celery import spans
 
         spans.attempt(number)
 
@@ -159,7 +159,7 @@ def delivering(job: DeliveryJob, number: int) -> Iterator[str]:
     if not available():
         yield job.traceparent
         return
-    from executor.runtime import spans
+    from executor.runtime.celery import spans
 
     with spans.delivering(job, number) as sent:
         yield sent

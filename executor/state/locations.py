@@ -18,7 +18,7 @@ from redis.connection import parse_url
 
 from executor.core.errors import SettingsInvalid
 from executor.core.settings import Settings
-from executor.state.broker_url import (
+from executor.runtime.celery.broker_url import (
     BrokerUrl,
     Endpoint,
     endpoint_of,

@@ -10,7 +10,7 @@ from celery import Celery
 
 from executor import FunctionApp, Settings
 from executor.core.errors import InvalidParameter
-from executor.runtime.celery_app import check_adoptable
+from executor.runtime.celery.celery_app import check_adoptable
 
 
 def _app(broker: str, **options: Any) -> Celery:

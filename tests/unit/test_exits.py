@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from celery.worker import state
 
-from executor.runtime import exits
+from executor.runtime.celery import exits
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from executor.core.catalogue import function_queue, queue_project
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.settings import Settings
 from executor.core.urn import parse_urn
-from executor.runtime.celery_app import PROJECT_CYCLE, make_celery
+from executor.runtime.celery.celery_app import PROJECT_CYCLE, make_celery
 from executor.runtime.fairness import ProjectCycle
 
 

@@ -23,7 +23,7 @@ from executor.core.constants import CONDITION_SUCCESS, DELIVERY_QUEUE
 from executor.core.events import build_event
 from executor.core.invocation import DeliveryStatus, Status
 from executor.core.registry import Registry
-from executor.runtime.celery_app import make_celery
+from executor.runtime.celery.celery_app import make_celery
 from executor.runtime.lifecycle import Ending
 from executor.state import keys
 from executor.state.store import Store

@@ -12,7 +12,7 @@ from celery.exceptions import TimeLimitExceeded
 
 from executor.core.constants import INVOKE_TASK_PREFIX
 from executor.core.errors import Unavailable
-from executor.runtime import hooks, intake
+from executor.runtime.celery import hooks, intake
 
 
 def test_a_time_limit_after_a_lost_broker_connection_is_not_trusted(monkeypatch):

@@ -11,9 +11,9 @@ from celery import Celery
 
 from executor import Settings
 from executor.core.errors import SettingsInvalid
-from executor.runtime.engine import make_celery
-from executor.runtime.routes import Routes
-from executor.state.broker_url import Endpoint, read_broker
+from executor.runtime.celery.broker_url import Endpoint, read_broker
+from executor.runtime.celery.engine import make_celery
+from executor.runtime.celery.routes import Routes
 from executor.state.connection import connect, describe
 from executor.state.locations import locate
 

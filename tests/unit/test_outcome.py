@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from celery.exceptions import Ignore, Retry
 
-from executor.runtime import outcome
+from executor.runtime.celery import outcome
 
 
 class FakeTask:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from celery.worker import worker
 
-from executor.runtime import exits
+from executor.runtime.celery import exits
 
 
 def test_an_unrecoverable_error_arms_the_watch_which_ends_the_process(

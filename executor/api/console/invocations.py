@@ -24,8 +24,8 @@ from executor.api.console.views import (
 )
 from executor.core.errors import ExecutorError
 from executor.core.invocation import Invocation, Status
+from executor.runtime.celery.redaction import MASKED
 from executor.runtime.client import Client
-from executor.runtime.redaction import MASKED
 
 log = logging.getLogger("executor.console")
 router = APIRouter(route_class=ConsoleRoute)

@@ -15,7 +15,7 @@ from executor.core.config import DEFAULT_CONFIG, AsyncConfig, DestinationRef
 from executor.core.invocation import Invocation, Status, Transition
 from executor.core.params import FUNCTION_GRAPH
 from executor.core.urn import parse_urn
-from executor.runtime.redaction import MASKED
+from executor.runtime.celery.redaction import MASKED
 
 HOUR: Final = 3600
 # The fields of a result event that hold what the caller sent and what the function returned.

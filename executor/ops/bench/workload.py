@@ -20,7 +20,7 @@ from executor.core.constants import DELIVER_TASK
 from executor.core.context import Context
 from executor.core.params import FUNCTION_GRAPH
 from executor.core.settings import Settings
-from executor.runtime.app import FunctionApp
+from executor.runtime.celery.app import FunctionApp
 from executor.state.connection import connect
 
 NOOP: Final = "bench-noop"

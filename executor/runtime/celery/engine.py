@@ -15,11 +15,11 @@ from executor.core.policies import ChainLimit
 from executor.core.registry import Registry
 from executor.core.settings import Settings
 from executor.runtime.admission import Admission
-from executor.runtime.celery_app import make_celery
+from executor.runtime.celery.celery_app import make_celery
+from executor.runtime.celery.publisher import Publisher
 from executor.runtime.delivery import Deliveries
 from executor.runtime.hops import EngineRuntime
 from executor.runtime.lifecycle import Lifecycle
-from executor.runtime.publisher import Publisher
 from executor.state.configs import Configs
 from executor.state.functions import Functions
 from executor.state.store import Store

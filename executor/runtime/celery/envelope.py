@@ -24,7 +24,7 @@ from celery import Celery
 from celery.utils.saferepr import saferepr
 from celery.utils.time import utcoffset
 
-from executor.runtime.routes import Route
+from executor.runtime.celery.routes import Route
 
 _NO_LINKS = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 

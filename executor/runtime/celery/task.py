@@ -11,10 +11,11 @@ from typing import Any
 
 from executor.core.messages import InvocationMessage
 from executor.core.registry import FunctionSpec
-from executor.runtime import outcome, tracing
+from executor.runtime import tracing
+from executor.runtime.celery import outcome
+from executor.runtime.celery.redaction import MaskedTask
 from executor.runtime.execution import Execution
 from executor.runtime.lifecycle import Lifecycle
-from executor.runtime.redaction import MaskedTask
 
 
 class InvocationTask(MaskedTask):

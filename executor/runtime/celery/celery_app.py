@@ -13,7 +13,7 @@ from kombu.transport.redis import Channel as RedisChannel
 from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.errors import InvalidParameter
 from executor.core.settings import Settings
-from executor.state.broker_url import BrokerUrl, read_broker
+from executor.runtime.celery.broker_url import BrokerUrl, read_broker
 from executor.state.locations import locate
 
 JSON = "json"

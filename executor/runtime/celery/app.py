@@ -19,17 +19,17 @@ from executor.core.registry import FunctionSpec, Registry
 from executor.core.retry import RetryPolicy, exception_types
 from executor.core.settings import Settings, get_settings
 from executor.core.urn import FunctionURN
-from executor.runtime import hooks, logs
-from executor.runtime.celery_app import check_adoptable, make_celery, task_options
+from executor.runtime.celery import hooks, logs
+from executor.runtime.celery.celery_app import check_adoptable, make_celery, task_options
+from executor.runtime.celery.engine import Engine
+from executor.runtime.celery.intake import Consumer, InvocationRequest
+from executor.runtime.celery.task import InvocationTask, make_runner
 from executor.runtime.client import Client
 from executor.runtime.delivery import DeliveryTask, register_delivery
 from executor.runtime.dispatcher import Dispatcher
-from executor.runtime.engine import Engine
-from executor.runtime.intake import Consumer, InvocationRequest
 from executor.runtime.orphans import Orphans
 from executor.runtime.rebound import Rebound
 from executor.runtime.reconciler import Reconciler
-from executor.runtime.task import InvocationTask, make_runner
 from executor.state.configs import invalid
 
 log = logging.getLogger("executor.app")

@@ -16,7 +16,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from executor.state.broker_url import Endpoint, read_broker
+from executor.runtime.celery.broker_url import Endpoint, read_broker
 
 log = logging.getLogger("executor.publisher")
 

@@ -23,7 +23,7 @@ from celery.exceptions import Reject, Retry, TimeLimitExceeded
 
 from executor.core.constants import INVOKE_TASK_PREFIX
 from executor.core.errors import Unavailable
-from executor.runtime import exits, intake, outcome
+from executor.runtime.celery import exits, intake, outcome
 from executor.runtime.lifecycle import Lifecycle
 from executor.runtime.rebound import Rebound
 from executor.runtime.stall import StallWatch

@@ -1,0 +1,1 @@
+"""Celery, kombu and billiard behind one seam: the only modules of the engine that import them."""
