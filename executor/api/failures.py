@@ -8,13 +8,13 @@ import logging
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from kombu.exceptions import OperationalError
 from starlette.exceptions import HTTPException
 
 from executor.api.gate import error_json, error_response
 from executor.api.lambda_errors import lambda_http_error
 from executor.api.lambda_paths import is_lambda_path
 from executor.core.errors import ExecutorError, InvalidParameter, Unavailable
+from executor.runtime.celery.errors import BrokerUnreachable
 from executor.state.connection import STORE_DOWN
 
 log = logging.getLogger("executor.api")
@@ -27,7 +27,7 @@ def answer_failures(api: FastAPI) -> None:
     api.add_exception_handler(HTTPException, _on_http_error)
     for error in STORE_DOWN:
         api.add_exception_handler(error, _on_unreachable)
-    api.add_exception_handler(OperationalError, _on_unreachable)
+    api.add_exception_handler(BrokerUnreachable, _on_unreachable)
     api.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from kombu.exceptions import OperationalError
 
 from executor.api.lambda_errors import SERVICE, LambdaError, invalid, lambda_error
 from executor.api.signing import HttpRequest
@@ -20,13 +19,14 @@ from executor.core.arn import function_urn
 from executor.core.errors import ExecutorError
 from executor.core.settings import Settings
 from executor.core.urn import FunctionURN
+from executor.runtime.celery.errors import BrokerUnreachable
 from executor.runtime.client import Client
 from executor.state.connection import STORE_DOWN
 
 log = logging.getLogger("executor.api.lambda")
 
 
-_UNREACHABLE: Final[tuple[type[Exception], ...]] = (*STORE_DOWN, OperationalError)
+_UNREACHABLE: Final[tuple[type[Exception], ...]] = (*STORE_DOWN, BrokerUnreachable)
 
 
 class LambdaRoute(APIRoute):

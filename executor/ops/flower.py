@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-
-from celery import Celery
+from typing import TYPE_CHECKING
 
 from executor.core.errors import InvalidParameter
 from executor.core.settings import Settings
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Celery
 
 # The tasks page shows what an operator of invocations looks for: the masked arguments, the
 # function's error and how often it was retried. FLOWER_TASKS_COLUMNS overrides it.

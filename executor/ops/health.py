@@ -9,13 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from celery import Celery
-from celery.utils.nodenames import default_nodename, host_format
+from typing import TYPE_CHECKING
 
 from executor.core.settings import Settings
 from executor.runtime.celery.broker_url import read_broker
+from executor.runtime.celery.workers import node_name
 from executor.state.connection import connect, describe, reachable
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Celery
+
+__all__ = ["Check", "check_broker", "check_worker", "node_name"]
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,6 @@ def _timed(name: str, probe: Callable[[], str]) -> Check:
     except Exception as exc:
         return Check(name, False, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
     return Check(name, True, detail, time.monotonic() - started)
-
-
-def node_name(node: str | None) -> str:
-    """The node name a worker started with ``--hostname node`` (or none) answers to."""
-    return str(host_format(default_nodename(node)))
 
 
 def check_broker(celery: Celery, timeout: float) -> Check:

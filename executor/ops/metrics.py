@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery, signals
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -25,9 +24,13 @@ from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.invocation import Status
 from executor.ops.flow_metrics import flow_metrics
 from executor.runtime.celery.app import FunctionApp
+from executor.runtime.celery.workers import on_worker_ready
 from executor.runtime.orphans import REPUBLISHED
 from executor.state.connection import STORE_ERRORS
 from executor.state.store import Store
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Celery
 
 log = logging.getLogger("executor.metrics")
 
@@ -244,4 +247,4 @@ def serve_from_worker(app: FunctionApp) -> None:
             # Another worker on this host serves the same fleet-wide values already.
             log.warning("metrics not served on port %d (%s); another process holds it", port, exc)
 
-    signals.worker_ready.connect(ready, weak=False, dispatch_uid=f"executor-metrics-{id(app)}")
+    on_worker_ready(ready, uid=f"executor-metrics-{id(app)}")

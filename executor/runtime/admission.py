@@ -32,7 +32,7 @@ from executor.core.policies import AdmissionPolicy, Call
 from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime import tracing
-from executor.runtime.celery.publisher import Publisher
+from executor.runtime.ports import Publishing
 from executor.state.functions import Functions
 from executor.state.store import Store
 from executor.state.transitions import Accepted
@@ -72,7 +72,7 @@ class Admission:
         settings: Settings,
         store: Store,
         functions: Functions,
-        publisher: Publisher,
+        publisher: Publishing,
         policies: Sequence[AdmissionPolicy],
     ) -> None:
         self.settings = settings

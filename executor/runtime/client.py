@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
 from pydantic import ValidationError
 
 from executor.core.agency import Agencies
@@ -25,6 +24,9 @@ from executor.runtime.dlq import DeadLetters
 from executor.runtime.redrive import Redrives
 from executor.state.configs import ConfigPage, invalid
 from executor.state.store import Store
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Celery
 
 log = logging.getLogger("executor.client")
 

@@ -18,35 +18,21 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any
 
 import destinations
 from destinations import Delivery, DeliveryError, DestinationRuntime
 from executor.core.backoff import backoff
-from executor.core.constants import DELIVER_TASK
 from executor.core.errors import ExecutorError
 from executor.core.guard import ChainBroken
 from executor.core.invocation import DeliveryState, DeliveryStatus
 from executor.core.messages import DeadLetter, DeliveryJob
 from executor.core.settings import Settings
 from executor.runtime import tracing
-from executor.runtime.celery.publisher import Publisher
-from executor.runtime.celery.redaction import MaskedTask
+from executor.runtime.ports import Publishing, RetryingTask
 from executor.state.dead_letters import DeadLetterStore
 from executor.state.deliveries import ChainMode, DeliveryLedger
 
 log = logging.getLogger("executor.delivery")
-
-
-class DeliveryTask(MaskedTask):
-    """The delivery task: at-least-once, retried by the delivery deadline, never by Celery's
-    ``max_retries``."""
-
-    max_retries = None
-    acks_late = True
-    reject_on_worker_lost = True
-    ignore_result = True
-    typing = False
 
 
 class Deliveries:
@@ -57,7 +43,7 @@ class Deliveries:
         settings: Settings,
         ledger: DeliveryLedger,
         dead_letters: DeadLetterStore,
-        publisher: Publisher,
+        publisher: Publishing,
         runtime: DestinationRuntime,
     ) -> None:
         self.settings = settings
@@ -127,7 +113,7 @@ class Deliveries:
                 self.runtime,
             )
 
-    def run(self, job: DeliveryJob, task: DeliveryTask) -> None:
+    def run(self, job: DeliveryJob, task: RetryingTask) -> None:
         """The delivery task's body: one attempt, then its record, a retry or a dead letter."""
         previous = self.ledger.state(job.request_id, job.outcome)
         if previous is not None and previous.state.final:
@@ -177,7 +163,7 @@ class Deliveries:
         )
 
     def _failed(
-        self, job: DeliveryJob, task: DeliveryTask, attempts: int, message: str, permanent: bool
+        self, job: DeliveryJob, task: RetryingTask, attempts: int, message: str, permanent: bool
     ) -> None:
         now = time.time()
         countdown = backoff(self.settings, attempts - 1)
@@ -213,15 +199,3 @@ class Deliveries:
             ),
             self.settings.status_retention,
         )
-
-
-def register_delivery(
-    celery: Any, deliveries: Deliveries, base: type[DeliveryTask], options: dict[str, Any]
-) -> Any:
-    """The delivery task on ``celery``; its keyword arguments are a ``DeliveryJob``."""
-
-    @celery.task(name=DELIVER_TASK, bind=True, base=base, shared=False, **options)  # type: ignore[untyped-decorator]
-    def deliver(task: DeliveryTask, **kwargs: Any) -> None:
-        deliveries.run(DeliveryJob.model_validate(kwargs), task)
-
-    return deliver

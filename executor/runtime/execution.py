@@ -13,8 +13,6 @@ import logging
 import time
 from typing import Any
 
-from celery.exceptions import Terminated
-
 from executor.core.config import DEFAULT_CONFIG
 from executor.core.constants import CONDITION_SUCCESS
 from executor.core.context import Context
@@ -25,8 +23,8 @@ from executor.core.policies import AGE_LIMIT, RetryBudget, Step, decide
 from executor.core.registry import FunctionSpec
 from executor.core.retry import wait_before_retry
 from executor.runtime import tracing
-from executor.runtime.celery.outcome import SKIP, SUCCESS, End, Report
 from executor.runtime.lifecycle import Ending, Lifecycle
+from executor.runtime.report import SKIP, SUCCESS, End, Report
 from executor.state.connection import STORE_DOWN
 from executor.state.transitions import Claim
 
@@ -47,14 +45,18 @@ class Execution:
         message: InvocationMessage,
         request_id: str,
         retry: int,
+        *,
+        stops: tuple[type[BaseException], ...] = (),
     ) -> None:
-        """``request_id`` is the task's id; ``retry`` the retry index the message runs as."""
+        """``request_id`` is the task's id; ``retry`` the retry index the message runs as;
+        ``stops`` what stops a handler without failing it (the broker client's termination)."""
         self.lifecycle = lifecycle
         self.settings = lifecycle.settings
         self.spec = spec
         self.message = message
         self.request_id = request_id
         self.retry = retry
+        self.stops = stops
         self.urn = message.urn or str(spec.urn)
         self.payload: Any = message.payload
         self.config = spec.default_config or DEFAULT_CONFIG
@@ -173,7 +175,7 @@ class Execution:
         try:
             result = self.spec.handler(self.payload, context)
             encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        except Terminated:
+        except self.stops:
             raise
         except BaseException as exc:
             # SystemExit, KeyboardInterrupt and the like from a handler are its failure, not

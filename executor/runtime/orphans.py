@@ -23,8 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-
-from celery import Celery
+from typing import TYPE_CHECKING
 
 from executor.core.catalogue import CatalogueEntry
 from executor.core.invocation import Status
@@ -32,8 +31,12 @@ from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime.admission import Admission
 from executor.runtime.celery.broker_url import read_broker
+from executor.runtime.celery.internals import unacknowledged
 from executor.runtime.runner import runner_gone
 from executor.state.store import Store
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Celery
 
 log = logging.getLogger("executor.orphans")
 
@@ -96,7 +99,7 @@ class Orphans:
         idle: set[str] = set()
         with self.celery.connection_for_read() as connection:
             channel = connection.default_channel
-            if int(channel.client.hlen(channel.unacked_key)):
+            if unacknowledged(channel):
                 return idle
             for queue in queues:
                 if not int(channel.client.llen(queue)):

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
-
-from celery import Celery
+from typing import TYPE_CHECKING, Any
 
 from executor.core.catalogue import CatalogueEntry
 from executor.core.constants import INVOCATION_QUEUE
@@ -35,6 +33,9 @@ from executor.core.settings import Settings
 from executor.runtime.lifecycle import Lifecycle
 from executor.state.functions import Functions
 from executor.state.store import Store
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Celery
 
 log = logging.getLogger("executor.rebound")
 

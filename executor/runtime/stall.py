@@ -18,12 +18,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
-
-from celery import Celery
-from celery.worker import state
+from typing import TYPE_CHECKING, Any
 
 from executor.runtime.celery.exits import end_process_after, stop_worker
+from executor.runtime.celery.internals import worker_busy
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Celery
 
 log = logging.getLogger("executor.worker")
 
@@ -83,7 +84,7 @@ class StallWatch:
         with self.celery.connection_for_read() as connection:
             while not self._stop.wait(interval):
                 waiting = self._waiting(connection)
-                busy = bool(state.active_requests or state.reserved_requests)
+                busy = worker_busy()
                 with self._lock:
                     stuck = self.stall.look(time.monotonic(), busy=busy, waiting=waiting)
                 if stuck and not self._stop.is_set():

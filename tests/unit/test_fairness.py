@@ -9,7 +9,7 @@ from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.settings import Settings
 from executor.core.urn import parse_urn
 from executor.runtime.celery.celery_app import PROJECT_CYCLE, make_celery
-from executor.runtime.fairness import ProjectCycle
+from executor.runtime.celery.fairness import ProjectCycle
 
 
 def q(project: str, name: str) -> str:

@@ -18,10 +18,10 @@ from executor.core.policies import Call, ChainLimit
 from executor.core.settings import Settings
 from executor.core.urn import parse_urn
 from executor.runtime.admission import Admission
-from executor.runtime.celery.outcome import End
 from executor.runtime.dispatcher import Dispatcher
 from executor.runtime.execution import Execution
 from executor.runtime.lifecycle import Lifecycle
+from executor.runtime.report import End
 from executor.state.functions import Functions
 from executor.state.keys import flow_keys
 from executor.state.store import Store

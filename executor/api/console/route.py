@@ -13,7 +13,6 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from kombu.exceptions import OperationalError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -26,6 +25,7 @@ from executor.api.console.session import (
     Visitor,
 )
 from executor.core.errors import ExecutorError
+from executor.runtime.celery.errors import BrokerUnreachable
 from executor.runtime.client import Client
 from executor.state.connection import STORE_DOWN
 
@@ -33,7 +33,7 @@ log = logging.getLogger("executor.console")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 # Failures of the state store and of the broker: the page says to retry.
-UNREACHABLE: tuple[type[Exception], ...] = (*STORE_DOWN, OperationalError)
+UNREACHABLE: tuple[type[Exception], ...] = (*STORE_DOWN, BrokerUnreachable)
 
 
 def sessions_of(request: Request) -> Sessions:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import redis
-from celery import Task, signals
 
 from executor.core.catalogue import task_name
 from executor.core.constants import DELIVER_TASK
@@ -21,7 +20,11 @@ from executor.core.context import Context
 from executor.core.params import FUNCTION_GRAPH
 from executor.core.settings import Settings
 from executor.runtime.celery.app import FunctionApp
+from executor.runtime.celery.workers import on_task_postrun, on_worker_ready
 from executor.state.connection import connect
+
+if TYPE_CHECKING:
+    from executor.runtime.celery.types import Task
 
 NOOP: Final = "bench-noop"
 SOURCE: Final = "bench-source"
@@ -152,5 +155,5 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
         _Recorder.client().set(READY_KEY, "1")
 
 
-signals.task_postrun.connect(_on_postrun, weak=False)
-signals.worker_ready.connect(_on_ready, weak=False)
+on_task_postrun(_on_postrun)
+on_worker_ready(_on_ready)

@@ -23,9 +23,13 @@ from executor.runtime.celery import hooks, logs
 from executor.runtime.celery.celery_app import check_adoptable, make_celery, task_options
 from executor.runtime.celery.engine import Engine
 from executor.runtime.celery.intake import Consumer, InvocationRequest
-from executor.runtime.celery.task import InvocationTask, make_runner
+from executor.runtime.celery.task import (
+    DeliveryTask,
+    InvocationTask,
+    make_runner,
+    register_delivery,
+)
 from executor.runtime.client import Client
-from executor.runtime.delivery import DeliveryTask, register_delivery
 from executor.runtime.dispatcher import Dispatcher
 from executor.runtime.orphans import Orphans
 from executor.runtime.rebound import Rebound

@@ -65,7 +65,7 @@ def make_celery(settings: Settings, main: str = "executor") -> Celery:
 
 
 # The order a Redis worker waits on its queues in: projects in turn, then their functions.
-PROJECT_CYCLE = "executor.runtime.fairness:ProjectCycle"
+PROJECT_CYCLE = "executor.runtime.celery.fairness:ProjectCycle"
 
 
 def _transport_options(settings: Settings, broker: BrokerUrl) -> dict[str, Any]:

@@ -32,7 +32,8 @@ from typing import Any
 
 from celery import signals
 from celery.platforms import EX_FAILURE
-from celery.worker import state
+
+from executor.runtime.celery.internals import CELERY_LOGGER, UNRECOVERABLE, request_stop
 
 log = logging.getLogger("executor.worker")
 
@@ -54,7 +55,7 @@ def start_or_stop(start: Callable[[], None]) -> None:
 def stop_worker(reason: str) -> None:
     """A warm shutdown of this worker, which then exits with status 1."""
     log.critical("worker stopping (exit status %d): %s", EX_FAILURE, " ".join(reason.split()))
-    state.should_stop = EX_FAILURE
+    request_stop(EX_FAILURE)
 
 
 def exit_status() -> int:
@@ -72,7 +73,7 @@ class _ShutdownWatch(logging.Handler):
         self._armed = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._armed.is_set() or not record.getMessage().startswith("Unrecoverable error"):
+        if self._armed.is_set() or not record.getMessage().startswith(UNRECOVERABLE):
             return
         self._armed.set()
         threading.Thread(target=self._expire, name="executor-shutdown-watch", daemon=True).start()
@@ -95,8 +96,7 @@ def end_process_after(grace: float, what: str) -> None:
 def bound_failed_shutdown(grace: float) -> None:
     """End this worker ``grace`` seconds after an unrecoverable error if it has not exited by
     then (once per process)."""
-    # Celery's loggers all hang below "celery" (the worker module logs as "celery.worker").
-    logger = logging.getLogger("celery")
+    logger = logging.getLogger(CELERY_LOGGER)
     if not any(isinstance(h, _ShutdownWatch) for h in logger.handlers):
         logger.addHandler(_ShutdownWatch(grace))
 

@@ -13,13 +13,12 @@ the invocation has ended already and leaves its record alone.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any, NoReturn
 
 from celery.exceptions import Ignore, Reject, Retry
 
 from executor.runtime import tracing
+from executor.runtime.report import End, Report
 
 log = logging.getLogger("executor.task")
 
@@ -31,32 +30,6 @@ _SETTLED = "executor_settled"
 
 class InvocationFailed(Exception):
     """An invocation ended FAIL with no exception of its function (aged out, worker lost)."""
-
-
-class End(Enum):
-    """How a task ends in Celery."""
-
-    SUCCESS = "success"
-    FAIL = "fail"
-    RETRY = "retry"
-    DISCARD = "discard"
-    SKIP = "skip"  # nothing of this message's own: a duplicate, an older copy, ended elsewhere
-    REQUEUE = "requeue"  # the state store did not answer: the message goes back to its queue
-
-
-@dataclass(frozen=True)
-class Report:
-    """How one message's task ends in Celery: ``error`` for a failure, a retry or a requeue,
-    ``countdown`` for a retry, ``expired`` for a discard."""
-
-    end: End
-    error: BaseException | str | None = None
-    countdown: float = 0.0
-    expired: bool = False
-
-
-SUCCESS = Report(End.SUCCESS)
-SKIP = Report(End.SKIP)
 
 
 def report(task: Any, result: Report) -> None:

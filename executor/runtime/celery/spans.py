@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from celery.exceptions import Retry
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -106,6 +105,9 @@ def produced(request_id: str) -> None:
 @contextmanager
 def running(task: Any, message: InvocationMessage) -> Iterator[None]:
     """The span of one attempt, under the producer's; its outcome is set from how it ended."""
+    # Only a worker's task runs this: a producer's spans load no Celery.
+    from celery.exceptions import Retry
+
     tracer = _tracer()
     if tracer is None:
         with _continued(message.traceparent):

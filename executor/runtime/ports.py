@@ -1,0 +1,54 @@
+"""What the engine's rules ask of Celery, as small interfaces: the seam (``runtime.celery``)
+answers them, and a unit test answers them with a stub, without Celery.
+
+- ``Publishing``: hand a message to the broker (an invocation's, or a delivery's), or build it
+  for a state-store script to write with its record;
+- ``RetryingTask``: the running task's own retry, which the broker client raises;
+- the task's context reaches an ``Execution`` as plain values (the request id, the retry index)
+  and the exceptions that stop a handler without failing it (``stops``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from executor.core.catalogue import CatalogueEntry
+    from executor.core.messages import DeliveryJob, InvocationMessage
+    from executor.runtime.celery.envelope import Origin
+    from executor.state.writes import Queued
+
+
+class Publishing(Protocol):
+    """Hands the engine's messages to the broker."""
+
+    def invocation(
+        self,
+        entry: CatalogueEntry,
+        request_id: str,
+        message: InvocationMessage,
+        retries: int = 0,
+        countdown: float | None = None,
+    ) -> None:
+        """Queue one message of an invocation; ``retries`` is the retry index it runs as."""
+
+    def fused(
+        self,
+        entry: CatalogueEntry,
+        request_id: str,
+        message: InvocationMessage,
+        origin: Origin | None = None,
+        retries: int = 0,
+    ) -> Queued | None:
+        """The message for a state-store script to write with its record; None when it must
+        go through ``invocation``."""
+
+    def delivery(self, job: DeliveryJob) -> None:
+        """Queue the delivery task of one result event."""
+
+
+class RetryingTask(Protocol):
+    """The running task, as far as a delivery asks it for another attempt."""
+
+    def retry(self, *, countdown: float, kwargs: dict[str, Any]) -> BaseException:
+        """The exception that ends this run and queues the task again after ``countdown``."""
