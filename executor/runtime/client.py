@@ -19,6 +19,7 @@ from executor.core.registry import Registry
 from executor.core.series import MINUTE, AgePoint, OutcomePoint
 from executor.core.settings import Settings, get_settings
 from executor.core.urn import FunctionURN
+from executor.runtime.cancellation import Cancellations
 from executor.runtime.celery.engine import Engine
 from executor.runtime.dlq import DeadLetters
 from executor.runtime.redrive import Redrives
@@ -59,6 +60,7 @@ class Client:
         self.configs = self.engine.configs
         self.functions = self.engine.functions
         self.redrives = Redrives(self.store.records, self.functions, self.engine.admission)
+        self.cancellations = Cancellations(self.settings, self.store, self.celery.control)
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -251,28 +253,7 @@ class Client:
         ``cancelled``, every request id this call ended.
         """
         record = self.get_invocation(request_id)
-        if not recursive:
-            if record.status.terminal:
-                raise InvalidParameter(
-                    f"invocation {request_id} already ended with status {record.status.value}"
-                )
-            if record.status is Status.RUNNING and not force:
-                raise InvalidParameter(
-                    f"invocation {request_id} is running; cancel with force to stop it"
-                )
-        cancelled = self.engine.lifecycle.cancel(record, force, recursive)
-        if recursive and not cancelled:
-            raise InvalidParameter(
-                f"nothing to cancel: invocation {request_id} is {record.status.value}"
-                + ("" if force or record.status.terminal else " (force stops a running one)")
-                + " and none of the invocations it started is waiting"
-                + ("" if force else " (or running, with force)")
-            )
-        if cancelled:
-            try:
-                self.celery.control.revoke(cancelled, terminate=force, signal="SIGKILL")
-            except Exception as exc:  # the records already say DISCARD, which workers obey
-                log.warning("revoke of %s was not broadcast: %s", ", ".join(cancelled), exc)
+        cancelled = self.cancellations.cancel(record, force, recursive)
         return Cancellation.model_validate(
             {**self.get_invocation(request_id).model_dump(), "cancelled": cancelled}
         )

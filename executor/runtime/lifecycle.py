@@ -1,11 +1,11 @@
 """Every status change of an invocation after it started, to its one terminal transition.
 
 ``claim`` starts an attempt, ``retry`` goes back to WAIT between attempts, and ``settle`` (for
-the task), ``expire``, ``fail_platform`` and ``cancel`` (of one invocation, or of it and
-everything it started) end it. Each is one call of the state store's transition port, so an
-invocation ends once, and only the caller whose end won hands the event to its destination:
-in the same script for a FunctionGraph target when it can be fused, else through the delivery
-task. How it starts is ``admission``, a part passed in.
+the task), ``expire`` and ``fail_platform`` end it (a cancel is ``cancellation``'s). Each is one
+call of the state store's transition port, so an invocation ends once, and only the caller
+whose end won hands the event to its destination: in the same script for a FunctionGraph
+target when it can be fused, else through the delivery task. How it starts is ``admission``, a
+part passed in.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from executor.core.config import AsyncConfig
 from executor.core.constants import CONDITION_EVENT_AGE_EXCEEDED, CONDITION_RETRIES_EXHAUSTED
 from executor.core.events import ResultEvent, build_event, outcome_of
-from executor.core.invocation import ClaimState, Invocation, Status
+from executor.core.invocation import ClaimState, Status
 from executor.core.lambda_record import rendered
 from executor.core.messages import DeliveryJob
 from executor.core.params import FUNCTION_GRAPH
@@ -219,38 +219,6 @@ class Lifecycle:
         if won:
             log.error("%s %s failed on the platform: %s", record.urn, request_id, error)
         return won
-
-    def cancel(self, invocation: Invocation, force: bool, recursive: bool = False) -> list[str]:
-        """End a waiting (or, with ``force``, running) invocation as DISCARD, with no event;
-        with ``recursive`` also every invocation it started, directly or further down, that
-        has not ended. Returns the request ids this call ended, the named one first.
-
-        Each level is cancelled before its children are read, so a cancelled invocation that
-        never runs cannot start one the walk misses.
-        """
-        retention = self.settings.status_retention
-        port, records = self.store.transitions, self.store.records
-        cancelled = []
-        if port.cancel(
-            invocation.request_id, invocation.function_urn, force=force, retention=retention
-        ):
-            cancelled.append(invocation.request_id)
-            self.store.flows.forget(invocation.function_urn, invocation.request_id)
-        if not recursive:
-            return cancelled
-        seen = {invocation.request_id}
-        level = [invocation.request_id]
-        while level:
-            children = [c for c in records.children(level) if c not in seen]
-            seen.update(children)
-            for child in records.get_many(children):
-                if not child.status.terminal and port.cancel(
-                    child.request_id, child.function_urn, force=force, retention=retention
-                ):
-                    cancelled.append(child.request_id)
-                    self.store.flows.forget(child.function_urn, child.request_id)
-            level = children
-        return cancelled
 
     def resend_event(self, request_id: str) -> bool:
         """Hand on an event whose delivery was recorded pending but may never have been queued;

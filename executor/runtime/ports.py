@@ -3,6 +3,7 @@ answers them, and a unit test answers them with a stub, without Celery.
 
 - ``Publishing``: hand a message to the broker (an invocation's, or a delivery's), or build it
   for a state-store script to write with its record;
+- ``Revoking``: ask the workers to drop (or stop) the tasks of cancelled invocations;
 - ``RetryingTask``: the running task's own retry, which the broker client raises;
 - the task's context reaches an ``Execution`` as plain values (the request id, the retry index)
   and the exceptions that stop a handler without failing it (``stops``).
@@ -45,6 +46,13 @@ class Publishing(Protocol):
 
     def delivery(self, job: DeliveryJob) -> None:
         """Queue the delivery task of one result event."""
+
+
+class Revoking(Protocol):
+    """The broker client's broadcast that asks workers to drop (or stop) tasks."""
+
+    def revoke(self, task_ids: list[str], /, *, terminate: bool, signal: str) -> None:
+        """Ask every worker to drop ``task_ids``; with ``terminate``, to stop a running one."""
 
 
 class RetryingTask(Protocol):

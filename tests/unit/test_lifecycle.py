@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 from conftest import fg, urn
-from stubs import RecordingPublisher, StubRuntime
+from stubs import RecordingCelery, RecordingPublisher, StubRuntime
 
 from executor.core.errors import RequestIdConflict, Unavailable
 from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
 from executor.core.urn import parse_urn
-from executor.runtime.admission import Start
+from executor.runtime.cancellation import Cancellations
 from executor.runtime.lifecycle import Ending, Lifecycle
+from executor.runtime.start import Start
 from executor.state import keys
 from executor.state.configs import Configs
 from executor.state.functions import Functions
@@ -22,6 +23,10 @@ from executor.state.store import Store
 
 HELLO = urn("hello")
 DIS = {"destination": "DIS", "param": {"stream_name": "s"}}
+
+
+def cancellations(lifecycle: Lifecycle) -> Cancellations:
+    return Cancellations(lifecycle.settings, lifecycle.store, RecordingCelery())
 
 
 def accept(lifecycle: Lifecycle, request_id: str = "r1", payload: Any = None, **kw: Any) -> str:
@@ -284,7 +289,7 @@ def test_ends_of_an_ended_invocation_do_nothing(
     assert before is not None
     handed = (len(publisher.deliveries), len(runtime.calls))
     if end == "cancel":
-        assert not lifecycle.cancel(before, force=True)
+        assert not cancellations(lifecycle).walk(before, force=True, recursive=False)
     elif end == "expire":
         assert not lifecycle.expire("r1", "late")
     else:
@@ -316,7 +321,7 @@ def test_cancel_discards_with_no_event(
     accept(lifecycle)
     record = store.records.get("r1")
     assert record is not None
-    assert lifecycle.cancel(record, force)
+    assert cancellations(lifecycle).walk(record, force, recursive=False)
     ended = store.records.get("r1")
     assert ended is not None
     assert (ended.status, ended.error_code) == (Status.DISCARD, "Cancelled")
