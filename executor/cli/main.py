@@ -16,6 +16,7 @@ from executor.cli.common import (
     load_app,
     read_json,
 )
+from executor.cli.config import config_cli
 from executor.cli.dlq import dlq_cli
 from executor.cli.extras import add_lazy_command, require_extra
 from executor.cli.fleet import register_fleet_commands
@@ -31,9 +32,6 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="The executor command: workers, invocations, async configs, flow control.",
-)
-config_cli = typer.Typer(
-    cls=PlainHelpGroup, no_args_is_help=True, help="Async configurations of functions."
 )
 invocations_cli = typer.Typer(
     cls=PlainHelpGroup, no_args_is_help=True, help="Status of invocations; cancel or redrive them."
@@ -134,54 +132,6 @@ def invoke(
     body = read_json(payload, "--payload")
     with friendly():
         typer.echo(client_for(app).invoke_async(name, body, request_id=request_id, delay=delay))
-
-
-@config_cli.command("put")
-def config_put(
-    name: str,
-    body: Annotated[str, typer.Option(help="the async config as JSON, or @file")],
-    app: AppOption = None,
-) -> None:
-    """Set (replace) the async configuration of a function version."""
-    data = read_json(body, "--body")
-    with friendly():
-        emit(client_for(app).put_async_config(name, data))
-
-
-@config_cli.command("get")
-def config_get(name: str, as_json: JsonOption = False, app: AppOption = None) -> None:
-    """The async configuration of one function version."""
-    with friendly():
-        found = client_for(app).get_async_config(name)
-    if as_json:
-        emit(found)
-    else:
-        render.show(render.config(found))
-
-
-@config_cli.command("delete")
-def config_delete(name: str, app: AppOption = None) -> None:
-    """Delete the async configuration of a function version."""
-    with friendly():
-        client_for(app).delete_async_config(name)
-    typer.echo("deleted")
-
-
-@config_cli.command("list")
-def config_list(
-    name: str,
-    marker: str | None = None,
-    limit: int = 10,
-    as_json: JsonOption = False,
-    app: AppOption = None,
-) -> None:
-    """The async configurations of every version of a function."""
-    with friendly():
-        page = client_for(app).list_async_configs(name, marker=marker, limit=limit)
-    if as_json:
-        emit(page)
-    else:
-        render.show(render.configs(page.async_invoke_configs))
 
 
 @invocations_cli.command("list")

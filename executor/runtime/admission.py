@@ -15,7 +15,6 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from destinations.functiongraph import target_request_id
@@ -33,35 +32,13 @@ from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime import tracing
 from executor.runtime.ports import Publishing
+from executor.runtime.start import Start
 from executor.state.functions import Functions
 from executor.state.store import Store
 from executor.state.transitions import Accepted
 from executor.state.writes import Hop, NewInvocation, Queued
 
 log = logging.getLogger("executor.client")
-
-
-@dataclass(frozen=True)
-class Start:
-    """One invocation to start, as checked: what it runs, with what, and how it is related.
-
-    ``request_id`` None draws a fresh id; ``delay`` holds it in the due-time index first;
-    ``origin`` is the invocation that started it; ``redrive_of`` and ``redrive_number`` number
-    a redrive on its original; ``origin_deadline`` is the deadline of a running origin.
-    """
-
-    entry: CatalogueEntry
-    payload: Any
-    payload_json: str
-    max_age: int
-    chain: tuple[str, ...] = ()
-    request_id: str | None = None
-    origin: str = ""
-    delay: float = 0.0
-    redrive_of: str = ""
-    redrive_number: int = 0
-    traceparent: str = ""
-    origin_deadline: float | None = None
 
 
 class Admission:

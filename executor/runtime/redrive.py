@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from executor.core.errors import InvalidParameter, InvocationNotFound
 from executor.core.invocation import Invocation, Status
-from executor.runtime.admission import Admission, Start
+from executor.runtime.admission import Admission
+from executor.runtime.start import Start
 from executor.state.functions import Functions
 from executor.state.records import Records
 

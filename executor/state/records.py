@@ -7,8 +7,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import redis
@@ -33,6 +32,7 @@ from executor.state.keys import (
     shard_of,
     status_key,
 )
+from executor.state.position import Position
 
 
 def record_of(request_id: str, fields: dict[str, str]) -> InvocationRecord:
@@ -100,50 +100,6 @@ def invocation_of(
         history=tuple(Transition.model_validate_json(h) for h in history),
         deliveries=tuple(DeliveryState.model_validate_json(d) for d in deliveries.values()),
     )
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a page ended: the score of its last entry in microseconds, and how many entries
-    of that same score it showed. A marker is both in one integer, as FunctionGraph's are."""
-
-    micros: int | None = None
-    skip: int = 0
-
-    @classmethod
-    def parse(cls, marker: str | None) -> Position:
-        if not marker:
-            return cls()
-        value = int(marker)
-        return cls(value // _TIES, value % _TIES)
-
-    def marker(self) -> str | None:
-        return None if self.micros is None else str(self.micros * _TIES + self.skip)
-
-    def skipped(self, entries: Iterable[tuple[str, float]]) -> Iterator[tuple[str, float]]:
-        """``entries`` (newest first) from the one after this position."""
-        skip = self.skip
-        for rid, score in entries:
-            if self.micros is not None and _micros(score) == self.micros and skip:
-                skip -= 1
-                continue
-            yield rid, score
-
-    def following(self, entries: Sequence[tuple[str, float]]) -> Position:
-        """The position after ``entries``, shown after this one."""
-        last = _micros(entries[-1][1])
-        same = sum(1 for _, score in entries if _micros(score) == last)
-        if last == self.micros:
-            same += self.skip
-        return Position(last, min(same, _TIES - 1))
-
-
-# How many entries of one microsecond a marker can step over (more than this is not seen).
-_TIES = 100
-
-
-def _micros(score: float) -> int:
-    return round(score * 1_000_000)
 
 
 class Records:
