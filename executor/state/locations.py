@@ -18,14 +18,8 @@ from redis.connection import parse_url
 
 from executor.core.errors import SettingsInvalid
 from executor.core.settings import Settings
-from executor.runtime.celery.broker_url import (
-    BrokerUrl,
-    Endpoint,
-    endpoint_of,
-    read_broker,
-    refused,
-    without_secrets,
-)
+from executor.runtime.celery.broker_url import BrokerUrl, read_broker, refused
+from executor.state.redis_url import Endpoint, endpoint_of, without_secrets
 
 Mode = Literal["standalone", "sentinel", "cluster"]
 

@@ -11,11 +11,12 @@ from celery import Celery
 
 from executor import Settings
 from executor.core.errors import SettingsInvalid
-from executor.runtime.celery.broker_url import Endpoint, read_broker
+from executor.runtime.celery.broker_url import read_broker
 from executor.runtime.celery.engine import make_celery
 from executor.runtime.celery.routes import Routes
 from executor.state.connection import connect, describe
 from executor.state.locations import locate
+from executor.state.redis_url import Endpoint
 
 SENTINELS = "sentinel://10.0.0.1:26379;sentinel://10.0.0.2:26380;sentinel://10.0.0.3"
 

@@ -1,4 +1,4 @@
-"""A broker URL as kombu reads it, and the Redis database a URL names.
+"""A broker URL as kombu reads it (the database a redis-py URL names is ``state.redis_url``).
 
 Celery documents four forms of a Redis broker URL, and kombu reads them all: ``redis://`` (with
 user, password and database), ``rediss://`` (TLS, with ``ssl_cert_reqs`` and the other ``ssl_``
@@ -12,38 +12,25 @@ line naming the setting.
 
 from __future__ import annotations
 
-import re
 import ssl
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from kombu.connection import Connection
 from kombu.utils.url import maybe_sanitize_url, url_to_parts
-from redis.connection import parse_url
 
 from executor.core.errors import SettingsInvalid
+from executor.state.redis_url import REDIS_PORT, Endpoint, database_of, without_secrets
 
 REDIS_TRANSPORTS = ("redis", "rediss", "sentinel")
 _SENTINEL_PORT = 26379
-_REDIS_PORT = 6379
 # redis-py's names for the certificate checks kombu reads from ``ssl_cert_reqs``.
 _CERT_REQS = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
 _FORMS = (
     "a Redis broker is redis://[user:password@]host:port/db, rediss://...?ssl_cert_reqs=required, "
     "redis+socket:///path/to/redis.sock?virtual_host=db or sentinel://host:port;sentinel://..."
 )
-_CREDENTIALS = re.compile(r"://[^@/;]*@")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One database of one Redis server: by TCP host and port, or by socket path."""
-
-    host: str
-    port: int
-    path: str
-    db: int
 
 
 @dataclass(frozen=True)
@@ -107,7 +94,7 @@ def read_broker(url: str, setting: str = "EXECUTOR_BROKER_URL") -> BrokerUrl:
         alternates = tuple(str(alt) for alt in connection.alt) or (url,)
         # kombu reads the ports of the other sentinels only when it connects: read them now.
         parts = [url_to_parts(alt) for alt in alternates]
-        db = _database(connection.virtual_host) if transport in REDIS_TRANSPORTS else 0
+        db = database_of(connection.virtual_host) if transport in REDIS_TRANSPORTS else 0
     except (KeyError, ValueError, TypeError, ImportError) as exc:
         raise refused(setting, url, _reason(exc)) from None
     username, password = connection.userid, connection.password
@@ -126,13 +113,13 @@ def read_broker(url: str, setting: str = "EXECUTOR_BROKER_URL") -> BrokerUrl:
             if inner.scheme != "socket" or not inner.path:
                 raise refused(setting, url, f"redis+{inner.scheme}:// is not a Redis URL form")
             try:
-                db = _database(inner.query.get("virtual_host") or connection.virtual_host)
+                db = database_of(inner.query.get("virtual_host") or connection.virtual_host)
             except ValueError as exc:
                 raise refused(setting, url, str(exc)) from None
             username, password = inner.username, inner.password
             endpoint = Endpoint("", 0, "/" + inner.path, db)
         else:
-            endpoint = Endpoint(host, int(connection.port or _REDIS_PORT), "", db)
+            endpoint = Endpoint(host, int(connection.port or REDIS_PORT), "", db)
     return BrokerUrl(
         url=url,
         transport=transport,
@@ -144,37 +131,6 @@ def read_broker(url: str, setting: str = "EXECUTOR_BROKER_URL") -> BrokerUrl:
         password=password,
         ssl=dict(connection.ssl) if isinstance(connection.ssl, dict) else None,
     )
-
-
-def endpoint_of(url: str) -> Endpoint:
-    """The database a redis-py URL points at; a path that is not a number is refused (redis-py
-    would quietly take database 0)."""
-    found = parse_url(url)  # type: ignore[no-untyped-call]
-    if not url.startswith("unix://") and "db" not in found:
-        _database(urlsplit(url).path)
-    if "path" in found:
-        return Endpoint("", 0, str(found["path"]), int(found.get("db", 0)))
-    return Endpoint(
-        str(found.get("host", "localhost")),
-        int(found.get("port", _REDIS_PORT)),
-        "",
-        int(found.get("db", 0)),
-    )
-
-
-def without_secrets(url: str) -> str:
-    """``url`` with every password masked, for logs and refusals (it may not be readable)."""
-    return _CREDENTIALS.sub("://***@", url)
-
-
-def _database(vhost: Any) -> int:
-    """The database number of a virtual host, by the rule of kombu's Redis transport."""
-    text = str(vhost or "").strip("/")
-    if not text:
-        return 0
-    if not text.isdigit():
-        raise ValueError(f"the database must be a number, not {text!r}")
-    return int(text)
 
 
 def _reason(exc: Exception) -> str:

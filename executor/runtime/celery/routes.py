@@ -16,7 +16,8 @@ from typing import Any
 
 from celery import Celery, signals
 
-from executor.runtime.celery.broker_url import Endpoint, read_broker
+from executor.runtime.celery.broker_url import read_broker
+from executor.state.redis_url import Endpoint
 
 log = logging.getLogger("executor.publisher")
 
