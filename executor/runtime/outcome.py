@@ -127,6 +127,10 @@ def release(error: BaseException) -> None:
             traceback.clear_frames(current.__traceback__)
             current.__traceback__ = None
         wrapped = getattr(current, "exc", None)
+        if isinstance(current, Retry):
+            # A Retry names itself among its args, a cycle of its own; Celery pickles it
+            # from its attributes, not its args.
+            current.args = ()
         todo += [current.__cause__, current.__context__]
         if isinstance(wrapped, BaseException):
             todo.append(wrapped)
