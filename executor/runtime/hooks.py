@@ -168,9 +168,13 @@ class _Hooks:
 
 
 def consumed(consumer: Any) -> list[str]:
-    """The queues a worker's consumer takes messages from (none while it reconnects)."""
-    task_consumer = getattr(consumer, "task_consumer", None)
-    return [queue.name for queue in getattr(task_consumer, "queues", None) or ()]
+    """The queues a worker is set to consume: those it started with, and any added or
+    cancelled since. Not the queues of its live task consumer: Celery drops that one when the
+    broker connection is lost and makes a new one once it is back, so a consumer stuck on
+    its way back (after a failover, say) would have no queues to judge it by, and the watch
+    would never end it."""
+    queues = getattr(getattr(getattr(consumer, "app", None), "amqp", None), "queues", None)
+    return sorted(getattr(queues, "consume_from", None) or ())
 
 
 # Seconds past the time limit that a shutdown after an unrecoverable error may take.
