@@ -6,7 +6,8 @@ The worker is not supervised while it may come back by itself: every invocation 
 run by it after the failover. A worker that cannot consume again must exit (the stall watch,
 ``EXECUTOR_STALL_WINDOW``); only then does the drill start it again, as a supervisor would,
 and the invocations must run after that restart. A worker that stays up without consuming
-fails the round. Each round prints how it recovered (``pytest -s``).
+fails the round, and so does one whose worker drops messages as having no record (they wait
+for the reconciler to send them again). Each round prints how it recovered (``pytest -s``).
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ def run_round(round_: int, group: SentinelGroup, env: dict[str, str], start_work
             )
         time.sleep(0.2)
     final = Counter(statuses(rdb, accepted))
+    redriven = client.store.scans.stats().get("orphans_redriven", 0)
+    skipped = len(re.findall(r"skipping missing message", worker.output()))
     report(
         f"sentinel failover round {round_}",
         accepted=len(accepted),
@@ -119,5 +122,10 @@ def run_round(round_: int, group: SentinelGroup, env: dict[str, str], start_work
         recovered="by itself" if not exits else "exit and restart",
         worker_exits=exits,
         after_failover_s=f"{time.monotonic() - killed['at']:.1f}",
+        skipped_as_missing=skipped,
+        redriven_lost_messages=redriven,
     )
     assert final == {"SUCCESS": INVOCATIONS}, final
+    # Each accepted invocation runs from its own message: none is dropped by a worker that
+    # finds no record for it and left for the reconciler to send again (the WAIT of a run).
+    assert redriven == 0 and skipped == 0, (redriven, skipped)
