@@ -59,13 +59,19 @@ def test_a_broker_that_refuses_an_acknowledgement_stops_the_worker_with_status_1
     assert int(rdb.get(f"test:runs:{request_id}") or 0) >= 1
 
 
-@pytest.mark.parametrize("pool", ["prefork", "solo"])
+@pytest.mark.parametrize(
+    ("pool", "app"),
+    [
+        ("prefork", "stuck_functions:app"),
+        ("solo", "stuck_functions:app"),
+        # Stuck on its way back from a lost connection: its task consumer lists no queues.
+        ("prefork", "stuck_midway_functions:app"),
+    ],
+)
 def test_a_worker_whose_consumer_takes_nothing_from_a_backlog_stops_with_status_1(
-    pool, env, client, start_worker
+    pool, app, env, client, start_worker
 ):
-    stuck = start_worker(
-        "stuck_functions:app", pool=pool, env={**env, "EXECUTOR_STALL_WINDOW": "2"}
-    )
+    stuck = start_worker(app, pool=pool, env={**env, "EXECUTOR_STALL_WINDOW": "2"})
     request_ids = [client.invoke_async("hello", {"name": str(n)}) for n in range(3)]
     wait_for(lambda: not stuck.alive(), 30, "the stuck worker to stop")
     output = stuck.output()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from typing import Any
 
 from executor.core.config import DEFAULT_CONFIG
@@ -190,6 +191,10 @@ class Execution:
         """After a failed attempt: the end a policy decides, else a retry after a wait."""
         error = f"{type(exc).__name__}: {exc}"
         wait, asked = wait_before_retry(self.settings, exc, self.retry)
+        # The handler's locals (its payload among them) go now; the traceback keeps the
+        # code positions the worker's log shows.
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__)
         now = time.time()
         max_retries = self.config.max_async_retry_attempts
         step = Step(self.message.deadline, now + wait, wait, exc, self.retry, max_retries)

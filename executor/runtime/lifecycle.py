@@ -87,6 +87,15 @@ class Lifecycle:
         limit = self.settings.max_worker_lost
         port = self.store.transitions
         claim = port.claim(request_id, urn, retry, now, limit, runner=runner, lease_until=until)
+        if claim.state is ClaimState.MISSING:
+            # Its message was sent after its record was written, so a record missing is more
+            # likely a connection to a server that lost its role than an invocation gone: one
+            # kept open to a master demoted by a Sentinel failover still answers reads, with
+            # its stale data. Asked again on new connections, before its message is dropped.
+            self.store.reconnect()
+            claim = port.claim(request_id, urn, retry, now, limit, runner=runner, lease_until=until)
+            if claim.state is not ClaimState.MISSING:
+                log.warning("%s found on a new connection to the state store", request_id)
         if claim.state is ClaimState.BUSY and runner_gone(claim.runner):
             gone = claim.runner
             claim = port.claim(

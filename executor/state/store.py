@@ -78,6 +78,11 @@ class Store:
         self._layout_checked = True
         return migrated
 
+    def reconnect(self) -> None:
+        """Drop this process's connections: the next command opens new ones, to the server
+        the configuration names now (after a Sentinel failover, the promoted master)."""
+        self.redis.connection_pool.disconnect()
+
     def ping(self) -> bool:
         with reachable():
             return bool(self.redis.ping())

@@ -358,3 +358,27 @@ def test_resend_event_of_a_record_without_a_destination_sends_nothing(
     lifecycle.resend_event("r1")
     lifecycle.resend_event("gone")
     assert publisher.deliveries == []
+
+
+def test_a_record_missing_is_looked_for_again_on_new_connections(
+    lifecycle: Lifecycle, fake_redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection kept open to a master that a Sentinel failover demoted answers reads from
+    its stale data: a claim that finds no record asks again on new connections before its
+    message is dropped."""
+    accept(lifecycle, "r1")
+    record = fake_redis.hgetall(keys.record_key("r1"))
+    fake_redis.delete(keys.record_key("r1"))  # the stale server's view: no such record
+    reconnects: list[bool] = []
+
+    def reconnect() -> None:  # the promoted master, which holds the record
+        reconnects.append(True)
+        fake_redis.hset(keys.record_key("r1"), mapping=record)
+
+    monkeypatch.setattr(lifecycle.store, "reconnect", reconnect)
+    assert lifecycle.claim("r1", HELLO, 0).state is ClaimState.RUN
+    assert reconnects == [True]
+    # One truly gone stays missing, after one more look.
+    reconnects.clear()
+    assert lifecycle.claim("gone", HELLO, 0).state is ClaimState.MISSING
+    assert len(reconnects) == 1

@@ -3,6 +3,12 @@ for the whole window, and never on what one look cannot tell."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from celery import Celery
+from kombu import Queue
+
+from executor.runtime.celery import hooks
 from executor.runtime.stall import Stall
 
 
@@ -37,3 +43,14 @@ def test_a_broker_that_could_not_be_asked_judges_nothing():
     assert not stall.look(50, busy=False, waiting=None)
     assert not stall.look(60, busy=False, waiting=5)
     assert stall.look(90, busy=False, waiting=5)
+
+
+def test_the_watch_judges_the_queues_a_worker_is_set_to_consume_even_while_it_reconnects():
+    celery = Celery("stall", broker="memory://", set_as_current=False)
+    celery.conf.task_queues = [Queue("a"), Queue("b"), Queue("c")]
+    celery.amqp.queues.select(["a", "b"])
+    celery.amqp.queues.select_add("d")  # added at run time (``celery control add_consumer``)
+    # Celery drops its task consumer while the broker connection is lost, and makes a new
+    # one once it is back: one stuck on its way back has none.
+    reconnecting = SimpleNamespace(app=celery, task_consumer=None)
+    assert hooks.consumed(reconnecting) == ["a", "b", "d"]

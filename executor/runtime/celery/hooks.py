@@ -21,7 +21,7 @@ from billiard.pool import MaybeEncodingError
 from celery import Celery, signals
 from celery.exceptions import Reject, Retry, TimeLimitExceeded
 
-from executor.core.constants import INVOKE_TASK_PREFIX
+from executor.core.constants import DELIVER_TASK, INVOKE_TASK_PREFIX
 from executor.core.errors import Unavailable
 from executor.runtime.celery import exits, intake, outcome
 from executor.runtime.lifecycle import Lifecycle
@@ -57,6 +57,7 @@ def connect(app: WorkerApp) -> None:
     uid = f"executor-{id(app)}"
     signals.task_revoked.connect(hooks.revoked, weak=False, dispatch_uid=f"{uid}-revoked")
     signals.task_failure.connect(hooks.failure, weak=False, dispatch_uid=f"{uid}-failure")
+    signals.task_postrun.connect(hooks.postrun, weak=False, dispatch_uid=f"{uid}-postrun")
     signals.celeryd_init.connect(hooks.init, weak=False, dispatch_uid=f"{uid}-init")
     signals.celeryd_after_setup.connect(hooks.setup, weak=False, dispatch_uid=f"{uid}-setup")
     signals.worker_ready.connect(hooks.ready, weak=False, dispatch_uid=f"{uid}-ready")
@@ -82,6 +83,11 @@ class _Hooks:
     def _invocation(self, sender: Any) -> bool:
         return self._mine(sender) and str(getattr(sender, "name", "")).startswith(
             INVOKE_TASK_PREFIX
+        )
+
+    def _engine_task(self, sender: Any) -> bool:
+        return self._invocation(sender) or (
+            self._mine(sender) and getattr(sender, "name", "") == DELIVER_TASK
         )
 
     def revoked(
@@ -130,6 +136,12 @@ class _Hooks:
             self.app.lifecycle.fail_platform(task_id, error, note="platform failure")
         except Exception:
             log.exception("could not end failed invocation %s; the reconciler will", task_id)
+
+    def postrun(self, sender: Any = None, retval: Any = None, **_: Any) -> None:
+        """After a task that raised: Celery has logged and reported the error; its traceback
+        goes (see ``outcome.release``)."""
+        if isinstance(retval, BaseException) and self._engine_task(sender):
+            outcome.release(retval)
 
     def init(self, sender: Any = None, instance: Any = None, options: Any = None, **_: Any) -> None:
         if self._mine(instance) and (options or {}).get("queues"):
@@ -186,9 +198,13 @@ def _pool_process_started(**_: Any) -> None:
 
 
 def consumed(consumer: Any) -> list[str]:
-    """The queues a worker's consumer takes messages from (none while it reconnects)."""
-    task_consumer = getattr(consumer, "task_consumer", None)
-    return [queue.name for queue in getattr(task_consumer, "queues", None) or ()]
+    """The queues a worker is set to consume: those it started with, and any added or
+    cancelled since. Not the queues of its live task consumer: Celery drops that one when the
+    broker connection is lost and makes a new one once it is back, so a consumer stuck on
+    its way back (after a failover, say) would have no queues to judge it by, and the watch
+    would never end it."""
+    queues = getattr(getattr(getattr(consumer, "app", None), "amqp", None), "queues", None)
+    return sorted(getattr(queues, "consume_from", None) or ())
 
 
 # Seconds past the time limit that a shutdown after an unrecoverable error may take.

@@ -8,11 +8,17 @@ DISCARD sends a ``task-revoked`` event and ignores the message, a retry raises C
 acknowledged in every case (``acks_on_failure_or_timeout``), so a failure is never run again by
 the broker. A failure raised here is marked on the request, so the ``task_failure`` hook knows
 the invocation has ended already and leaves its record alone.
+
+Once Celery has logged such an error, ``release`` lets go of its traceback: Celery's tracer
+keeps the error in its own frame, which the traceback holds in turn, so every failure, retry
+and skip otherwise leaves a reference cycle of frames, the message's payload and the run's
+objects that only a full garbage collection frees, and the pool process grows in between.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any, NoReturn
 
 from celery.exceptions import Ignore, Reject, Retry
@@ -78,6 +84,29 @@ def skip(task: Any) -> NoReturn:
     """A message with nothing left to do (a duplicate, or an older copy): no state of its own."""
     tracing.ended(task, "SKIPPED")
     raise Ignore()
+
+
+def release(error: BaseException) -> None:
+    """Drop the tracebacks of ``error`` and of the errors it carries (its cause, its context,
+    the error a Celery ``Retry`` wraps) once nothing more is to be logged from them."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if current.__traceback__ is not None:
+            traceback.clear_frames(current.__traceback__)
+            current.__traceback__ = None
+        wrapped = getattr(current, "exc", None)
+        if isinstance(current, Retry):
+            # A Retry names itself among its args, a cycle of its own; Celery pickles it
+            # from its attributes, not its args.
+            current.args = ()
+        todo += [current.__cause__, current.__context__]
+        if isinstance(wrapped, BaseException):
+            todo.append(wrapped)
 
 
 def settled(task: Any) -> bool:
