@@ -71,6 +71,12 @@ def unserializable(event: Any, context: Context) -> Any:
     return {"when": object()}
 
 
+@app.function("surrogate")
+def surrogate(event: Any, context: Context) -> Any:
+    """Returns text that is not Unicode: a lone surrogate, which UTF-8 cannot carry."""
+    return {"text": "\ud800"}
+
+
 @app.function("recurse")
 def recurse(event: Any, context: Context) -> Any:
     """Recurses until Python raises ``RecursionError``."""

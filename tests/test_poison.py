@@ -243,6 +243,7 @@ def test_undecodable_body_ends_fail(known, start_worker):
     ("function", "words"),
     [
         ("unserializable", "not JSON serializable"),
+        ("surrogate", "the result: the text at text ('\\ud800') is not valid Unicode"),
         ("recurse", "RecursionError"),
         ("interrupt", "KeyboardInterrupt"),
         ("leave", "SystemExit"),

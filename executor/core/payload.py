@@ -174,6 +174,16 @@ def check_payload(value: Any, *, max_depth: int, limit: int) -> str:
     return text
 
 
+def result_size(value: Any) -> int:
+    """The size in bytes of a handler's result as compact JSON; ``PayloadRefused`` names text
+    that is not Unicode, and JSON's own errors say what it cannot hold."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        raise _not_unicode("the result", surrogate_at(value) or "its text") from None
+
+
 def read_json(text: str | bytes, what: str) -> Any:
     """Parse JSON text given by a user; ``PayloadRefused`` says what is wrong with it.
 

@@ -20,6 +20,7 @@ from executor.core.context import Context
 from executor.core.events import ResultEvent, build_event
 from executor.core.invocation import ClaimState, Status
 from executor.core.messages import InvocationMessage
+from executor.core.payload import result_size
 from executor.core.policies import AGE_LIMIT, RetryBudget, Step, decide
 from executor.core.registry import FunctionSpec
 from executor.core.retry import wait_before_retry
@@ -175,14 +176,14 @@ class Execution:
         )
         try:
             result = self.spec.handler(self.payload, context)
-            encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            size = result_size(result)
         except self.stops:
             raise
         except BaseException as exc:
             # SystemExit, KeyboardInterrupt and the like from a handler are its failure, not
             # the pool process's: the invocation records why instead of losing its worker.
             return self.failed(exc, attempt)
-        response = result if len(encoded.encode()) <= self.settings.payload_limit else ""
+        response = result if size <= self.settings.payload_limit else ""
         if self.settle(Status.SUCCESS, CONDITION_SUCCESS, attempt, response=response):
             return SUCCESS
         return self.ended_elsewhere()
