@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import typer
 import yaml
-from services import ROOT
 
 from executor.cli import cli
 from executor.cli.common import load_app
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.settings import Settings
+from tests.support.services import ROOT
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
