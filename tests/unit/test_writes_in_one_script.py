@@ -1,4 +1,4 @@
-"""The fused paths on fakeredis: the real publisher builds the messages, and the real scripts
+"""Each step in one script, on fakeredis: the real publisher builds the messages, and the real scripts
 write a record with its message, and end a source with its FunctionGraph target, in one step.
 
 The broker is the store's own Redis here (the same URL), so nothing goes through Celery's
