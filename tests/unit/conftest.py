@@ -35,8 +35,10 @@ def fake_redis() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def settings() -> Settings:
+    """One ``Settings`` for the session: it is frozen, and reading the environment into it costs
+    more than most unit tests (a test with other values takes ``settings.model_copy``)."""
     return Settings(
         broker_url=NOWHERE,
         region=REGION,

@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable
 
 import pytest
-from typer.testing import CliRunner, Result
+from click.testing import Result
 
 from executor import Client
 from executor.cli import flow
-from executor.cli.main import cli
 from executor.state.keys import FLOWS
+from tests.support.cli import invoke as cli_invoke
 from tests.support.names import urn
 
 HELLO = urn("hello")
@@ -22,10 +22,9 @@ HELLO = urn("hello")
 def run(fake_client: Client, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run ``executor flow ...`` with the fakeredis client in place of one from the settings."""
     monkeypatch.setattr(flow, "client_for", lambda app: fake_client)
-    runner = CliRunner()
 
     def invoke(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(cli, ["flow", *args])
+        result = cli_invoke(["flow", *args])
         assert (result.exit_code == 0) == ok, (result.stdout, result.stderr)
         return result
 

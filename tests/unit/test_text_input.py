@@ -13,7 +13,6 @@ from typing import Any
 import fakeredis
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from executor import Client
 from executor.api.app import create_api
@@ -25,6 +24,7 @@ from executor.core.params import param_model
 from executor.core.payload import PayloadRefused, check_payload, read_json
 from executor.core.urn import parse_urn
 from executor.state.keys import shard_of
+from tests.support.cli import invoke
 from tests.support.console_pages import sign_in
 from tests.support.names import urn
 
@@ -213,7 +213,7 @@ def test_the_cli_refuses_a_lone_surrogate_in_one_line(
 ) -> None:
     main = importlib.import_module("executor.cli.main")
     monkeypatch.setattr(main, "client_for", lambda app: fake_client)
-    result = CliRunner().invoke(main.cli, ["invoke", "hello", "--payload", payload])
+    result = invoke(["invoke", "hello", "--payload", payload])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error FSS.0400: --payload"), result.stderr
