@@ -2,8 +2,8 @@
 
 The fixtures here shadow the integration fixtures of the same name (``settings``,
 ``redis_server``), so a unit test cannot reach a real redis-server by accident. The unit
-layer's ``Client`` is ``fake_client``; ``client`` is the integration layer's, and asking for it
-here meets the ``redis_server`` refusal below.
+layer's ``Client`` is ``fake_client``; ``client`` is the integration layer's (a producer on a
+real redis-server), and a unit test that asks for it is refused at collection.
 """
 
 from __future__ import annotations
