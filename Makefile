@@ -61,8 +61,11 @@ TEST_WORKERS ?= 3
 test: install redis rabbitmq browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
+# The fast layer loads only the pytest plugins it uses: the others (schemathesis, xdist, anyio)
+# would be imported, and their modules rewritten for assertions, on every run.
 test-unit: install
-	$(BIN)/pytest -q -m "not integration" tests/unit
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -q -p pytest_timeout -p _hypothesis_pytestplugin \
+	  -m "not integration" tests/unit
 
 lint: install
 	$(BIN)/ruff check executor destinations tests docs/hooks

@@ -8,14 +8,14 @@ import subprocess
 import sys
 
 import pytest
-from conftest import wait_status
-from fleet_services import raw_message
-from services import ROOT, wait_for
 
 from executor import FunctionApp
 from executor.core.constants import DELIVER_TASK, INVOCATION_QUEUE
 from executor.core.errors import InvalidParameter
 from executor.core.settings import get_settings
+from tests.support.fleet_services import raw_message
+from tests.support.invocations import wait_status
+from tests.support.services import ROOT, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,8 @@ def project(env, monkeypatch):
         monkeypatch.setenv(name, value)
     # The process-wide settings are read once; another test may have read them already.
     get_settings.cache_clear()
-    sys.modules.pop("adopted_app", None)
-    yield importlib.import_module("adopted_app")
+    sys.modules.pop("tests.apps.adopted_app", None)
+    yield importlib.import_module("tests.apps.adopted_app")
     get_settings.cache_clear()
 
 
@@ -80,7 +80,7 @@ def test_celerys_worker_command_runs_both_kinds(env, project, rdb, tmp_path):
             "-m",
             "celery",
             "-A",
-            "adopted_app",
+            "tests.apps.adopted_app",
             "worker",
             "--pool",
             "prefork",
@@ -92,8 +92,8 @@ def test_celerys_worker_command_runs_both_kinds(env, project, rdb, tmp_path):
             "INFO",
         ],
         # Celery refuses to run a pickle-accepting worker as root unless told to (CI runs as root).
-        env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "C_FORCE_ROOT": "1"},
-        cwd=ROOT / "tests",
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "C_FORCE_ROOT": "1"},
+        cwd=ROOT,
         stdout=(tmp_path / "worker.log").open("wb"),
         stderr=subprocess.STDOUT,
     )

@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from destination_services import SECRETS, TOPIC_URN, wait_delivery
-from services import ROOT
 
 from executor.core.agency import DENIED
+from tests.support.destination_services import SECRETS, TOPIC_URN, wait_delivery
+from tests.support.services import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -41,9 +41,9 @@ def test_cli_refusal_prints_the_code_and_what_to_fix(dest_env):
             "--body",
             body,
             "--app",
-            "destination_functions:app",
+            "tests.apps.destination_functions:app",
         ],
-        env={**dest_env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "PATH": "/usr/bin:/bin"},
+        env={**dest_env, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -58,7 +58,9 @@ def test_delivery_checks_the_grant_again(dest_client, dest_env, start_worker, wr
     """A grant taken away after the config was set stops the delivery: dead-lettered, 1121."""
     dest_client.put_async_config("report", config(on_success=OBS))
     narrower = write_agencies("[agencies.writer.dis]\n", name="narrower.toml")
-    start_worker("destination_functions:app", env={**dest_env, "EXECUTOR_AGENCY_FILE": narrower})
+    start_worker(
+        "tests.apps.destination_functions:app", env={**dest_env, "EXECUTOR_AGENCY_FILE": narrower}
+    )
     rid = dest_client.invoke_async("report", {"value": 1})
     record = wait_delivery(dest_client, rid, {"dead-lettered"})
     [delivery] = record.deliveries
@@ -90,8 +92,8 @@ def every_value(rdb) -> list[str]:
 
 def run_cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "executor", *args, "--app", "destination_functions:app"],
-        env={**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "executor", *args, "--app", "tests.apps.destination_functions:app"],
+        env={**env, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -115,7 +117,9 @@ def test_credentials_appear_nowhere_a_user_looks(
     )
     dest_client.put_async_config("notify", config(on_success=SMN))
     dest_client.put_async_config("limited", config(on_success=DIS))
-    worker = start_worker("destination_functions:app", env=dest_env, extra=("--loglevel", "DEBUG"))
+    worker = start_worker(
+        "tests.apps.destination_functions:app", env=dest_env, extra=("--loglevel", "DEBUG")
+    )
     ok = dest_client.invoke_async("report", {"value": 1})
     bad = dest_client.invoke_async("report", {"fail": "x"})
     hooked = dest_client.invoke_async("notify", {"value": 2})

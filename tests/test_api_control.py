@@ -8,14 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
-from api_server import AUTH, HELLO, PROJECT, ApiServer, Signed, refused
-from services import RedisServer
 
 from executor import Client, Settings
 from executor.core.catalogue import CatalogueEntry, task_name
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.urn import parse_urn
 from executor.state.keys import DUE, record_key, sharded_for
+from tests.support.api_server import AUTH, HELLO, PROJECT, ApiServer, Signed, refused
+from tests.support.services import RedisServer
 
 pytestmark = pytest.mark.integration
 

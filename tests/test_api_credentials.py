@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from api_server import (
+
+from tests.support.api_server import (
     AUTH,
     HELLO,
     OTHER_AK,
@@ -28,7 +29,7 @@ from api_server import (
     Signed,
     refused,
 )
-from services import ROOT, RedisServer, free_port
+from tests.support.services import ROOT, RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +192,7 @@ def test_anonymous_access_only_when_enabled_and_secrets_from_files(
 
 
 def test_the_api_will_not_start_without_any_credential(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     entry = "from executor.cli import main; main()"
     done = subprocess.run(
         [sys.executable, "-c", entry, "api", "--port", str(free_port())],

@@ -9,11 +9,12 @@ import httpx
 import pytest
 import redis
 import schemathesis
-from api_server import PROJECT, TOKEN, ApiServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+
+from tests.support.api_server import PROJECT, TOKEN, ApiServer
 
 pytestmark = pytest.mark.integration
 

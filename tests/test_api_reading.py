@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from api_server import AUTH, CREDENTIALS, PROJECT, ApiServer
-from conftest import FAST
-from services import RedisServer
+
+from tests.support.api_server import AUTH, CREDENTIALS, PROJECT, ApiServer
+from tests.support.invocations import FAST
+from tests.support.services import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from api_server import (
+
+from executor.core.constants import PAYLOAD_LIMIT
+from tests.support.api_server import (
     AUTH,
     CREDENTIALS,
     HELLO,
@@ -21,9 +23,7 @@ from api_server import (
     ApiServer,
     refused,
 )
-from services import RedisServer, free_port
-
-from executor.core.constants import PAYLOAD_LIMIT
+from tests.support.services import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from api_server import AK, HELLO, OTHER_PROJECT, PROJECT, SK, ApiServer
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
@@ -35,7 +34,9 @@ from huaweicloudsdkfunctiongraph.v2 import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from services import Worker
+
+from tests.support.api_server import AK, HELLO, OTHER_PROJECT, PROJECT, SK, ApiServer
+from tests.support.services import Worker
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from fleet_services import RabbitVhost, run_executor
 
 from executor.ops.bench.footprint import Send, bytes_per_message, settle
+from tests.support.fleet_services import RabbitVhost, run_executor
 
 pytestmark = pytest.mark.integration
 

@@ -5,29 +5,23 @@ database. (The ``sentinel://...;sentinel://...`` list is in tests/test_redis_sen
 from __future__ import annotations
 
 import datetime
-import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import redis
-from api_server import AUTH, CREDENTIALS, ApiServer
-from conftest import FAST, wait_status
-from core_scenarios import settings_of
-from fleet_services import Flower, http_get, run_executor
-from services import RedisServer, free_port, wait_for
 
-from executor import Client
 from executor.state.keys import record_key
+from tests.support.api_server import CREDENTIALS
+from tests.support.core_scenarios import fleet_on
+from tests.support.invocations import FAST
+from tests.support.services import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "s3cret pw/with@signs"
-FLOWER = ("ops", "flower-pw")
 
 
 @dataclass
@@ -124,41 +118,6 @@ def form(request: pytest.FixtureRequest) -> Iterator[Form]:
 def env(form: Form) -> dict[str, str]:
     redis.Redis(connection_pool=form.rdb.connection_pool).flushall()
     return {"EXECUTOR_BROKER_URL": form.url, **FAST, **CREDENTIALS}
-
-
-def fleet_on(env: dict[str, str], start_worker: Any) -> tuple[Client, list[str], str]:
-    """A worker, a producer, the API and Flower on the settings ``env``: the producer and the
-    API each invoke ``hello`` and it succeeds, Flower shows it and reads the broker's queues,
-    and ``executor health`` passes. Returns the producer, both request ids and what health
-    printed."""
-    api = ApiServer(env).start()
-    flower = Flower({**env, "EXECUTOR_FLOWER_BASIC_AUTH": ":".join(FLOWER)})
-    try:
-        worker = start_worker(pool="prefork", concurrency=2, env=env)
-        # The ready hook published the catalogue: a producer that imports no handler finds it.
-        client = Client(settings_of(env))
-        produced = client.invoke_async("hello", {"name": "producer"})
-        answer = httpx.post(api.path("hello", "invocations-async"), headers=AUTH, json={})
-        assert answer.status_code == 202, answer.text
-        ids = [produced, answer.json()["request_id"]]
-        for request_id in ids:
-            assert wait_status(client, request_id, "SUCCESS").attempts == 1
-        flower.wait_ready()
-
-        def shown() -> bool:
-            status, body = http_get(f"{flower.url}/api/task/info/{ids[1]}", FLOWER)
-            return status == 200 and json.loads(body).get("state") == "SUCCESS"
-
-        wait_for(shown, 30, "flower to show the invocation", interval=0.3)
-        status, body = http_get(f"{flower.url}/api/queues/length", FLOWER)
-        assert status == 200, body
-        assert "executor.invocations" in {q["name"] for q in json.loads(body)["active_queues"]}
-        done = run_executor("health", "--node", worker.hostname, "--timeout", "5", env=env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return client, ids, done.stdout + done.stderr + worker.output()
-    finally:
-        flower.stop()
-        api.stop()
 
 
 def test_worker_producer_api_and_flower_share_the_brokers_database(form, env, start_worker):

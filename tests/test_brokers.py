@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from core_scenarios import run_core_scenarios
-from fleet_services import RabbitVhost
 
 from executor.core.constants import INVOCATION_QUEUE
+from tests.support.core_scenarios import run_core_scenarios
+from tests.support.fleet_services import RabbitVhost
 
 pytestmark = pytest.mark.integration
 

@@ -5,15 +5,15 @@ destinations and a chain of ``context.invoke_async`` calls both stop at exactly
 from __future__ import annotations
 
 import pytest
-from hardening_functions import CHAIN_LENGTH
-from hardening_functions import app as hardening_app
-from services import wait_for
 
 from executor import Client
+from tests.apps.hardening_functions import CHAIN_LENGTH
+from tests.apps.hardening_functions import app as hardening_app
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "hardening_functions:app"
+APP = "tests.apps.hardening_functions:app"
 
 
 @pytest.mark.parametrize("depth", [1, 3, 5, 16])

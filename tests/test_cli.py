@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import wait_status
-from fleet_services import run_executor
-from services import ROOT
+
+from tests.support.fleet_services import run_executor
+from tests.support.invocations import wait_status
+from tests.support.services import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,7 @@ def test_celerys_own_worker_command_runs_functions(env, client, start_worker):
             "-m",
             "celery",
             "-A",
-            "functions:celery",
+            "tests.apps.functions:celery",
             "worker",
             "--pool",
             "solo",
@@ -80,8 +81,8 @@ def test_celerys_own_worker_command_runs_functions(env, client, start_worker):
             "-n",
             "plain@%h",
         ],
-        env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
-        cwd=ROOT / "tests",
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -158,7 +159,7 @@ def test_watch_a_function_until_none_is_active(run, env, client, start_worker):
             "--timeout",
             "60",
         ],
-        env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

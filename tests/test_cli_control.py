@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import wait_status
+
+from tests.support.invocations import wait_status
 
 pytestmark = pytest.mark.integration
 
-APP = "control_functions:app"
+APP = "tests.apps.control_functions:app"
 
 
 def test_invoke_with_request_id_and_delay_then_recursive_cancel(run, client, start_worker):

@@ -12,11 +12,11 @@ import multiprocessing
 from typing import Any
 
 import pytest
-from hardening_functions import app as hardening_app
 
 from executor import Client, Settings
 from executor.core.errors import CycleDetected
 from executor.state import keys
+from tests.apps.hardening_functions import app as hardening_app
 
 pytestmark = pytest.mark.integration
 

@@ -12,15 +12,22 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from api_server import CREDENTIALS, OTHER_PROJECT, OTHER_TOKEN, PROJECT, TOKEN, ApiServer
-from browser_services import chromium, keep
-from conftest import FAST, wait_status
-from console_functions import LEDGER
-from destination_services import SECRET_ENV, MotoServer, agency_toml, wait_delivery
-from services import RedisServer, Worker, wait_for
 
 from executor import Client, Settings
 from executor.core.errors import ConfigNotFound
+from tests.apps.console_functions import LEDGER
+from tests.support.api_server import (
+    CREDENTIALS,
+    OTHER_PROJECT,
+    OTHER_TOKEN,
+    PROJECT,
+    TOKEN,
+    ApiServer,
+)
+from tests.support.browser_services import chromium, keep
+from tests.support.destination_services import SECRET_ENV, MotoServer, agency_toml, wait_delivery
+from tests.support.invocations import FAST, wait_status
+from tests.support.services import RedisServer, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +67,8 @@ def stack(
         **SECRET_ENV,
         "EXECUTOR_AGENCY_FILE": str(agencies),
     }
-    worker = Worker("console_functions:app", env, pool="prefork", concurrency=2).start()
-    api = ApiServer(env, app="console_functions:app").start()
+    worker = Worker("tests.apps.console_functions:app", env, pool="prefork", concurrency=2).start()
+    api = ApiServer(env, app="tests.apps.console_functions:app").start()
     settings = Settings(broker_url=redis_server.url, project_id=PROJECT, agency_file=str(agencies))
     try:
         with pytest.MonkeyPatch.context() as patch, chromium() as browser:

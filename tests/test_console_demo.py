@@ -14,7 +14,8 @@ import time
 
 import httpx
 import pytest
-from services import ROOT
+
+from tests.support.services import ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,6 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import drained, route, wait_status
-from services import stat, wait_for
 
 from destinations.functiongraph import target_request_id
 from executor import Client, InvalidParameter, RequestIdConflict
@@ -20,10 +18,12 @@ from executor.core.events import format_timestamp
 from executor.core.messages import DeliveryJob
 from executor.ops.metrics import FleetCollector
 from executor.state.keys import DUE, sharded_for
+from tests.support.invocations import drained, route, wait_status
+from tests.support.services import stat, wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "control_functions:app"
+APP = "tests.apps.control_functions:app"
 
 
 def runs(rdb: Any, request_id: str) -> int:

@@ -12,16 +12,16 @@ import re
 from typing import Any
 
 import pytest
-from hardening_functions import app as hardening_app
-from services import free_port, wait_for
 
 from executor import Client, Settings
 from executor.core.invocation import DeliveryStatus
 from executor.state.keys import chain_key
+from tests.apps.hardening_functions import app as hardening_app
+from tests.support.services import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "hardening_functions:app"
+APP = "tests.apps.hardening_functions:app"
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-from destination_services import recorded_event, wait_delivery
 
 import destinations
 from destinations import Delivery, PermanentDeliveryError
@@ -14,6 +13,7 @@ from destinations.dis import DISParam
 from executor import Client, ResultEvent
 from executor.runtime.hops import EngineRuntime
 from executor.state.keys import marker_key
+from tests.support.destination_services import recorded_event, wait_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def test_events_are_stream_entries_with_their_identity(dest_client, dest_env, rd
     dest_client.put_async_config(
         "report", {"destination_config": {"on_success": dis("done"), "on_failure": dis("failed")}}
     )
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     ok = dest_client.invoke_async("report", {"value": 7})
     bad = dest_client.invoke_async("report", {"fail": "boom"})
     for rid, outcome, stream in ((ok, "success", "done"), (bad, "failure", "failed")):
@@ -105,7 +105,7 @@ def test_kinesis_missing_stream_is_permanent(in_process, aws):
 def test_kinesis_stream_through_a_worker(dest_client, dest_env, aws, start_worker):
     aws.client("kinesis").create_stream(StreamName="runs", ShardCount=1)
     dest_client.put_async_config("stream", {"destination_config": {"on_success": dis("runs")}})
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     rid = dest_client.invoke_async("stream", {"value": 3})
     record = wait_delivery(dest_client, rid, {"delivered", "dead-lettered"})
     assert [d.state for d in record.deliveries] == ["delivered"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from destination_services import recorded_event, wait_delivery
 
 from destinations.obs import RULE_PREFIX, ensure_expiry, object_key
 from executor import ResultEvent
 from executor.state.keys import DLQ
+from tests.support.destination_services import recorded_event, wait_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_success_and_failure_events_are_objects_at_their_keys(
             },
         },
     )
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     ok = dest_client.invoke_async("report", {"value": "ünï"})
     bad = dest_client.invoke_async("report", {"fail": "no luck"})
 
@@ -97,7 +97,7 @@ def test_missing_bucket_is_permanent_and_dead_lettered(dest_client, dest_env, st
     dest_client.put_async_config(
         "report", {"destination_config": {"on_success": obs("nowhere", "x")}}
     )
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     rid = dest_client.invoke_async("report", {"value": 1})
     record = wait_delivery(dest_client, rid, {"dead-lettered"})
     [delivery] = record.deliveries

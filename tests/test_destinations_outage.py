@@ -11,8 +11,9 @@ from collections import Counter
 
 import pytest
 import redis
-from destination_services import TcpProxy, agency_toml, recorded_event
-from services import RedisServer, wait_for
+
+from tests.support.destination_services import TcpProxy, agency_toml, recorded_event
+from tests.support.services import RedisServer, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ def test_outage_delays_deliveries_and_loses_or_duplicates_none(
         },
     )
     start_worker(
-        "destination_functions:app",
+        "tests.apps.destination_functions:app",
         pool="prefork",
         concurrency=4,
         env={**dest_env, "EXECUTOR_AGENCY_FILE": path, "EXECUTOR_DELIVERY_DEADLINE": "120"},

@@ -7,19 +7,19 @@ import hmac
 import json
 
 import pytest
-from destination_services import (
-    HOOK_SECRET,
-    TOPIC_URN,
-    recorded_event,
-    topic_copied_to_a_queue,
-    wait_delivery,
-)
 
 import destinations
 from destinations import Delivery, PermanentDeliveryError
 from destinations.smn import SMNParam, signature
 from executor import ResultEvent
 from executor.runtime.hops import EngineRuntime
+from tests.support.destination_services import (
+    HOOK_SECRET,
+    TOPIC_URN,
+    recorded_event,
+    topic_copied_to_a_queue,
+    wait_delivery,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def test_sns_publish_carries_the_event_and_its_attributes(dest_client, dest_env,
             "destination_config": {"on_success": smn(), "on_failure": smn()},
         },
     )
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     ok = dest_client.invoke_async("report", {"value": 1})
     bad = dest_client.invoke_async("report", {"fail": "nope"})
     for rid in (ok, bad):
@@ -70,7 +70,7 @@ def test_webhooks_are_signed_retried_and_posted_once_each(
 ):
     webhook.answers["/second"] = [503, 503]
     dest_client.put_async_config("notify", {"destination_config": {"on_success": smn()}})
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     rid = dest_client.invoke_async("notify", {"value": "signed"})
     record = wait_delivery(dest_client, rid, {"delivered", "dead-lettered"})
     [delivery] = record.deliveries
@@ -96,7 +96,7 @@ def test_refusals_are_dead_lettered(dest_client, dest_env, webhook, start_worker
     webhook.answers["/first"] = [404]
     dest_client.put_async_config("report", {"destination_config": {"on_success": smn()}})
     dest_client.put_async_config("notify", {"destination_config": {"on_success": smn()}})
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     to_sns = dest_client.invoke_async("report", {"value": 1})
     to_hooks = dest_client.invoke_async("notify", {"value": 1})
     for rid, reason in ((to_sns, "NotFound"), (to_hooks, "answered 404 Not Found")):

@@ -8,12 +8,12 @@ import sys
 from typing import Any
 
 import pytest
-from destination_services import agency_toml, recorded_event, wait_delivery
-from services import ROOT, free_port
 
 from executor import FunctionApp
 from executor.core.constants import DELIVERY_QUEUE
 from executor.core.errors import DeadLetterNotFound
+from tests.support.destination_services import agency_toml, recorded_event, wait_delivery
+from tests.support.services import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +22,16 @@ OBS = {"destination": "OBS", "param": json.dumps({"bucket": "late", "prefix": "i
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "executor", "dlq", *args, "--app", "destination_functions:app"],
-        env={**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-m",
+            "executor",
+            "dlq",
+            *args,
+            "--app",
+            "tests.apps.destination_functions:app",
+        ],
+        env={**env, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -82,7 +90,7 @@ def test_store_lists_shows_resends_and_purges(app, rdb):
 
 def test_refused_event_is_sent_again_and_delivered(dest_client, dest_env, aws, start_worker):
     dest_client.put_async_config("report", {"destination_config": {"on_success": OBS}})
-    start_worker("destination_functions:app", env=dest_env)
+    start_worker("tests.apps.destination_functions:app", env=dest_env)
     rid = dest_client.invoke_async("report", {"value": "again"})
     record = wait_delivery(dest_client, rid, {"dead-lettered"})
     assert dest_client.get_invocation(rid).deliveries == record.deliveries
@@ -123,7 +131,7 @@ def test_deadline_passed_sends_the_event_to_the_store(
     path = write_agencies(agency_toml(unreachable, webhook.url), name="down.toml")
     dest_client.put_async_config("report", {"destination_config": {"on_success": OBS}})
     start_worker(
-        "destination_functions:app",
+        "tests.apps.destination_functions:app",
         env={**dest_env, "EXECUTOR_AGENCY_FILE": path, "EXECUTOR_DELIVERY_DEADLINE": "1"},
     )
     rid = dest_client.invoke_async("report", {"value": 1})

@@ -20,59 +20,22 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import UNACKED, drained
-from fleet_functions import AGENCIES, DONE, STARTED
-from fleet_services import TERMINAL, RssSampler, statuses, wait_terminal
-from services import RedisServer, stat, wait_for
 
 from executor import Client, Settings
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
-from executor.state.keys import record_key
+from tests.apps.fleet_functions import AGENCIES, DONE, STARTED
+from tests.support.drills import APP, DRILL, GRACE, VISIBILITY, not_succeeded, report
+from tests.support.fleet_services import TERMINAL, RssSampler, statuses, wait_terminal
+from tests.support.invocations import UNACKED, drained
+from tests.support.services import RedisServer, stat, wait_for
 
 pytestmark = pytest.mark.integration
-
-APP = "fleet_functions:app"
-VISIBILITY = 10
-# How long a supervisor waits for a warm shutdown before SIGKILL (a Kubernetes grace period).
-GRACE = 20
-DRILL = {
-    "EXECUTOR_VISIBILITY_TIMEOUT": str(VISIBILITY),
-    "EXECUTOR_TIME_LIMIT": "4",
-    "EXECUTOR_SOFT_TIME_LIMIT": "3",
-    # An event whose delivery task a killed worker never queued is re-sent after this.
-    "EXECUTOR_OUTBOX_GRACE": "3",
-}
-
-
-# A handler's own Redis calls wait through a failover (a few seconds): in the failover drills
-# its time limits stay above that, as a deployment's do, so the drills count losses only.
-FAILOVER_DRILL = {
-    **DRILL,
-    "EXECUTOR_VISIBILITY_TIMEOUT": "30",
-    "EXECUTOR_TIME_LIMIT": "12",
-    "EXECUTOR_SOFT_TIME_LIMIT": "10",
-}
 
 
 def client_for(env: dict[str, str]) -> Client:
     values = {k.removeprefix("EXECUTOR_").lower(): v for k, v in env.items()}
     return Client(Settings(**values))  # type: ignore[arg-type]
-
-
-def report(drill: str, **figures: Any) -> None:
-    print(f"\n[{drill}] " + ", ".join(f"{k}={v}" for k, v in figures.items()))
-
-
-def not_succeeded(rdb: redis.Redis, ids: list[str], final: list[str]) -> str:
-    """The records of the invocations in ``ids`` whose status in ``final`` is not SUCCESS,
-    as JSON ("" when there are none), for an assertion to show why."""
-    records = {
-        rid: rdb.hgetall(record_key(rid))
-        for rid, s in zip(ids, final, strict=True)
-        if s != "SUCCESS"
-    }
-    return json.dumps(records, indent=1) if records else ""
 
 
 def counts(rdb: redis.Redis, key: str) -> Counter[str]:

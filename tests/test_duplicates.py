@@ -13,17 +13,17 @@ import time
 from typing import Any
 
 import pytest
-from conftest import wait_status
-from hardening_functions import app as hardening_app
-from services import wait_for
 
 from executor import Client
 from executor.core.messages import InvocationMessage
 from executor.state import keys
+from tests.apps.hardening_functions import app as hardening_app
+from tests.support.invocations import wait_status
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "hardening_functions:app"
+APP = "tests.apps.hardening_functions:app"
 LEASE = {"EXECUTOR_RUNNER_LEASE": "3"}
 
 

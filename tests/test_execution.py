@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import EVENTS_KEY, barrier, route, wait_status
 
 from executor.core.messages import InvocationMessage
+from tests.support.invocations import EVENTS_KEY, barrier, route, wait_status
 
 pytestmark = pytest.mark.integration
 

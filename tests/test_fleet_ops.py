@@ -9,13 +9,20 @@ import sys
 import time
 
 import pytest
-from fleet_functions import DONE
-from fleet_services import executor_env, run_executor, scrape, wait_port, wait_terminal
-from services import ROOT, free_port, stat, wait_for
+
+from tests.apps.fleet_functions import DONE
+from tests.support.fleet_services import (
+    executor_env,
+    run_executor,
+    scrape,
+    wait_port,
+    wait_terminal,
+)
+from tests.support.services import ROOT, free_port, stat, wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "fleet_functions:app"
+APP = "tests.apps.fleet_functions:app"
 SECRET = "tok-9f8e7d-must-not-be-logged"
 
 

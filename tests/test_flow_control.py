@@ -14,18 +14,18 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import wait_status
-from fleet_services import wait_terminal
-from flow_functions import DONE, ENDED, PEAK, STARTED
-from services import wait_for
 
 from executor import Client
 from executor.core.invocation import Status
 from executor.ops.metrics import registry_for
+from tests.apps.flow_functions import DONE, ENDED, PEAK, STARTED
+from tests.support.fleet_services import wait_terminal
+from tests.support.invocations import wait_status
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "flow_functions:app"
+APP = "tests.apps.flow_functions:app"
 # A killed worker's runs are taken over once their runner's lease lapses (3 s here), and the
 # messages it held come back after the visibility timeout (time limits below half of it).
 LOST = {

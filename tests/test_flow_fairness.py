@@ -13,12 +13,12 @@ import time
 
 import pytest
 import redis
-from fleet_services import wait_terminal
-from plain_fairness import DELAYS, QUEUE, make
-from services import ROOT, wait_for
 
 from executor import Client
 from executor.core.catalogue import function_queue
+from tests.apps.plain_fairness import DELAYS, QUEUE, make
+from tests.support.fleet_services import wait_terminal
+from tests.support.services import ROOT, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,10 @@ def test_a_function_behind_another_backlog_starts_within_2_s(
     client: Client, rdb: redis.Redis, start_worker, env
 ) -> None:
     start_worker(
-        "flow_functions:app", pool="prefork", concurrency=2, env={"EXECUTOR_FAIR_QUEUES": "1"}
+        "tests.apps.flow_functions:app",
+        pool="prefork",
+        concurrency=2,
+        env={"EXECUTOR_FAIR_QUEUES": "1"},
     )
     bulk_queue = function_queue(client.resolve("free"))
     assert client.lookup(client.resolve("free")).queue == bulk_queue
@@ -68,7 +71,7 @@ def _plain_celery(rdb: redis.Redis, env: dict[str, str]) -> float:
             "-m",
             "celery",
             "-A",
-            "plain_fairness",
+            "tests.apps.plain_fairness",
             "worker",
             "--pool",
             "prefork",
@@ -81,7 +84,7 @@ def _plain_celery(rdb: redis.Redis, env: dict[str, str]) -> float:
             "-l",
             "WARNING",
         ],
-        env={**os.environ, **env, "PYTHONPATH": f"{ROOT / 'tests'}"},
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import wait_status
-from fleet_services import Flower, http_get, raw_message, run_executor
-from services import wait_for
 
 from destinations.functiongraph import target_request_id
 from executor import Client, Settings
 from executor.core.constants import CONDITION_RETRIES_EXHAUSTED, INVOCATION_QUEUE
+from tests.support.fleet_services import Flower, http_get, raw_message, run_executor
+from tests.support.invocations import wait_status
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ SPACED_RETRIES = {"EXECUTOR_RETRY_BACKOFF_BASE": "1", "EXECUTOR_RETRY_BACKOFF_MA
 
 
 def test_flower_refuses_to_start_without_credentials(env):
-    result = run_executor("flower", "--app", "functions:app", "--port", "1", env=env)
+    result = run_executor("flower", "--app", "tests.apps.functions:app", "--port", "1", env=env)
     assert result.returncode == 1
     assert "EXECUTOR_FLOWER_BASIC_AUTH" in result.stderr
 

@@ -6,12 +6,13 @@ import json
 import os
 
 import pytest
-from browser_services import keep
-from conftest import wait_status
-from fleet_services import Flower, http_get, run_executor
 from rich.console import Console
 from rich.text import Text
-from services import wait_for
+
+from tests.support.browser_services import keep
+from tests.support.fleet_services import Flower, http_get, run_executor
+from tests.support.invocations import wait_status
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 

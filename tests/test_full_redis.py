@@ -18,17 +18,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
-from api_server import AUTH, CREDENTIALS, ApiServer, refused
-from conftest import FAST
-from core_scenarios import settings_of
-from fleet_services import TERMINAL, run_executor, statuses
-from services import RedisServer, Worker, wait_for
-from test_drills import report
 
 from executor import Client
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
 from executor.state.keys import record_key
+from tests.support.api_server import AUTH, CREDENTIALS, ApiServer, refused
+from tests.support.core_scenarios import settings_of
+from tests.support.drills import report
+from tests.support.fleet_services import TERMINAL, run_executor, statuses
+from tests.support.invocations import FAST
+from tests.support.services import RedisServer, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def fill_to(rdb: redis.Redis, share: float) -> None:
 
 
 def test_every_way_in_is_refused_past_the_threshold_and_leaves_nothing(env, rdb):
-    from functions import app
+    from tests.apps.functions import app
 
     # This process's functions are in the default project; the API's are in the token's.
     client = Client(settings_of({**env, "EXECUTOR_PROJECT_ID": "default"}))
@@ -86,7 +86,7 @@ def test_every_way_in_is_refused_past_the_threshold_and_leaves_nothing(env, rdb)
         assert re.search(r"\(9\d% of its maxmemory of \d+\.\d MiB;", message), message
 
         done = run_executor(
-            "invoke", "hello", "--payload", '{"a": 1}', "--app", "functions:app", env=env
+            "invoke", "hello", "--payload", '{"a": 1}', "--app", "tests.apps.functions:app", env=env
         )
         assert done.returncode == 1
         assert done.stderr.count("\n") == 1, done.stderr
@@ -166,8 +166,9 @@ class Peak(threading.Thread):
 def test_drill_producers_past_the_threshold_then_memory_raised(
     fraction, server, env, rdb, start_worker
 ):
-    from fleet_functions import DONE, TALLIED
     from test_drills import APP, DRILL
+
+    from tests.apps.fleet_functions import DONE, TALLIED
 
     env = {
         **env,

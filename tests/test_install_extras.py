@@ -17,9 +17,9 @@ import venv
 from pathlib import Path
 
 import pytest
-from services import RedisServer
 
 from executor.core import extras
+from tests.support.services import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +131,7 @@ def test_a_worker_asked_for_metrics_without_the_extra_names_it() -> None:
         "import os; os.environ.update(EXECUTOR_METRICS_PORT='9808', "
         "EXECUTOR_BROKER_URL='redis://127.0.0.1:1/0')\n"
         "from executor.cli import main; main()",
-        *("worker", "--app", "tests.functions:app", "--pool", "solo"),
+        *("worker", "--app", "tests.apps.functions:app", "--pool", "solo"),
     )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [

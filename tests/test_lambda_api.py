@@ -15,16 +15,22 @@ from typing import Any
 import boto3
 import botocore.auth
 import pytest
-from api_server import PROJECT, ApiServer
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import FAST
-from destination_services import ACCOUNT, REGION, SECRET_ENV, MotoServer, topic_copied_to_a_queue
-from lambda_functions import SEEN
-from services import RedisServer, Worker, wait_for
 
 from executor import Client, Settings
 from executor.core.urn import parse_urn
+from tests.apps.lambda_functions import SEEN
+from tests.support.api_server import PROJECT, ApiServer
+from tests.support.destination_services import (
+    ACCOUNT,
+    REGION,
+    SECRET_ENV,
+    MotoServer,
+    topic_copied_to_a_queue,
+)
+from tests.support.invocations import FAST
+from tests.support.services import RedisServer, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +74,7 @@ def lambda_env(
 
 @pytest.fixture(scope="module")
 def lambda_api(lambda_env: dict[str, str]) -> Iterator[ApiServer]:
-    server = ApiServer(lambda_env, app="lambda_functions:app").start()
+    server = ApiServer(lambda_env, app="tests.apps.lambda_functions:app").start()
     yield server
     server.stop()
 
@@ -93,7 +99,7 @@ def worker(
     lambda_env: dict[str, str], start_worker: Callable[..., Worker], fresh: Client
 ) -> Callable[..., Worker]:
     def start(**env: str) -> Worker:
-        return start_worker("lambda_functions:app", env={**lambda_env, **env})
+        return start_worker("tests.apps.lambda_functions:app", env={**lambda_env, **env})
 
     return start
 

@@ -20,16 +20,16 @@ from collections.abc import Callable
 import pytest
 import redis
 from celery import Celery
-from fleet_services import tree_rss
-from memory_functions import PLAIN_QUEUE, RAN
-from services import Worker, wait_for
 
 from executor import Client, Settings
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from tests.apps.memory_functions import PLAIN_QUEUE, RAN
+from tests.support.fleet_services import tree_rss
+from tests.support.services import Worker, wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "memory_functions:app"
+APP = "tests.apps.memory_functions:app"
 INVOCATIONS = int(os.environ.get("SOAK_INVOCATIONS", "2000"))
 WARM_UP = 200
 FAILING = 10  # one message in ten fails

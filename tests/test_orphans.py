@@ -6,16 +6,16 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import UNACKED
-from fleet_functions import DONE, STARTED
-from fleet_services import wait_terminal
-from services import stat, wait_for
 
 from executor.state.keys import record_key
+from tests.apps.fleet_functions import DONE, STARTED
+from tests.support.fleet_services import wait_terminal
+from tests.support.invocations import UNACKED
+from tests.support.services import stat, wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "fleet_functions:app"
+APP = "tests.apps.fleet_functions:app"
 
 
 def test_a_message_lost_by_the_broker_is_published_again(client, rdb, start_worker):

@@ -16,18 +16,18 @@ from typing import Any
 
 import httpx
 import pytest
-from api_server import AUTH, ApiServer, refused
-from conftest import wait_status
-from fleet_services import run_executor
-from hardening_functions import app as hardening_app
 
 from executor import Client
 from executor.core.errors import InvalidParameter, PayloadTooLarge
 from executor.state.writes import NewInvocation
+from tests.apps.hardening_functions import app as hardening_app
+from tests.support.api_server import AUTH, ApiServer, refused
+from tests.support.fleet_services import run_executor
+from tests.support.invocations import wait_status
 
 pytestmark = pytest.mark.integration
 
-APP = "hardening_functions:app"
+APP = "tests.apps.hardening_functions:app"
 
 
 def nested(depth: int) -> Any:

@@ -14,15 +14,15 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import wait_status
-from hardening_functions import app as hardening_app
-from services import wait_for
 
 from executor import Client
+from tests.apps.hardening_functions import app as hardening_app
+from tests.support.invocations import wait_status
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
-APP = "hardening_functions:app"
+APP = "tests.apps.hardening_functions:app"
 LEASE = {"EXECUTOR_RUNNER_LEASE": "3"}
 
 

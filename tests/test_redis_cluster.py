@@ -11,12 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from conftest import FAST
-from core_scenarios import run_core_scenarios, settings_of
-from fleet_functions import DONE
-from fleet_services import TERMINAL, statuses
-from services import RedisServer, wait_for
-from test_drills import APP, FAILOVER_DRILL, not_succeeded, report
 
 from executor import Client
 from executor.core.constants import INVOCATION_QUEUE
@@ -24,6 +18,12 @@ from executor.core.errors import Unavailable
 from executor.ops.bench.cluster import LocalCluster
 from executor.state.connection import connect
 from executor.state.keys import SHARDS, shard_of
+from tests.apps.fleet_functions import DONE
+from tests.support.core_scenarios import run_core_scenarios, settings_of
+from tests.support.drills import APP, FAILOVER_DRILL, not_succeeded, report
+from tests.support.fleet_services import TERMINAL, statuses
+from tests.support.invocations import FAST
+from tests.support.services import RedisServer, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -7,17 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from api_server import CREDENTIALS
-from conftest import FAST, wait_status
-from core_scenarios import run_core_scenarios, settings_of
-from test_broker_urls import fleet_on
-from topologies import MASTER_NAME, SentinelGroup
 
 from executor import Client
 from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
 from executor.state.connection import connect
 from executor.state.keys import record_key
+from tests.support.api_server import CREDENTIALS
+from tests.support.core_scenarios import fleet_on, run_core_scenarios, settings_of
+from tests.support.invocations import FAST, wait_status
+from tests.support.topologies import MASTER_NAME, SentinelGroup
 
 pytestmark = pytest.mark.integration
 

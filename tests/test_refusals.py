@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import route
 
 from executor import (
     AliasNotAllowed,
@@ -17,6 +16,7 @@ from executor import (
 )
 from executor.core.constants import INVOCATION_QUEUE
 from executor.state.keys import CATALOGUE, LAYOUT_KEY, lock_key
+from tests.support.invocations import route
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ SINK = "urn:fss:local-1:default:function:default:sink:latest"
 @pytest.fixture
 def known(client):
     """The test functions are in the catalogue, as a worker publishes it; none consumes."""
-    from functions import app
+    from tests.apps.functions import app
 
     client.store.catalogue.publish(app.registry.catalogue())
     return client

@@ -12,10 +12,10 @@ import time
 
 import pytest
 import redis
-from conftest import route, wait_status
 
 from executor import Client
 from executor.core.errors import InvocationNotFound
+from tests.support.invocations import route, wait_status
 
 pytestmark = pytest.mark.integration
 

@@ -4,20 +4,20 @@ workers that do, on one queue. No message of the new function is lost to an old 
 from __future__ import annotations
 
 import pytest
-from conftest import wait_status
-from fleet_services import wait_terminal
-from rollout_functions import RUN_BY, RUNS, VERSION
-from rollout_functions import new as new_app
-from services import stat
 
 from executor import Client
 from executor.runtime.orphans import REPUBLISHED
 from executor.runtime.rebound import REBOUNDS
+from tests.apps.rollout_functions import RUN_BY, RUNS, VERSION
+from tests.apps.rollout_functions import new as new_app
+from tests.support.fleet_services import wait_terminal
+from tests.support.invocations import wait_status
+from tests.support.services import stat
 
 pytestmark = pytest.mark.integration
 
-OLD = "rollout_functions:old"
-NEW = "rollout_functions:new"
+OLD = "tests.apps.rollout_functions:old"
+NEW = "tests.apps.rollout_functions:new"
 COUNT = 500
 
 

@@ -20,16 +20,16 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import FAST
-from core_scenarios import settings_of
-from fleet_services import TERMINAL, statuses
-from services import wait_for
-from test_drills import APP, FAILOVER_DRILL, report
-from topologies import SentinelGroup
 
 from executor import Client
 from executor.core.errors import Unavailable
 from executor.state.connection import connect
+from tests.support.core_scenarios import settings_of
+from tests.support.drills import APP, FAILOVER_DRILL, report
+from tests.support.fleet_services import TERMINAL, statuses
+from tests.support.invocations import FAST
+from tests.support.services import wait_for
+from tests.support.topologies import SentinelGroup
 
 pytestmark = pytest.mark.integration
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import EVENTS_KEY, barrier, route, wait_status
 
 from executor import InvalidParameter
 from executor.core.constants import INVOCATION_QUEUE
+from tests.support.invocations import EVENTS_KEY, barrier, route, wait_status
 
 pytestmark = pytest.mark.integration
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fleet_services import run_executor
 
 from executor.core.errors import InvocationNotFound, StoreLayoutMismatch
 from executor.state.keys import LAYOUT, LAYOUT_KEY
+from tests.support.fleet_services import run_executor
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +16,7 @@ def test_a_store_of_the_previous_layout_is_refused_untouched(legacy, env, rdb, c
     rdb.zadd(legacy, {"old-id": 1.0}) if legacy == "ae:deadlines" else rdb.hset(legacy, "f", 3)
     rdb.hset("ae:inv:old-id", mapping={"status": "WAIT", "urn": "u"})
     before = sorted(rdb.keys("*"))
-    done = run_executor("worker", "--app", "functions:app", "--pool", "solo", env=env)
+    done = run_executor("worker", "--app", "tests.apps.functions:app", "--pool", "solo", env=env)
     assert done.returncode == 1
     assert f"previous, unsharded layout ({legacy}, ...)" in done.stderr
     assert "FLUSHDB" in done.stderr

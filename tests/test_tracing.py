@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import route, wait_status
-from destination_services import TOPIC_URN, topic_copied_to_a_queue, wait_delivery
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from services import wait_for
 
 from destinations.functiongraph import target_request_id
 from executor.runtime import tracing
 from executor.runtime.celery import spans as span_maker
+from tests.support.destination_services import TOPIC_URN, topic_copied_to_a_queue, wait_delivery
+from tests.support.invocations import route, wait_status
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_one_trace_from_producer_through_retries_to_the_next_function(
     client, start_worker, producer_spans, worker_spans, pool
 ):
     env, read = worker_spans
-    worker = start_worker("traced_functions:app", pool=pool, env=env)
+    worker = start_worker("tests.apps.traced_functions:app", pool=pool, env=env)
     route(client, "flaky", success="sink", max_async_retry_attempts=2)
     rid = client.invoke_async("flaky", {"fail_times": 1})
     sink_rid = target_request_id(f"{rid}:success")
@@ -132,9 +132,9 @@ def test_a_failure_is_an_error_span_and_its_event_carries_the_trace(
     )
     dest_client.put_async_config("notify", {"destination_config": {"on_success": smn}})
     start_worker(
-        "traced_functions:app",
+        "tests.apps.traced_functions:app",
         pool="prefork",
-        env={**dest_env, **env, "TEST_TRACED_APP": "destination_functions"},
+        env={**dest_env, **env, "TEST_TRACED_APP": "tests.apps.destination_functions"},
     )
     ok = dest_client.invoke_async("report", {"value": 1})
     bad = dest_client.invoke_async("report", {"fail": "nope"})

@@ -5,12 +5,12 @@ consumer takes nothing from queues that hold messages."""
 from __future__ import annotations
 
 import pytest
-from conftest import wait_status
-from fleet_services import run_executor
-from services import free_port, wait_for
 
 from executor import Client
 from executor.core.invocation import Status
+from tests.support.fleet_services import run_executor
+from tests.support.invocations import wait_status
+from tests.support.services import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,9 @@ HELD = {
 def test_a_worker_whose_start_up_fails_exits_1_with_one_line(env):
     # The broker answers; the state store the catalogue goes to does not.
     gone = {**env, "EXECUTOR_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    done = run_executor("worker", "--app", "functions:app", "--pool", "solo", env=gone, timeout=60)
+    done = run_executor(
+        "worker", "--app", "tests.apps.functions:app", "--pool", "solo", env=gone, timeout=60
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if "worker stopping" in line]
     assert len(lines) == 1, done.stderr
@@ -62,10 +64,10 @@ def test_a_broker_that_refuses_an_acknowledgement_stops_the_worker_with_status_1
 @pytest.mark.parametrize(
     ("pool", "app"),
     [
-        ("prefork", "stuck_functions:app"),
-        ("solo", "stuck_functions:app"),
+        ("prefork", "tests.apps.stuck_functions:app"),
+        ("solo", "tests.apps.stuck_functions:app"),
         # Stuck on its way back from a lost connection: its task consumer lists no queues.
-        ("prefork", "stuck_midway_functions:app"),
+        ("prefork", "tests.apps.stuck_midway_functions:app"),
     ],
 )
 def test_a_worker_whose_consumer_takes_nothing_from_a_backlog_stops_with_status_1(

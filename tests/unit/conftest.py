@@ -1,7 +1,9 @@
 """The unit layer: the real store, Lua scripts included, on fakeredis; no process is started.
 
-The fixtures here shadow the integration fixtures of the same name (``settings``, ``client``),
-so a unit test cannot reach a real redis-server by accident.
+The fixtures here shadow the integration fixtures of the same name (``settings``,
+``redis_server``), so a unit test cannot reach a real redis-server by accident. The unit
+layer's ``Client`` is ``fake_client``; ``client`` is the integration layer's (a producer on a
+real redis-server), and a unit test that asks for it is refused at collection.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 
 import fakeredis
 import pytest
-from stubs import RecordingCelery, RecordingPublisher, StubRuntime
 
 from executor import Client, Settings
 from executor.core.agency import Agencies
@@ -25,19 +26,8 @@ from executor.runtime.lifecycle import Lifecycle
 from executor.state.configs import Configs
 from executor.state.functions import Functions
 from executor.state.store import Store
-
-# Nothing listens here: a unit test that opened a real connection would fail at once.
-NOWHERE = "redis://127.0.0.1:1/0"
-REGION, PROJECT = "r1", "p1"
-
-
-def urn(name: str, version: str = "latest") -> str:
-    return f"urn:fss:{REGION}:{PROJECT}:function:default:{name}:{version}"
-
-
-def fg(name: str) -> dict[str, Any]:
-    """A FunctionGraph destination to ``name``."""
-    return {"destination": "FunctionGraph", "param": {"func_urn": urn(name)}}
+from tests.support.names import NOWHERE, PROJECT, REGION, urn
+from tests.support.stubs import RecordingCelery, RecordingPublisher, StubRuntime
 
 
 @pytest.fixture
@@ -45,8 +35,10 @@ def fake_redis() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def settings() -> Settings:
+    """One ``Settings`` for the session: it is frozen, and reading the environment into it costs
+    more than most unit tests (a test with other values takes ``settings.model_copy``)."""
     return Settings(
         broker_url=NOWHERE,
         region=REGION,
@@ -136,7 +128,9 @@ def celery() -> RecordingCelery:
 
 
 @pytest.fixture
-def client(settings: Settings, celery: RecordingCelery, registry: Registry, store: Store) -> Client:
+def fake_client(
+    settings: Settings, celery: RecordingCelery, registry: Registry, store: Store
+) -> Client:
     """A real ``Client`` (and its real ``Publisher``) over fakeredis and a recording Celery."""
     return Client(settings, celery=celery, registry=registry, store=store, agencies=Agencies())  # type: ignore[arg-type]
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from destination_services import ACCESS_KEY, HOOK_SECRET, SECRET_ENV, SECRET_KEY, SECRETS, TOPIC_URN
 
 from executor import AccessDenied
 from executor.core.agency import DENIED, Agencies, DISAccess, OBSAccess, SMNAccess, load_agencies
 from executor.core.errors import AgencyFileInvalid
+from tests.support.destination_services import (
+    ACCESS_KEY,
+    HOOK_SECRET,
+    SECRET_ENV,
+    SECRET_KEY,
+    SECRETS,
+    TOPIC_URN,
+)
 
 OBS = {"destination": "OBS", "param": {"bucket": "results", "prefix": "ok"}}
 DIS = {"destination": "DIS", "param": {"stream_name": "events"}}

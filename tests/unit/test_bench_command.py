@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from executor.cli.main import cli
 from executor.ops.bench.command import _report_folder
+from tests.support.cli import invoke
 
 
 def test_a_report_path_below_a_file_is_refused_at_once(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("")
-    answer = CliRunner().invoke(cli, ["bench", "--json", str(tmp_path / "taken" / "r.json")])
+    answer = invoke(["bench", "--json", str(tmp_path / "taken" / "r.json")])
     assert answer.exit_code == 2
     assert "--json" in answer.output
     assert "Traceback" not in answer.output

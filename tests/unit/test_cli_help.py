@@ -13,16 +13,15 @@ from collections.abc import Iterator
 import pytest
 import typer
 from typer.core import TyperGroup
-from typer.testing import CliRunner
 
-from executor.cli import cli
+from tests.support.cli import command, invoke
 
 # A Python type in angle brackets or a Typer range label: what Typer shows without metavars.
 TYPE_LABEL = re.compile(r"<(bool|str|int|float|path|datetime|list\[[^>]*\])>|\bint range\b")
 
 
 def command_paths() -> Iterator[list[str]]:
-    root = typer.main.get_command(cli)
+    root = command()
 
     def walk(command: object, path: list[str]) -> Iterator[list[str]]:
         yield path
@@ -38,9 +37,7 @@ PATHS = list(command_paths())
 
 
 def help_of(path: list[str]) -> str:
-    result = CliRunner().invoke(
-        cli, [*path, "--help"], prog_name="executor", env={"COLUMNS": "120"}
-    )
+    result = invoke([*path, "--help"], prog_name="executor", env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     return result.output
 

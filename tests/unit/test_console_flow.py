@@ -7,7 +7,6 @@ import html
 import re
 
 import pytest
-from conftest import PROJECT, urn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -15,6 +14,7 @@ from executor import Client
 from executor.api.app import create_api
 from executor.api.auth import Authenticator
 from executor.state.keys import FLOWS
+from tests.support.names import PROJECT, urn
 
 TOKEN = "tok-flow-tab"
 HELLO = urn("hello")
@@ -22,11 +22,11 @@ TAB = f"/console/functions/{HELLO}/flow"
 
 
 @pytest.fixture
-def web(client: Client) -> tuple[TestClient, str]:
+def web(fake_client: Client) -> tuple[TestClient, str]:
     """A browser signed in to the project; the session's CSRF token."""
-    settings = client.settings.model_copy(update={"console_secret": SecretStr("s")})
+    settings = fake_client.settings.model_copy(update={"console_secret": SecretStr("s")})
     auth = Authenticator({TOKEN: frozenset({PROJECT})}, {})
-    browser = TestClient(create_api(client, settings, authenticator=auth))
+    browser = TestClient(create_api(fake_client, settings, authenticator=auth))
     token = _csrf(browser.get("/console/signin").text)
     signed = browser.post(
         "/console/signin",
@@ -43,10 +43,10 @@ def _csrf(page: str) -> str:
     return page[start : page.index('"', start)]
 
 
-def test_the_tab_shows_the_flow_config_and_what_is_held(web, client: Client) -> None:
+def test_the_tab_shows_the_flow_config_and_what_is_held(web, fake_client: Client) -> None:
     browser, _ = web
-    client.put_flow_config(HELLO, max_instances=2, rate_per_second=7.5)
-    client.invoke_async(HELLO, {"n": 1})
+    fake_client.put_flow_config(HELLO, max_instances=2, rate_per_second=7.5)
+    fake_client.invoke_async(HELLO, {"n": 1})
     page = browser.get(TAB)
     assert page.status_code == 200, page.text
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page.text)).split())
@@ -55,12 +55,12 @@ def test_the_tab_shows_the_flow_config_and_what_is_held(web, client: Client) -> 
     assert 'id="tab-flow"' in page.text and 'value="2"' in page.text
 
 
-def test_a_save_stores_the_form(web, client: Client) -> None:
+def test_a_save_stores_the_form(web, fake_client: Client) -> None:
     browser, csrf = web
     form = {"csrf": csrf, "max_instances": "4", "rate_per_second": "", "recursive_loop": "Allow"}
     answer = browser.post(TAB, data=form, follow_redirects=False)
     assert answer.status_code == 303, answer.text
-    flow = client.get_flow_config(HELLO).flow
+    flow = fake_client.get_flow_config(HELLO).flow
     assert (flow.max_instances, flow.rate_per_second, flow.recursive_loop) == (4, None, "Allow")
     assert "Saved the flow config" in browser.get(TAB).text
 
@@ -75,11 +75,11 @@ def test_a_save_stores_the_form(web, client: Client) -> None:
     ],
 )
 def test_a_refused_value_lands_beside_its_field_and_nothing_is_stored(
-    web, client: Client, field: str, value: str, words: str
+    web, fake_client: Client, field: str, value: str, words: str
 ) -> None:
     browser, csrf = web
-    client.put_flow_config(HELLO, max_instances=3)
-    before = client.store.redis.hget(FLOWS, HELLO)
+    fake_client.put_flow_config(HELLO, max_instances=3)
+    before = fake_client.store.redis.hget(FLOWS, HELLO)
     form = {
         "csrf": csrf,
         "max_instances": "3",
@@ -91,26 +91,26 @@ def test_a_refused_value_lands_beside_its_field_and_nothing_is_stored(
     text = html.unescape(answer.text)
     assert "FSS.0400" in text and words in text and "Nothing was stored." in text
     assert f'id="error-{field}"' in text
-    assert client.store.redis.hget(FLOWS, HELLO) == before
+    assert fake_client.store.redis.hget(FLOWS, HELLO) == before
 
 
-def test_pause_then_resume_gives_back_the_cap(web, client: Client) -> None:
+def test_pause_then_resume_gives_back_the_cap(web, fake_client: Client) -> None:
     browser, csrf = web
-    client.put_flow_config(HELLO, max_instances=5)
+    fake_client.put_flow_config(HELLO, max_instances=5)
     assert (
         browser.post(f"{TAB}/pause", data={"csrf": csrf}, follow_redirects=False).status_code == 303
     )
-    assert client.get_flow_config(HELLO).flow.max_instances == 0
+    assert fake_client.get_flow_config(HELLO).flow.max_instances == 0
     assert "Paused" in browser.get(TAB).text
     assert (
         browser.post(f"{TAB}/resume", data={"csrf": csrf}, follow_redirects=False).status_code
         == 303
     )
-    assert client.get_flow_config(HELLO).flow.max_instances == 5
+    assert fake_client.get_flow_config(HELLO).flow.max_instances == 5
 
 
-def test_an_action_without_the_session_token_changes_nothing(web, client: Client) -> None:
+def test_an_action_without_the_session_token_changes_nothing(web, fake_client: Client) -> None:
     browser, _ = web
     answer = browser.post(f"{TAB}/pause", data={"csrf": "forged"}, follow_redirects=False)
     assert answer.status_code in (400, 403)
-    assert client.get_flow_config(HELLO).flow.max_instances == -1
+    assert fake_client.get_flow_config(HELLO).flow.max_instances == -1

@@ -4,21 +4,21 @@ the project every page and action is limited to."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 
 import pytest
-from conftest import PROJECT, REGION, urn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from stubs import RecordingCelery
 
 from executor import Client
 from executor.api.app import create_api
 from executor.api.auth import Authenticator
 from executor.api.console.session import COOKIE, Session, Sessions
 from executor.core.catalogue import CatalogueEntry
+from tests.support.console_pages import csrf_of, sign_in
+from tests.support.names import PROJECT, REGION, urn
+from tests.support.stubs import RecordingCelery
 
 OTHER = "p2"
 TOKEN, OTHER_TOKEN, BOTH = "tok-one", "tok-two", "tok-both"
@@ -40,32 +40,16 @@ def authenticator() -> Authenticator:
 
 
 @pytest.fixture
-def console(client: Client) -> Callable[..., TestClient]:
+def console(fake_client: Client) -> Callable[..., TestClient]:
     """A browser on the API app: a function of another project is in the catalogue."""
     entry = CatalogueEntry(urn=FOREIGN, task="fn:default:ledger:latest", queue="q")
-    client.store.catalogue.publish({FOREIGN: entry.model_dump_json()})
-    settings = client.settings.model_copy(update={"console_secret": SecretStr(SECRET)})
+    fake_client.store.catalogue.publish({FOREIGN: entry.model_dump_json()})
+    settings = fake_client.settings.model_copy(update={"console_secret": SecretStr(SECRET)})
 
     def browser(auth: Authenticator | None = None) -> TestClient:
-        return TestClient(create_api(client, settings, authenticator=auth or authenticator()))
+        return TestClient(create_api(fake_client, settings, authenticator=auth or authenticator()))
 
     return browser
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found is not None, html
-    return found.group(1)
-
-
-def sign_in(web: TestClient, **fields: str) -> str:
-    """Sign in; the CSRF token of the session, which is not the sign-in form's."""
-    token = csrf_of(web.get("/console/signin").text)
-    answer = web.post("/console/signin", data={"csrf": token, **fields}, follow_redirects=False)
-    assert answer.status_code == 303, answer.text
-    signed = csrf_of(web.get("/console/functions").text)
-    assert signed != token
-    return signed
 
 
 def test_pages_send_a_visitor_without_a_session_to_sign_in(
@@ -162,7 +146,7 @@ def test_next_never_leads_off_the_console(console: Callable[..., TestClient]) ->
 
 
 def test_a_form_without_the_sessions_csrf_token_is_refused_and_does_nothing(
-    console: Callable[..., TestClient], client: Client
+    console: Callable[..., TestClient], fake_client: Client
 ) -> None:
     web = console()
     token = sign_in(web, token=TOKEN)
@@ -176,10 +160,10 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_does_nothing(
     other_token = sign_in(stranger, token=TOKEN)
     answer = web.post(f"/console/functions/{HELLO}/config", data={**form, "csrf": other_token})
     assert answer.status_code == 403
-    assert client.configs.all() == {}
+    assert fake_client.configs.all() == {}
     answer = web.post(f"/console/functions/{HELLO}/config", data={**form, "csrf": token})
     assert answer.status_code == 200
-    assert client.get_async_config(HELLO).max_async_retry_attempts == 0
+    assert fake_client.get_async_config(HELLO).max_async_retry_attempts == 0
 
 
 def test_sign_in_itself_needs_the_token_of_its_page(console: Callable[..., TestClient]) -> None:
@@ -199,9 +183,9 @@ def test_sign_out_ends_the_session(console: Callable[..., TestClient]) -> None:
 
 
 def test_a_project_sees_only_its_own_functions_invocations_and_dead_letters(
-    console: Callable[..., TestClient], client: Client
+    console: Callable[..., TestClient], fake_client: Client
 ) -> None:
-    mine = client.invoke_async(HELLO, {"n": 1})
+    mine = fake_client.invoke_async(HELLO, {"n": 1})
     theirs = console()
     sign_in(theirs, token=OTHER_TOKEN)
     listing = theirs.get("/console/functions").text
@@ -233,11 +217,11 @@ def test_a_project_sees_only_its_own_functions_invocations_and_dead_letters(
     ):
         answer = theirs.post(path, data={"csrf": token, "confirmed": "yes", "version": "latest"})
         assert answer.status_code == 404, path
-    assert client.get_invocation(mine).status.value == "WAIT"
-    assert client.configs.all() == {}
+    assert fake_client.get_invocation(mine).status.value == "WAIT"
+    assert fake_client.configs.all() == {}
     assert (
         len(
-            client.store.records.page(
+            fake_client.store.records.page(
                 HELLO, status=None, since=None, until=None, limit=10
             ).invocations
         )
@@ -246,14 +230,15 @@ def test_a_project_sees_only_its_own_functions_invocations_and_dead_letters(
 
 
 def test_a_forged_or_foreign_cookie_gets_nothing(
-    console: Callable[..., TestClient], client: Client
+    console: Callable[..., TestClient], fake_client: Client
 ) -> None:
     web = console()
     sign_in(web, token=OTHER_TOKEN)
     cookie = web.cookies[COOKIE]
     # The same claims signed with another secret, and one byte changed in the signed value.
     elsewhere = Sessions(
-        client.settings.model_copy(update={"console_secret": SecretStr("another")}), authenticator()
+        fake_client.settings.model_copy(update={"console_secret": SecretStr("another")}),
+        authenticator(),
     )
     claims = Session(csrf="x", project=PROJECT, credential="0" * 64, who="me", since=time.time())
     for value in (
@@ -266,7 +251,7 @@ def test_a_forged_or_foreign_cookie_gets_nothing(
 
 
 def test_a_session_ends_with_its_credential_and_its_lifetime(
-    console: Callable[..., TestClient], client: Client
+    console: Callable[..., TestClient], fake_client: Client
 ) -> None:
     web = console()
     sign_in(web, token=TOKEN)
@@ -277,7 +262,8 @@ def test_a_session_ends_with_its_credential_and_its_lifetime(
     assert without.get("/console/functions", follow_redirects=False).status_code == 303
     # A session older than its lifetime is over, even when re-signed since.
     sessions = Sessions(
-        client.settings.model_copy(update={"console_secret": SecretStr(SECRET)}), authenticator()
+        fake_client.settings.model_copy(update={"console_secret": SecretStr(SECRET)}),
+        authenticator(),
     )
     old = sessions.sign_in(authenticator().check_token(TOKEN), PROJECT).model_copy(
         update={"since": time.time() - sessions.ttl - 1}
@@ -314,9 +300,9 @@ def _letter(rid: str, function: str, at: float) -> str:
 
 
 def test_dead_letters_of_the_project_are_resent_and_purged_after_a_confirmation(
-    console: Callable[..., TestClient], client: Client, celery: RecordingCelery
+    console: Callable[..., TestClient], fake_client: Client, celery: RecordingCelery
 ) -> None:
-    letters = client.store.dead_letters
+    letters = fake_client.store.dead_letters
     for rid, function in (("mine-1", HELLO), ("mine-2", HELLO), ("theirs", FOREIGN)):
         letters.add(f"{rid}:success", _letter(rid, function, 1000.0), 1000.0)
     web = console()
@@ -332,15 +318,15 @@ def test_dead_letters_of_the_project_are_resent_and_purged_after_a_confirmation(
     named = {"csrf": token, "identity": ["mine-1:success", "theirs:success"]}
     asked = web.post("/console/dead-letters/resend", data=named)
     assert "Resend mine-1:success to its destination" in asked.text
-    assert client.dead_letters().count() == 3
+    assert fake_client.dead_letters().count() == 3
     done = web.post("/console/dead-letters/resend", data={**named, "confirmed": "yes"})
     assert "Resent 1 event; 1 named were no longer there." in done.text
     assert [options["task_id"] for _, options in celery.sent] == ["mine-1:success"]
-    assert client.dead_letters().identities() == ["mine-2:success", "theirs:success"]
+    assert fake_client.dead_letters().identities() == ["mine-2:success", "theirs:success"]
 
     purge = {"csrf": token, "identity": ["mine-2:success", "theirs:success"], "confirmed": "yes"}
     assert "Purged 1 event" in web.post("/console/dead-letters/purge", data=purge).text
-    assert client.dead_letters().identities() == ["theirs:success"]
+    assert fake_client.dead_letters().identities() == ["theirs:success"]
 
 
 def test_a_path_the_console_does_not_have_is_a_page_not_json(

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from conftest import urn
 
 from executor import Client
 from executor.api.console.charts import WINDOWS, DrawnCharts, ages_svg, outcomes_svg
@@ -18,6 +17,7 @@ from executor.core.config import AsyncConfig
 from executor.core.errors import AliasNotAllowed, ExecutorError
 from executor.core.invocation import DeliveryState, DeliveryStatus, Invocation, Status, Transition
 from executor.core.series import AgePoint, OutcomePoint
+from tests.support.names import urn
 
 
 def test_a_config_reads_in_one_line() -> None:
@@ -77,7 +77,7 @@ def test_fields_left_empty_take_their_defaults_and_zero_stays_zero() -> None:
     )
 
 
-def test_a_refusal_lands_beside_the_fields_it_names(client: Client) -> None:
+def test_a_refusal_lands_beside_the_fields_it_names(fake_client: Client) -> None:
     form = ConfigForm.sent(
         {
             "version": "latest",
@@ -90,7 +90,7 @@ def test_a_refusal_lands_beside_the_fields_it_names(client: Client) -> None:
         }
     )
     with pytest.raises(ExecutorError) as refused:
-        client.put_async_config(urn("next"), form.body())
+        fake_client.put_async_config(urn("next"), form.body())
     shown = form.refused(refused.value)
     assert shown.refusal is not None and shown.refusal.code == "FSS.0400"
     assert shown.refusal.message == refused.value.message
@@ -140,10 +140,10 @@ def test_an_event_is_shown_with_its_payloads_masked() -> None:
     assert masked_event(None) is None
 
 
-def test_a_refused_kind_lands_beside_its_select(client: Client) -> None:
+def test_a_refused_kind_lands_beside_its_select(fake_client: Client) -> None:
     form = ConfigForm.sent({"success_kind": "FTP"})
     with pytest.raises(ExecutorError) as refused:
-        client.put_async_config(urn("next"), form.body())
+        fake_client.put_async_config(urn("next"), form.body())
     assert form.refused(refused.value).errors == {
         "success_kind": "destination must be one of FunctionGraph, OBS, DIS, SMN, SQS, not 'FTP'"
     }

@@ -6,8 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from conftest import urn
-from stubs import RecordingCelery, RecordingPublisher, RetryRequested, StubRuntime, StubTask
 
 from destinations.functiongraph import target_request_id
 from executor import Client
@@ -20,6 +18,14 @@ from executor.core.messages import DeadLetter, DeliveryJob
 from executor.runtime.delivery import Deliveries
 from executor.runtime.dlq import DeadLetters
 from executor.state.store import Store
+from tests.support.names import urn
+from tests.support.stubs import (
+    RecordingCelery,
+    RecordingPublisher,
+    RetryRequested,
+    StubRuntime,
+    StubTask,
+)
 
 FG = DestinationRef.model_validate(
     {"destination": "FunctionGraph", "param": {"func_urn": urn("next")}}
@@ -228,11 +234,11 @@ def letter(n: int) -> DeadLetter:
 
 
 @pytest.fixture
-def dead_letters(client: Client) -> DeadLetters:
+def dead_letters(fake_client: Client) -> DeadLetters:
     for n in range(1, 6):
         entry = letter(n)
-        client.store.dead_letters.add(entry.identity, entry.model_dump_json(), entry.at)
-    return client.dead_letters()
+        fake_client.store.dead_letters.add(entry.identity, entry.model_dump_json(), entry.at)
+    return fake_client.dead_letters()
 
 
 def test_dead_letters_list_oldest_first_and_show_one(dead_letters: DeadLetters) -> None:
@@ -244,7 +250,7 @@ def test_dead_letters_list_oldest_first_and_show_one(dead_letters: DeadLetters) 
 
 
 def test_resend_queues_each_entry_once_with_a_fresh_deadline(
-    dead_letters: DeadLetters, client: Client, celery: RecordingCelery
+    dead_letters: DeadLetters, fake_client: Client, celery: RecordingCelery
 ) -> None:
     before = time.time()
     assert dead_letters.resend(["req-1:success", "req-9:success", "req-1:success"]) == [
@@ -257,7 +263,7 @@ def test_resend_queues_each_entry_once_with_a_fresh_deadline(
         DELIVERY_QUEUE,
     )
     assert options["kwargs"]["first_at"] >= before
-    pending = client.store.deliveries.state("req-1", "success")
+    pending = fake_client.store.deliveries.state("req-1", "success")
     assert pending is not None and pending.state is DeliveryStatus.PENDING
     assert pending.error == "sent again from the dead-letter store; was: refused"
     assert "req-1:success" not in dead_letters.identities()

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
-from services import ROOT
 
-from executor.cli import cli
 from executor.cli.common import load_app
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.settings import Settings
+from tests.support.cli import command as executor_command
+from tests.support.services import ROOT
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
@@ -105,7 +104,7 @@ def test_every_manifest_parses():
 
 @pytest.mark.parametrize(("where", "argv"), COMMANDS, ids=[w for w, _ in COMMANDS])
 def test_every_command_and_option_exists_in_the_cli(where, argv):
-    group = typer.main.get_command(cli)
+    group = executor_command()
     command: Any = group
     rest = list(argv)
     while hasattr(command, "get_command"):

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import PROJECT, urn
 from fastapi.testclient import TestClient
 
 from executor import Client
 from executor.api.app import create_api
 from executor.api.auth import Authenticator
 from executor.state.keys import FLOWS
+from tests.support.names import PROJECT, urn
 
 TOKEN = "tok-flow"
 HELLO = urn("hello")
@@ -20,9 +20,9 @@ BASE = f"/v2/{PROJECT}/fgs/functions"
 
 
 @pytest.fixture
-def web(client: Client) -> TestClient:
+def web(fake_client: Client) -> TestClient:
     auth = Authenticator({TOKEN: frozenset({PROJECT})}, {})
-    web = TestClient(create_api(client, client.settings, authenticator=auth))
+    web = TestClient(create_api(fake_client, fake_client.settings, authenticator=auth))
     web.headers["X-Auth-Token"] = TOKEN
     return web
 
@@ -31,14 +31,14 @@ def path(function: str, route: str) -> str:
     return f"{BASE}/{function}/{route}"
 
 
-def stored_row(client: Client, function: str) -> str | None:
+def stored_row(fake_client: Client, function: str) -> str | None:
     """The raw stored flow config: a refused request must not have written it."""
-    row: str | None = client.store.redis.hget(FLOWS, function)  # type: ignore[assignment]
+    row: str | None = fake_client.store.redis.hget(FLOWS, function)  # type: ignore[assignment]
     return row
 
 
 def test_config_max_instance_put_then_get_answers_functiongraph_fields(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     put = web.put(path(HELLO, "config-max-instance"), json={"max_instance_num": 7})
     assert put.status_code == 200, put.text
@@ -51,18 +51,18 @@ def test_config_max_instance_put_then_get_answers_functiongraph_fields(
     assert answer["max_instance_num"] == 7
     assert answer["last_modified"]
     assert web.get(path(HELLO, "config-max-instance")).json() == answer
-    assert client.get_flow_config(HELLO).flow.max_instances == 7
+    assert fake_client.get_flow_config(HELLO).flow.max_instances == 7
 
 
 def test_config_max_instance_of_a_short_name_and_nothing_stored_is_unlimited(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     answer = web.get(path("next:latest", "config-max-instance"))
     assert answer.status_code == 200, answer.text
     assert answer.json()["func_urn"] == urn("next")
     assert answer.json()["max_instance_num"] == -1
     assert answer.json()["last_modified"] == ""
-    assert stored_row(client, urn("next")) is None
+    assert stored_row(fake_client, urn("next")) is None
 
 
 def test_flow_config_change_keeps_the_fields_not_named(web: TestClient) -> None:
@@ -88,7 +88,7 @@ def test_flow_config_change_keeps_the_fields_not_named(web: TestClient) -> None:
 
 
 def test_pause_holds_everything_and_resume_gives_back_the_previous_max(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     web.put(path(HELLO, "config-max-instance"), json={"max_instance_num": 4})
     paused = web.post(path(HELLO, "flow-config/pause"))
@@ -102,7 +102,7 @@ def test_pause_holds_everything_and_resume_gives_back_the_previous_max(
     assert resumed.status_code == 200, resumed.text
     assert resumed.json()["flow"]["max_instances"] == 4
     assert resumed.json()["flow"]["paused_from"] is None
-    assert client.get_flow_config(HELLO).flow.max_instances == 4
+    assert fake_client.get_flow_config(HELLO).flow.max_instances == 4
 
 
 BAD_MAX = [
@@ -119,15 +119,15 @@ BAD_MAX = [
 
 @pytest.mark.parametrize("body", BAD_MAX)
 def test_a_bad_max_instance_num_is_refused_and_changes_nothing(
-    web: TestClient, client: Client, body: dict[str, Any]
+    web: TestClient, fake_client: Client, body: dict[str, Any]
 ) -> None:
-    client.put_flow_config(HELLO, max_instances=3)
-    before = stored_row(client, HELLO)
+    fake_client.put_flow_config(HELLO, max_instances=3)
+    before = stored_row(fake_client, HELLO)
     refused = web.put(path(HELLO, "config-max-instance"), json=body)
     assert refused.status_code == 400, refused.text
     assert refused.json()["error_code"] == "FSS.0400"
     assert refused.json()["error_msg"].startswith("invalid body:")
-    assert stored_row(client, HELLO) == before
+    assert stored_row(fake_client, HELLO) == before
     assert web.get(path(HELLO, "config-max-instance")).json()["max_instance_num"] == 3
 
 
@@ -153,17 +153,17 @@ BAD_FLOW = [
 
 @pytest.mark.parametrize("body", BAD_FLOW)
 def test_a_bad_flow_config_is_refused_and_changes_nothing(
-    web: TestClient, client: Client, body: str
+    web: TestClient, fake_client: Client, body: str
 ) -> None:
-    client.put_flow_config(HELLO, max_instances=3, rate_per_second=2.0)
-    before = client.get_flow_config(HELLO)
+    fake_client.put_flow_config(HELLO, max_instances=3, rate_per_second=2.0)
+    before = fake_client.get_flow_config(HELLO)
     refused = web.put(
         path(HELLO, "flow-config"), content=body, headers={"Content-Type": "application/json"}
     )
     assert refused.status_code == 400, refused.text
     assert refused.json()["error_code"] == "FSS.0400"
     assert refused.json()["error_msg"]
-    assert client.get_flow_config(HELLO) == before
+    assert fake_client.get_flow_config(HELLO) == before
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_a_bad_flow_config_is_refused_and_changes_nothing(
 )
 def test_an_alias_or_unknown_function_is_refused_as_the_async_config_routes_refuse_it(
     web: TestClient,
-    client: Client,
+    fake_client: Client,
     function: str,
     status: int,
     code: str,
@@ -201,7 +201,7 @@ def test_an_alias_or_unknown_function_is_refused_as_the_async_config_routes_refu
     assert refused.json()["error_msg"]
     as_async = web.put(path(function, "async-invoke-config"), json={})
     assert (as_async.status_code, as_async.json()["error_code"]) == (status, code)
-    assert client.store.redis.hlen(FLOWS) == 0
+    assert fake_client.store.redis.hlen(FLOWS) == 0
 
 
 def test_the_openapi_document_describes_the_flow_bodies(web: TestClient) -> None:

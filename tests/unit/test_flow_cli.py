@@ -7,25 +7,24 @@ import json
 from collections.abc import Callable
 
 import pytest
-from conftest import urn
-from typer.testing import CliRunner, Result
+from click.testing import Result
 
 from executor import Client
 from executor.cli import flow
-from executor.cli.main import cli
 from executor.state.keys import FLOWS
+from tests.support.cli import invoke as cli_invoke
+from tests.support.names import urn
 
 HELLO = urn("hello")
 
 
 @pytest.fixture
-def run(client: Client, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def run(fake_client: Client, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run ``executor flow ...`` with the fakeredis client in place of one from the settings."""
-    monkeypatch.setattr(flow, "client_for", lambda app: client)
-    runner = CliRunner()
+    monkeypatch.setattr(flow, "client_for", lambda app: fake_client)
 
     def invoke(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(cli, ["flow", *args])
+        result = cli_invoke(["flow", *args])
         assert (result.exit_code == 0) == ok, (result.stdout, result.stderr)
         return result
 
@@ -33,7 +32,7 @@ def run(client: Client, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result
 
 
 def test_put_get_pause_and_resume_print_the_stored_flow_config(
-    run: Callable[..., Result], client: Client
+    run: Callable[..., Result], fake_client: Client
 ) -> None:
     put = json.loads(
         run(
@@ -49,7 +48,7 @@ def test_put_get_pause_and_resume_print_the_stored_flow_config(
     }
     assert put["last_modified"]
     assert json.loads(run("get", "hello").stdout) == put
-    assert client.get_flow_config(HELLO).model_dump(mode="json") == put
+    assert fake_client.get_flow_config(HELLO).model_dump(mode="json") == put
 
     paused = json.loads(run("pause", "hello").stdout)
     assert (paused["flow"]["max_instances"], paused["flow"]["paused_from"]) == (0, 5)
@@ -75,12 +74,12 @@ def test_put_changes_only_the_options_given_and_no_rate_removes_the_rate(
 
 
 def test_get_of_a_function_without_a_stored_config_prints_the_defaults(
-    run: Callable[..., Result], client: Client
+    run: Callable[..., Result], fake_client: Client
 ) -> None:
     shown = json.loads(run("get", "next").stdout)
     assert shown["flow"]["max_instances"] == -1
     assert shown["last_modified"] == ""
-    assert client.store.redis.hlen(FLOWS) == 0
+    assert fake_client.store.redis.hlen(FLOWS) == 0
 
 
 @pytest.mark.parametrize(
@@ -98,17 +97,17 @@ def test_get_of_a_function_without_a_stored_config_prints_the_defaults(
     ],
 )
 def test_a_bad_value_exits_1_with_what_to_do_and_changes_nothing(
-    run: Callable[..., Result], client: Client, args: tuple[str, ...], words: str
+    run: Callable[..., Result], fake_client: Client, args: tuple[str, ...], words: str
 ) -> None:
-    client.put_flow_config(HELLO, max_instances=4)
-    before = client.get_flow_config(HELLO)
+    fake_client.put_flow_config(HELLO, max_instances=4)
+    before = fake_client.get_flow_config(HELLO)
     refused = run(*args, ok=False)
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error FSS.")
     assert words in refused.stderr
     assert refused.stdout == ""
-    assert client.get_flow_config(HELLO) == before
-    assert client.store.redis.hlen(FLOWS) == 1
+    assert fake_client.get_flow_config(HELLO) == before
+    assert fake_client.store.redis.hlen(FLOWS) == 1
 
 
 @pytest.mark.parametrize(
@@ -119,10 +118,10 @@ def test_a_bad_value_exits_1_with_what_to_do_and_changes_nothing(
     ],
 )
 def test_a_value_of_the_wrong_kind_is_a_usage_error(
-    run: Callable[..., Result], client: Client, args: tuple[str, ...], words: str
+    run: Callable[..., Result], fake_client: Client, args: tuple[str, ...], words: str
 ) -> None:
     refused = run(*args, ok=False)
     assert refused.exit_code == 2
     # The message is drawn in a box: read it without the borders and the line breaks.
     assert words in " ".join(refused.stderr.replace("│", " ").split())
-    assert client.store.redis.hlen(FLOWS) == 0
+    assert fake_client.store.redis.hlen(FLOWS) == 0

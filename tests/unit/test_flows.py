@@ -7,9 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import PROJECT, REGION, urn
 from pydantic import ValidationError
-from stubs import RecordingPublisher
 
 from executor.core.flow import FlowConfig
 from executor.core.invocation import Status
@@ -25,6 +23,8 @@ from executor.runtime.report import End
 from executor.state.functions import Functions
 from executor.state.keys import flow_keys
 from executor.state.store import Store
+from tests.support.names import PROJECT, REGION, urn
+from tests.support.stubs import RecordingPublisher
 
 HELLO = urn("hello")
 HELLO_URN = parse_urn(HELLO, region=REGION, project=PROJECT)

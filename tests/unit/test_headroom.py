@@ -8,10 +8,6 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import fg, urn
-from stubs import RecordingPublisher, StubRuntime
-from test_invocation_control import end
-from test_lifecycle import accept, route, settle
 
 from destinations.functiongraph import target_request_id
 from executor import Client
@@ -24,6 +20,9 @@ from executor.state import keys
 from executor.state.headroom import Headroom
 from executor.state.held import HeldScripts
 from executor.state.writes import Queued
+from tests.support.lifecycle_steps import accept, end, route, settle
+from tests.support.names import fg, urn
+from tests.support.stubs import RecordingPublisher, StubRuntime
 
 MIB = 2**20
 
@@ -137,10 +136,10 @@ def test_a_store_that_is_down_is_unavailable():
 
 
 @pytest.fixture
-def full(client: Client) -> Memory:
+def full(fake_client: Client) -> Memory:
     """The client's state store past the threshold."""
     memory = Memory(95 * MIB)
-    client.store.headroom = headroom(memory)
+    fake_client.store.headroom = headroom(memory)
     return memory
 
 
@@ -153,26 +152,26 @@ def full(client: Client) -> Memory:
     ],
     ids=["new", "idempotency-key", "delayed"],
 )
-def test_every_way_in_is_refused_and_leaves_nothing(client, full, fake_redis, call):
+def test_every_way_in_is_refused_and_leaves_nothing(fake_client, full, fake_redis, call):
     before = set(fake_redis.keys("*"))
     with pytest.raises(Unavailable, match="nearly full"):
-        client.invoke_async("hello", {"n": 1}, **call)
+        fake_client.invoke_async("hello", {"n": 1}, **call)
     assert set(fake_redis.keys("*")) == before
-    assert client.celery.sent == []  # type: ignore[attr-defined]
+    assert fake_client.celery.sent == []  # type: ignore[attr-defined]
     full.used = 10 * MIB
-    assert client.invoke_async("hello", {"n": 1}, **call)
+    assert fake_client.invoke_async("hello", {"n": 1}, **call)
 
 
-def test_a_chained_call_and_a_redrive_are_refused_too(client, fake_redis):
-    original = client.invoke_async("hello", {"n": 1}, request_id="job")
-    end(client, original, Status.FAIL)
+def test_a_chained_call_and_a_redrive_are_refused_too(fake_client, fake_redis):
+    original = fake_client.invoke_async("hello", {"n": 1}, request_id="job")
+    end(fake_client, original, Status.FAIL)
     memory = Memory(95 * MIB)
-    client.store.headroom = headroom(memory)
+    fake_client.store.headroom = headroom(memory)
     before = set(fake_redis.keys("*"))
     with pytest.raises(Unavailable):
-        client.redrive(original)
+        fake_client.redrive(original)
     with pytest.raises(Unavailable):
-        client.invoke_async("next", {}, chain=("a",), origin=original)
+        fake_client.invoke_async("next", {}, chain=("a",), origin=original)
     assert set(fake_redis.keys("*")) == before
 
 
@@ -214,14 +213,16 @@ READS = {
 }  # fmt: skip
 
 
-def test_a_full_store_answers_every_call_with_the_projects_error(client, fake_redis, monkeypatch):
+def test_a_full_store_answers_every_call_with_the_projects_error(
+    fake_client, fake_redis, monkeypatch
+):
     """Whatever Redis refuses, a caller gets ``Unavailable``, never redis-py's exception."""
     from redis.client import Pipeline
 
-    waiting = client.invoke_async("hello", {"n": 1}, request_id="waiting")
-    failed = client.invoke_async("hello", {"n": 2}, request_id="failed")
-    end(client, failed, Status.FAIL)
-    client.put_async_config("hello", {"max_async_retry_attempts": 1})
+    waiting = fake_client.invoke_async("hello", {"n": 1}, request_id="waiting")
+    failed = fake_client.invoke_async("hello", {"n": 2}, request_id="failed")
+    end(fake_client, failed, Status.FAIL)
+    fake_client.put_async_config("hello", {"max_async_retry_attempts": 1})
     oom = redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")
     command, execute = redis.Redis.execute_command, Pipeline.execute
 
@@ -243,22 +244,24 @@ def test_a_full_store_answers_every_call_with_the_projects_error(client, fake_re
     monkeypatch.setattr(Pipeline, "execute", refuse_write_pipelines)
     monkeypatch.setattr(HeldScripts, "run", refuse_scripts)
     calls = {
-        "invoke": lambda: client.invoke_async("hello", {"n": 3}),
-        "invoke with id": lambda: client.invoke_async("hello", {"n": 3}, request_id="k"),
-        "delayed": lambda: client.invoke_async("hello", {"n": 3}, delay=5),
-        "chained": lambda: client.invoke_async("next", {}, chain=("a",), origin=waiting),
-        "put config": lambda: client.put_async_config("hello", {"max_async_retry_attempts": 2}),
-        "delete config": lambda: client.delete_async_config("hello"),
-        "cancel": lambda: client.cancel(waiting),
-        "redrive": lambda: client.redrive(failed),
+        "invoke": lambda: fake_client.invoke_async("hello", {"n": 3}),
+        "invoke with id": lambda: fake_client.invoke_async("hello", {"n": 3}, request_id="k"),
+        "delayed": lambda: fake_client.invoke_async("hello", {"n": 3}, delay=5),
+        "chained": lambda: fake_client.invoke_async("next", {}, chain=("a",), origin=waiting),
+        "put config": lambda: fake_client.put_async_config(
+            "hello", {"max_async_retry_attempts": 2}
+        ),
+        "delete config": lambda: fake_client.delete_async_config("hello"),
+        "cancel": lambda: fake_client.cancel(waiting),
+        "redrive": lambda: fake_client.redrive(failed),
     }
     for name, call in calls.items():
         with pytest.raises(Unavailable, match="full") as refused:
             call()
         assert not isinstance(refused.value, redis.RedisError), name
     # Reading still works.
-    assert client.get_invocation(waiting).status is Status.WAIT
-    assert client.get_async_config("hello").max_async_retry_attempts == 1
+    assert fake_client.get_invocation(waiting).status is Status.WAIT
+    assert fake_client.get_async_config("hello").max_async_retry_attempts == 1
 
 
 def test_a_fast_producer_reads_again_before_it_can_fill_the_room():

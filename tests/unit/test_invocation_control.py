@@ -7,42 +7,29 @@ import time
 from typing import Any
 
 import pytest
-from conftest import urn
-from stubs import RecordingCelery
 
 from executor import Client, InvalidParameter, RequestIdConflict
 from executor.core.invocation import Status
 from executor.state import keys
-from executor.state.writes import Finish
+from tests.support.lifecycle_steps import end
+from tests.support.names import urn
+from tests.support.stubs import RecordingCelery
 
 
 def send_count(celery: RecordingCelery) -> int:
     return len(celery.sent)
 
 
-def end(client: Client, request_id: str, status: Status) -> None:
-    """End an invocation as a worker would (FAIL or SUCCESS), without an event."""
-    client.store.transitions.finish(
-        Finish(
-            request_id=request_id,
-            urn=client.get_invocation(request_id).function_urn,
-            status=status,
-            now=time.time(),
-            retention=3600,
-        )
-    )
-
-
 # -- idempotent acceptance ---------------------------------------------------------------------
 
 
 def test_the_same_call_again_returns_the_id_and_sends_nothing(
-    client: Client, celery: RecordingCelery, fake_redis: Any
+    fake_client: Client, celery: RecordingCelery, fake_redis: Any
 ) -> None:
-    assert client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
-    assert client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
-    client.engine.lifecycle.claim("k:1", urn("hello"), 0)
-    assert client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
+    assert fake_client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
+    assert fake_client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
+    fake_client.engine.lifecycle.claim("k:1", urn("hello"), 0)
+    assert fake_client.invoke_async("hello", {"a": 1}, request_id="k:1") == "k:1"
     assert send_count(celery) == 1
     assert fake_redis.llen(keys.history_key("k:1")) == 2  # WAIT, RUNNING
 
@@ -51,33 +38,33 @@ def test_the_same_call_again_returns_the_id_and_sends_nothing(
     ("function", "payload"), [("hello", {"a": 2}), ("next", {"a": 1}), ("hello", {"a": 1, "b": 0})]
 )
 def test_another_function_or_payload_is_a_conflict_and_writes_nothing(
-    client: Client, celery: RecordingCelery, fake_redis: Any, function: str, payload: Any
+    fake_client: Client, celery: RecordingCelery, fake_redis: Any, function: str, payload: Any
 ) -> None:
-    client.invoke_async("hello", {"a": 1}, request_id="k")
+    fake_client.invoke_async("hello", {"a": 1}, request_id="k")
     before = {key: fake_redis.type(key) for key in fake_redis.keys("*")}
     with pytest.raises(RequestIdConflict) as refused:
-        client.invoke_async(function, payload, request_id="k")
+        fake_client.invoke_async(function, payload, request_id="k")
     assert refused.value.code == "FSS.1409" and "'k' is taken" in refused.value.message
     assert {key: fake_redis.type(key) for key in fake_redis.keys("*")} == before
     assert send_count(celery) == 1
 
 
-def test_a_child_is_recorded_under_its_origin(client: Client, fake_redis: Any) -> None:
-    child = client.invoke_async("hello", {}, origin="parent-1")
+def test_a_child_is_recorded_under_its_origin(fake_client: Client, fake_redis: Any) -> None:
+    child = fake_client.invoke_async("hello", {}, origin="parent-1")
     listed = keys.children_key("parent-1", keys.shard_of(child))
     assert fake_redis.smembers(listed) == {child}
     assert fake_redis.ttl(listed) > 3600
-    assert client.store.records.children(["parent-1"]) == [child]
+    assert fake_client.store.records.children(["parent-1"]) == [child]
 
 
 # -- delayed start -----------------------------------------------------------------------------
 
 
 def test_a_delayed_invocation_waits_in_the_due_index_and_is_released_once(
-    client: Client, celery: RecordingCelery, fake_redis: Any
+    fake_client: Client, celery: RecordingCelery, fake_redis: Any
 ) -> None:
-    rid = client.invoke_async("hello", {"x": 1}, delay=30)
-    record = client.get_invocation(rid)
+    rid = fake_client.invoke_async("hello", {"x": 1}, delay=30)
+    record = fake_client.get_invocation(rid)
     assert record.status is Status.WAIT and send_count(celery) == 0
     assert record.due_at == pytest.approx(record.enqueued_at + 30)
     assert record.deadline == pytest.approx(record.due_at + 3600)
@@ -85,21 +72,21 @@ def test_a_delayed_invocation_waits_in_the_due_index_and_is_released_once(
     assert fake_redis.zscore(
         keys.active_key(record.function_urn, keys.shard_of(rid)), rid
     ) == pytest.approx(record.due_at)
-    due = client.store.due
+    due = fake_client.store.due
     assert due.take(record.due_at - 0.01, 10) == []
     assert due.take(record.due_at, 10) == [rid]
     assert due.take(record.due_at, 10) == []  # taken once
-    assert client.engine.admission.release_due(rid)
+    assert fake_client.engine.admission.release_due(rid)
     [(_, options)] = celery.sent
     assert options["task_id"] == rid
     assert options["kwargs"]["enqueued_at"] == record.enqueued_at
 
 
 def test_a_refused_publish_puts_a_due_invocation_back(
-    client: Client, celery: RecordingCelery, fake_redis: Any, monkeypatch: pytest.MonkeyPatch
+    fake_client: Client, celery: RecordingCelery, fake_redis: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rid = client.invoke_async("hello", {}, delay=5)
-    due = client.store.due.take(time.time() + 10, 10)
+    rid = fake_client.invoke_async("hello", {}, delay=5)
+    due = fake_client.store.due.take(time.time() + 10, 10)
     assert due == [rid]
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -107,18 +94,18 @@ def test_a_refused_publish_puts_a_due_invocation_back(
 
     monkeypatch.setattr(celery, "send_task", refuse)
     with pytest.raises(ConnectionError):
-        client.engine.admission.release_due(rid)
-    record = client.get_invocation(rid)
+        fake_client.engine.admission.release_due(rid)
+    record = fake_client.get_invocation(rid)
     assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) == record.due_at
 
 
 def test_a_cancelled_delayed_invocation_leaves_the_index_and_is_never_released(
-    client: Client, celery: RecordingCelery, fake_redis: Any
+    fake_client: Client, celery: RecordingCelery, fake_redis: Any
 ) -> None:
-    rid = client.invoke_async("hello", {}, delay=5)
-    assert client.cancel(rid).cancelled == (rid,)
+    rid = fake_client.invoke_async("hello", {}, delay=5)
+    assert fake_client.cancel(rid).cancelled == (rid,)
     assert fake_redis.zscore(keys.sharded_for(keys.DUE, rid), rid) is None
-    assert not client.engine.admission.release_due(rid)
+    assert not fake_client.engine.admission.release_due(rid)
     assert send_count(celery) == 0
 
 
@@ -126,22 +113,22 @@ def test_a_cancelled_delayed_invocation_leaves_the_index_and_is_never_released(
 
 
 def test_recursive_cancel_walks_every_level_and_leaves_running_ones_without_force(
-    client: Client, celery: RecordingCelery
+    fake_client: Client, celery: RecordingCelery
 ) -> None:
-    root = client.invoke_async("hello", {"n": "root"}, delay=60)
-    a = client.invoke_async("hello", {"n": "a"}, origin=root)
-    b = client.invoke_async("hello", {"n": "b"}, delay=60, origin=a)
-    c = client.invoke_async("hello", {"n": "c"}, origin=b)
-    done = client.invoke_async("hello", {"n": "done"}, origin=root)
-    end(client, done, Status.SUCCESS)
-    client.engine.lifecycle.claim(a, urn("hello"), 0)  # a is running
-    first = client.cancel(root, recursive=True)
+    root = fake_client.invoke_async("hello", {"n": "root"}, delay=60)
+    a = fake_client.invoke_async("hello", {"n": "a"}, origin=root)
+    b = fake_client.invoke_async("hello", {"n": "b"}, delay=60, origin=a)
+    c = fake_client.invoke_async("hello", {"n": "c"}, origin=b)
+    done = fake_client.invoke_async("hello", {"n": "done"}, origin=root)
+    end(fake_client, done, Status.SUCCESS)
+    fake_client.engine.lifecycle.claim(a, urn("hello"), 0)  # a is running
+    first = fake_client.cancel(root, recursive=True)
     assert first.cancelled == (root, b, c)
-    assert client.get_invocation(a).status is Status.RUNNING
-    assert client.get_invocation(done).status is Status.SUCCESS
+    assert fake_client.get_invocation(a).status is Status.RUNNING
+    assert fake_client.get_invocation(done).status is Status.SUCCESS
     with pytest.raises(InvalidParameter, match="force stops a running one"):
-        client.cancel(a, recursive=True)
-    assert client.cancel(root, force=True, recursive=True).cancelled == (a,)
+        fake_client.cancel(a, recursive=True)
+    assert fake_client.cancel(root, force=True, recursive=True).cancelled == (a,)
     assert celery.revoked[-1] == ([a], {"terminate": True, "signal": "SIGKILL"})
 
 
@@ -149,32 +136,32 @@ def test_recursive_cancel_walks_every_level_and_leaves_running_ones_without_forc
 
 
 def test_redrive_numbers_from_the_original_and_repeats_while_one_is_open(
-    client: Client, fake_redis: Any
+    fake_client: Client, fake_redis: Any
 ) -> None:
-    original = client.invoke_async("hello", {"p": 1}, request_id="job")
+    original = fake_client.invoke_async("hello", {"p": 1}, request_id="job")
     with pytest.raises(InvalidParameter, match="has not ended"):
-        client.redrive(original)
-    end(client, original, Status.FAIL)
-    assert client.redrive(original) == "job.r1"
-    assert client.redrive(original) == "job.r1"  # still open: the same
-    record = client.get_invocation("job.r1")
+        fake_client.redrive(original)
+    end(fake_client, original, Status.FAIL)
+    assert fake_client.redrive(original) == "job.r1"
+    assert fake_client.redrive(original) == "job.r1"  # still open: the same
+    record = fake_client.get_invocation("job.r1")
     assert (record.redrive_of, record.payload) == ("job", {"p": 1})
-    end(client, "job.r1", Status.FAIL)
-    assert client.redrive("job.r1") == "job.r2"  # counts on from the original
+    end(fake_client, "job.r1", Status.FAIL)
+    assert fake_client.redrive("job.r1") == "job.r2"  # counts on from the original
     assert fake_redis.hget(keys.record_key("job"), "redrives") == "2"
-    end(client, "job.r2", Status.SUCCESS)
+    end(fake_client, "job.r2", Status.SUCCESS)
     with pytest.raises(InvalidParameter, match=r"job\.r2, which succeeded"):
-        client.redrive(original)
+        fake_client.redrive(original)
     with pytest.raises(InvalidParameter, match="only FAIL and DISCARD"):
-        client.redrive("job.r2")
+        fake_client.redrive("job.r2")
 
 
-def test_redrive_selection_names_each_original_once(client: Client) -> None:
+def test_redrive_selection_names_each_original_once(fake_client: Client) -> None:
     for rid in ("x", "y"):
-        client.invoke_async("hello", {"id": rid}, request_id=rid)
-        end(client, rid, Status.FAIL)
-    client.redrive("x")
-    end(client, "x.r1", Status.FAIL)
-    assert sorted(client.redrivable("hello", "fail")) == ["x", "y"]
+        fake_client.invoke_async("hello", {"id": rid}, request_id=rid)
+        end(fake_client, rid, Status.FAIL)
+    fake_client.redrive("x")
+    end(fake_client, "x.r1", Status.FAIL)
+    assert sorted(fake_client.redrivable("hello", "fail")) == ["x", "y"]
     with pytest.raises(InvalidParameter, match="FAIL or DISCARD"):
-        client.redrivable("hello", "SUCCESS")
+        fake_client.redrivable("hello", "SUCCESS")

@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 from urllib.parse import quote, urlencode
 
-from conftest import PROJECT, REGION
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_lambda_routes import AK, SK, signed
 
 from executor import Client
 from executor.api.app import create_api
 from executor.api.auth import Authenticator
+from tests.support.names import PROJECT, REGION
+from tests.support.sigv4 import AK, SK, signed
 
 SEEN: list[int] = []
 OPERATIONS = [
@@ -109,9 +109,9 @@ headers = st.fixed_dictionaries(
 )
 
 
-def test_no_generated_request_gets_a_server_error(client: Client) -> None:
+def test_no_generated_request_gets_a_server_error(fake_client: Client) -> None:
     auth = Authenticator({}, {AK: (SK, frozenset({PROJECT}))})
-    web = TestClient(create_api(client, client.settings, authenticator=auth))
+    web = TestClient(create_api(fake_client, fake_client.settings, authenticator=auth))
 
     @settings(
         max_examples=300,

@@ -9,10 +9,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from conftest import PROJECT, REGION, urn
 from fastapi.testclient import TestClient
 
 from executor import Client
@@ -24,15 +20,15 @@ from executor.core.events import build_event
 from executor.core.lambda_record import lambda_record, rendered
 from executor.core.registry import FunctionSpec, Registry
 from executor.core.urn import parse_urn
+from tests.support.names import PROJECT, REGION, urn
+from tests.support.sigv4 import AK, HOST, SK, signed
 
-AK, SK = "AKIDLAMBDAUNIT", "lambda-unit-secret"
 OTHER_AK, OTHER_SK, OTHER_PROJECT = "AKIDOTHER", "other-secret", "p2"
-HOST = "testserver"
 ARN = f"arn:aws:lambda:{REGION}:{PROJECT}:function"
 
 
 @pytest.fixture
-def client(make_client: Any) -> Client:
+def fake_client(make_client: Any) -> Client:
     """hello's agency grants OBS and SQS."""
     writer = Agency(name="writer", obs=OBSAccess(), sqs=SQSAccess())
     made: Client = make_client(agencies=Agencies({"writer": writer}))
@@ -40,37 +36,11 @@ def client(make_client: Any) -> Client:
 
 
 @pytest.fixture
-def web(client: Client) -> TestClient:
+def web(fake_client: Client) -> TestClient:
     auth = Authenticator(
         {}, {AK: (SK, frozenset({PROJECT})), OTHER_AK: (OTHER_SK, frozenset({OTHER_PROJECT}))}
     )
-    return TestClient(create_api(client, client.settings, authenticator=auth))
-
-
-def signed(
-    method: str,
-    path: str,
-    body: bytes = b"",
-    *,
-    query: str = "",
-    key: tuple[str, str] = (AK, SK),
-    region: str = REGION,
-    service: str = "lambda",
-    headers: dict[str, str] | None = None,
-    at: datetime | None = None,
-) -> tuple[str, dict[str, str]]:
-    url = f"http://{HOST}{path}" + (f"?{query}" if query else "")
-    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
-    auth = SigV4Auth(Credentials(*key), service, region)
-    if at is None:
-        auth.add_auth(request)
-    else:
-        request.context["timestamp"] = at.strftime("%Y%m%dT%H%M%SZ")
-        request.headers["X-Amz-Date"] = request.context["timestamp"]
-        canonical = auth.canonical_request(request)
-        signature = auth.signature(auth.string_to_sign(request, canonical), request)
-        auth._inject_signature_to_request(request, signature)
-    return url, dict(request.headers.items())
+    return TestClient(create_api(fake_client, fake_client.settings, authenticator=auth))
 
 
 def call(web: TestClient, method: str, path: str, body: Any = None, **kw: Any) -> Any:
@@ -79,8 +49,8 @@ def call(web: TestClient, method: str, path: str, body: Any = None, **kw: Any) -
     return web.request(method, url, content=raw, headers=headers)
 
 
-def queued(client: Client) -> int:
-    return sum(client.count_invocations(urn("hello")).values())
+def queued(fake_client: Client) -> int:
+    return sum(fake_client.count_invocations(urn("hello")).values())
 
 
 def config_path(function: str) -> str:
@@ -96,7 +66,7 @@ def refused(response: Any, status: int, error_type: str) -> str:
 
 
 def test_event_invoke_by_name_partial_and_full_arn_queues_one_invocation_each(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     ids = []
     for name in ("hello", f"{PROJECT}:function:hello", f"{ARN}:hello", f"{ARN}:hello:$LATEST"):
@@ -106,22 +76,24 @@ def test_event_invoke_by_name_partial_and_full_arn_queues_one_invocation_each(
         assert answer.content == b""
         ids.append(answer.headers["x-amzn-RequestId"])
     for rid in ids:
-        record = client.get_invocation(rid)
+        record = fake_client.get_invocation(rid)
         assert record.function_urn == urn("hello")
         assert record.payload == {"n": 1}
 
 
-def test_dry_run_answers_204_and_queues_nothing(web: TestClient, client: Client) -> None:
+def test_dry_run_answers_204_and_queues_nothing(web: TestClient, fake_client: Client) -> None:
     path = "/2015-03-31/functions/hello/invocations"
     answer = call(web, "POST", path, {}, headers={"X-Amz-Invocation-Type": "DryRun"})
     assert answer.status_code == 204
-    assert queued(client) == 0
+    assert queued(fake_client) == 0
 
 
-def test_request_response_is_refused_and_queues_nothing(web: TestClient, client: Client) -> None:
+def test_request_response_is_refused_and_queues_nothing(
+    web: TestClient, fake_client: Client
+) -> None:
     answer = call(web, "POST", "/2015-03-31/functions/hello/invocations", {})
     assert "asynchronously" in refused(answer, 400, "InvalidParameterValueException")
-    assert queued(client) == 0
+    assert queued(fake_client) == 0
 
 
 def test_unknown_function_and_other_project_are_refused(web: TestClient) -> None:
@@ -142,9 +114,9 @@ def test_unknown_function_and_other_project_are_refused(web: TestClient) -> None
 def test_payload_above_the_limit_names_the_engine_setting(
     make_client: Any,
 ) -> None:
-    client = make_client(payload_limit=1000)
+    fake_client = make_client(payload_limit=1000)
     auth = Authenticator({}, {AK: (SK, frozenset({PROJECT}))})
-    web = TestClient(create_api(client, client.settings, authenticator=auth))
+    web = TestClient(create_api(fake_client, fake_client.settings, authenticator=auth))
     answer = call(
         web,
         "POST",
@@ -153,10 +125,12 @@ def test_payload_above_the_limit_names_the_engine_setting(
         headers={"X-Amz-Invocation-Type": "Event"},
     )
     assert "EXECUTOR_PAYLOAD_LIMIT" in refused(answer, 413, "RequestTooLargeException")
-    assert queued(client) == 0
+    assert queued(fake_client) == 0
 
 
-def test_put_get_update_list_delete_event_invoke_config(web: TestClient, client: Client) -> None:
+def test_put_get_update_list_delete_event_invoke_config(
+    web: TestClient, fake_client: Client
+) -> None:
     body = {
         "MaximumRetryAttempts": 1,
         "MaximumEventAgeInSeconds": 120,
@@ -176,7 +150,7 @@ def test_put_get_update_list_delete_event_invoke_config(web: TestClient, client:
         "OnFailure": {"Destination": "arn:aws:s3:::failed-events"},
     }
     assert isinstance(answer["LastModified"], float)
-    stored = client.get_async_config("hello")
+    stored = fake_client.get_async_config("hello")
     assert stored.record_format == "Lambda"
     assert stored.destination_config.on_success is not None
     assert stored.destination_config.on_success.destination == "FunctionGraph"
@@ -211,28 +185,28 @@ def test_put_get_update_list_delete_event_invoke_config(web: TestClient, client:
     ],
 )
 def test_values_outside_lambdas_limits_are_refused_and_store_nothing(
-    web: TestClient, client: Client, body: dict[str, Any]
+    web: TestClient, fake_client: Client, body: dict[str, Any]
 ) -> None:
     refused(call(web, "PUT", config_path("hello"), body), 400, "InvalidParameterValueException")
     refused(call(web, "GET", config_path("hello")), 404, "ResourceNotFoundException")
 
 
 def test_a_functiongraph_config_reads_through_lambda_as_stored(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
-    client.put_async_config(
+    fake_client.put_async_config(
         "next", {"max_async_retry_attempts": 3, "max_async_event_age_in_seconds": 5}
     )
     answer = call(web, "GET", config_path("next")).json()
     assert answer["MaximumRetryAttempts"] == 3
     assert answer["MaximumEventAgeInSeconds"] == 5
-    assert client.get_async_config("next").record_format == "FunctionGraph"
+    assert fake_client.get_async_config("next").record_format == "FunctionGraph"
 
 
-def test_functiongraph_answers_keep_their_fields(web: TestClient, client: Client) -> None:
+def test_functiongraph_answers_keep_their_fields(web: TestClient, fake_client: Client) -> None:
     call(web, "PUT", config_path("next"), {"MaximumRetryAttempts": 1})
     auth = Authenticator({"tok": frozenset({PROJECT})}, {})
-    fg = TestClient(create_api(client, client.settings, authenticator=auth))
+    fg = TestClient(create_api(fake_client, fake_client.settings, authenticator=auth))
     got = fg.get(
         f"/v2/{PROJECT}/fgs/functions/{urn('next')}/async-invoke-config",
         headers={"X-Auth-Token": "tok"},
@@ -248,17 +222,17 @@ def test_functiongraph_answers_keep_their_fields(web: TestClient, client: Client
 
 
 def test_concurrency_and_recursion_config_are_the_flow_config(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     assert call(web, "GET", "/2019-09-30/functions/hello/concurrency").json() == {}
     put = call(
         web, "PUT", "/2017-10-31/functions/hello/concurrency", {"ReservedConcurrentExecutions": 4}
     )
     assert put.json() == {"ReservedConcurrentExecutions": 4}
-    assert client.get_flow_config("hello").flow.max_instances == 4
+    assert fake_client.get_flow_config("hello").flow.max_instances == 4
     assert call(web, "GET", "/2019-09-30/functions/hello/concurrency").json() == put.json()
     assert call(web, "DELETE", "/2017-10-31/functions/hello/concurrency").status_code == 204
-    assert client.get_flow_config("hello").flow.max_instances == -1
+    assert fake_client.get_flow_config("hello").flow.max_instances == -1
     refused(
         call(
             web,
@@ -273,7 +247,7 @@ def test_concurrency_and_recursion_config_are_the_flow_config(
     path = "/2024-08-31/functions/hello/recursion-config"
     assert call(web, "GET", path).json() == {"FunctionName": "hello", "RecursiveLoop": "Terminate"}
     assert call(web, "PUT", path, {"RecursiveLoop": "Allow"}).json() == {"RecursiveLoop": "Allow"}
-    assert client.get_flow_config("hello").flow.recursive_loop == "Allow"
+    assert fake_client.get_flow_config("hello").flow.recursive_loop == "Allow"
     refused(
         call(web, "PUT", path, {"RecursiveLoop": "Maybe"}), 400, "InvalidParameterValueException"
     )
@@ -301,7 +275,7 @@ EVENT = {"X-Amz-Invocation-Type": "Event"}
 
 
 def test_wrong_secret_stale_date_and_tampered_body_are_refused_and_queue_nothing(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     body = b'{"n":1}'
     wrong = call(web, "POST", INVOKE, body, key=(AK, "not-the-secret"), headers=EVENT)
@@ -317,7 +291,7 @@ def test_wrong_secret_stale_date_and_tampered_body_are_refused_and_queue_nothing
     refused(unknown, 403, "UnrecognizedClientException")
     unsigned = web.post(f"http://{HOST}{INVOKE}", content=body, headers=EVENT)
     refused(unsigned, 403, "MissingAuthenticationTokenException")
-    assert queued(client) == 0
+    assert queued(fake_client) == 0
 
 
 def test_a_date_within_five_minutes_is_accepted(web: TestClient) -> None:
@@ -415,22 +389,22 @@ def test_the_console_masks_the_payloads_of_lambdas_record() -> None:
 
 
 def test_the_api_that_last_wrote_the_config_chooses_the_record(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     assert call(web, "PUT", config_path("next"), {"MaximumRetryAttempts": 1}).status_code == 200
-    assert client.get_async_config("next").record_format == "Lambda"
+    assert fake_client.get_async_config("next").record_format == "Lambda"
     auth = Authenticator({"tok": frozenset({PROJECT})}, {})
-    fg = TestClient(create_api(client, client.settings, authenticator=auth))
+    fg = TestClient(create_api(fake_client, fake_client.settings, authenticator=auth))
     put = fg.put(
         f"/v2/{PROJECT}/fgs/functions/{urn('next')}/async-invoke-config",
         headers={"X-Auth-Token": "tok"},
         json={"max_async_retry_attempts": 3},
     )
     assert put.status_code == 200, put.text
-    assert client.get_async_config("next").record_format == "FunctionGraph"
+    assert fake_client.get_async_config("next").record_format == "FunctionGraph"
     assert call(web, "POST", config_path("next"), {}).status_code == 200
-    assert client.get_async_config("next").record_format == "Lambda"
-    assert client.get_async_config("next").max_async_retry_attempts == 3
+    assert fake_client.get_async_config("next").record_format == "Lambda"
+    assert fake_client.get_async_config("next").max_async_retry_attempts == 3
 
 
 def test_functions_list_shows_latest_unless_every_version_is_asked(
@@ -456,16 +430,16 @@ def test_functions_list_shows_latest_unless_every_version_is_asked(
 
 
 def test_the_older_invoke_async_queues_and_answers_its_status(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     answer = call(web, "POST", "/2014-11-13/functions/hello/invoke-async", {"n": 3})
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"Status": 202}
-    assert client.get_invocation(answer.headers["x-amzn-RequestId"]).payload == {"n": 3}
+    assert fake_client.get_invocation(answer.headers["x-amzn-RequestId"]).payload == {"n": 3}
 
 
 def test_reserved_concurrency_zero_sends_lambda_invocations_to_on_failure(
-    web: TestClient, client: Client
+    web: TestClient, fake_client: Client
 ) -> None:
     config = {"DestinationConfig": {"OnFailure": {"Destination": f"{ARN}:next"}}}
     assert call(web, "PUT", config_path("hello"), config).status_code == 200
@@ -473,11 +447,11 @@ def test_reserved_concurrency_zero_sends_lambda_invocations_to_on_failure(
     assert call(web, "PUT", "/2017-10-31/functions/hello/concurrency", zero).status_code == 200
     answer = call(web, "POST", INVOKE, {"n": 1}, headers=EVENT)
     assert answer.status_code == 202, answer.text
-    record = client.get_invocation(answer.headers["x-amzn-RequestId"])
+    record = fake_client.get_invocation(answer.headers["x-amzn-RequestId"])
     assert record.status.value == "FAIL"
     assert record.attempts == 0
     assert record.error_code == "ZeroReservedConcurrency"
-    stored = client.store.records.record(record.request_id)
+    stored = fake_client.store.records.record(record.request_id)
     assert stored is not None
     event = stored.event()
     assert event is not None
@@ -485,5 +459,5 @@ def test_reserved_concurrency_zero_sends_lambda_invocations_to_on_failure(
     assert event["requestContext"]["approximateInvokeCount"] == 0
     assert "responseContext" not in event
     # Invocations from elsewhere wait for the pause to end, as they always did.
-    waiting = client.invoke_async("hello", {"n": 2})
-    assert client.get_invocation(waiting).status.value == "WAIT"
+    waiting = fake_client.invoke_async("hello", {"n": 2})
+    assert fake_client.get_invocation(waiting).status.value == "WAIT"

@@ -3,73 +3,26 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
-from conftest import fg, urn
-from stubs import RecordingCelery, RecordingPublisher, StubRuntime
 
 from executor.core.errors import RequestIdConflict, Unavailable
-from executor.core.events import build_event
 from executor.core.invocation import ClaimState, Status
-from executor.core.urn import parse_urn
 from executor.runtime.cancellation import Cancellations
-from executor.runtime.lifecycle import Ending, Lifecycle
-from executor.runtime.start import Start
+from executor.runtime.lifecycle import Lifecycle
 from executor.state import keys
 from executor.state.configs import Configs
 from executor.state.functions import Functions
 from executor.state.store import Store
+from tests.support.lifecycle_steps import HELLO, accept, event, route, settle
+from tests.support.names import fg
+from tests.support.stubs import RecordingCelery, RecordingPublisher, StubRuntime
 
-HELLO = urn("hello")
 DIS = {"destination": "DIS", "param": {"stream_name": "s"}}
 
 
 def cancellations(lifecycle: Lifecycle) -> Cancellations:
     return Cancellations(lifecycle.settings, lifecycle.store, RecordingCelery())
-
-
-def accept(lifecycle: Lifecycle, request_id: str = "r1", payload: Any = None, **kw: Any) -> str:
-    entry = lifecycle.functions.lookup(parse_urn(HELLO, region="", project=""))
-    fields = {
-        "request_id": request_id,
-        "payload": payload if payload is not None else {"n": 1},
-        "chain": ("up",),
-        "max_age": 90,
-    } | kw
-    fields.setdefault("payload_json", json.dumps(fields["payload"]))
-    return lifecycle.admission.start(Start(entry=entry, **fields))
-
-
-def route(configs: Configs, functions: Functions, **sides: Any) -> None:
-    hello = parse_urn(HELLO, region="", project="")
-    configs.put(hello, {"destination_config": sides}, functions.defaults())
-
-
-def event(request_id: str = "r1", condition: str = "", count: int = 1) -> Any:
-    return build_event(
-        request_id=request_id,
-        function_urn=HELLO,
-        enqueued_at=1.0,
-        condition=condition,
-        invoke_count=count,
-        request_payload={"n": 1},
-        response_payload="ok" if not condition else "",
-    )
-
-
-def settle(lifecycle: Lifecycle, request_id: str = "r1", status: Status = Status.SUCCESS) -> bool:
-    condition = "" if status is Status.SUCCESS else "RetriesExhausted"
-    return lifecycle.settle(
-        Ending(
-            request_id=request_id,
-            urn=HELLO,
-            status=status,
-            condition=condition,
-            chain=("up",),
-            event=lambda: event(request_id, condition),
-        )
-    )
 
 
 # -- accept --------------------------------------------------------------------------------------

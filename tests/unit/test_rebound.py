@@ -58,15 +58,15 @@ def broker() -> Broker:
 
 @pytest.fixture
 def rebound(
-    broker: Broker, client: Client, store: Store, functions: Functions, lifecycle: Lifecycle
+    broker: Broker, fake_client: Client, store: Store, functions: Functions, lifecycle: Lifecycle
 ) -> Rebound:
-    return Rebound(broker, client.settings, store, functions, lifecycle)
+    return Rebound(broker, fake_client.settings, store, functions, lifecycle)
 
 
 def test_a_message_is_sent_on_to_its_functions_queue_counted(
-    rebound: Rebound, broker: Broker, client: Client
+    rebound: Rebound, broker: Broker, fake_client: Client
 ) -> None:
-    request_id = client.invoke_async("hello", {"n": 1})
+    request_id = fake_client.invoke_async("hello", {"n": 1})
     assert rebound.handle(Message(request_id, rebounds=2))
     [sent] = broker.producer.published
     assert sent["routing_key"] == "q-hello"  # the catalogue's queue, not the one it came from
@@ -77,19 +77,19 @@ def test_a_message_is_sent_on_to_its_functions_queue_counted(
 
 
 def test_a_function_no_catalogue_names_goes_back_where_it_came_from(
-    rebound: Rebound, broker: Broker, client: Client, store: Store
+    rebound: Rebound, broker: Broker, fake_client: Client, store: Store
 ) -> None:
-    request_id = client.invoke_async("hello")
-    store.redis.hset(keys.record_key(request_id), "urn", str(client.resolve("gone")))
+    request_id = fake_client.invoke_async("hello")
+    store.redis.hset(keys.record_key(request_id), "urn", str(fake_client.resolve("gone")))
     assert rebound.handle(Message(request_id))
     assert broker.producer.published[0]["routing_key"] == "came-from"
     assert broker.producer.published[0]["headers"][HEADER] == 1
 
 
 def test_after_a_run_of_rebounds_it_waits_for_a_pause_that_grows_with_its_wait(
-    rebound: Rebound, broker: Broker, client: Client, store: Store
+    rebound: Rebound, broker: Broker, fake_client: Client, store: Store
 ) -> None:
-    request_id = client.invoke_async("hello")
+    request_id = fake_client.invoke_async("hello")
     record = store.records.record(request_id)
     assert record is not None
     enqueued = record.enqueued_at
@@ -104,22 +104,22 @@ def test_after_a_run_of_rebounds_it_waits_for_a_pause_that_grows_with_its_wait(
 
 
 def test_the_pause_is_at_least_a_reconcile_period_and_at_most_its_deadline(
-    rebound: Rebound, client: Client, store: Store
+    rebound: Rebound, fake_client: Client, store: Store
 ) -> None:
-    request_id = client.invoke_async("hello")
+    request_id = fake_client.invoke_async("hello")
     assert rebound.handle(Message(request_id, rebounds=REBOUNDS + 5))
     due = store.redis.zscore(sharded_for(DUE, request_id), request_id)
     record = store.records.record(request_id)
     assert record is not None
     assert due == pytest.approx(
-        min(time.time() + client.settings.reconcile_interval, record.deadline), abs=1
+        min(time.time() + fake_client.settings.reconcile_interval, record.deadline), abs=1
     )
 
 
 def test_an_aged_out_invocation_ends_discarded(
-    rebound: Rebound, broker: Broker, client: Client, store: Store
+    rebound: Rebound, broker: Broker, fake_client: Client, store: Store
 ) -> None:
-    request_id = client.invoke_async("hello")
+    request_id = fake_client.invoke_async("hello")
     store.redis.hset(keys.record_key(request_id), "deadline", repr(time.time() - 1))
     assert rebound.handle(Message(request_id, rebounds=1))
     record = store.records.record(request_id)
@@ -128,18 +128,18 @@ def test_an_aged_out_invocation_ends_discarded(
 
 
 def test_a_copy_of_an_ended_invocation_is_dropped(
-    rebound: Rebound, broker: Broker, client: Client, store: Store
+    rebound: Rebound, broker: Broker, fake_client: Client, store: Store
 ) -> None:
-    request_id = client.invoke_async("hello")
-    client.cancel(request_id)
+    request_id = fake_client.invoke_async("hello")
+    fake_client.cancel(request_id)
     assert rebound.handle(Message(request_id))
     assert broker.producer.published == []
     assert store.redis.zscore(sharded_for(DUE, request_id), request_id) is None
 
 
-def test_a_broker_that_refuses_is_answered_false(rebound: Rebound, client: Client) -> None:
+def test_a_broker_that_refuses_is_answered_false(rebound: Rebound, fake_client: Client) -> None:
     def refuse(body: bytes, **options: Any) -> None:
         raise ConnectionError("down")
 
     rebound.celery.producer_or_acquire().__enter__().publish = refuse
-    assert not rebound.handle(Message(client.invoke_async("hello")))
+    assert not rebound.handle(Message(fake_client.invoke_async("hello")))

@@ -46,21 +46,21 @@ def slot_keys(fake_redis: fakeredis.FakeRedis, request_id: str) -> list[str]:
 
 
 def test_an_invocation_is_listed_and_shown_until_it_is_retired_with_all_it_kept(
-    client: Client, store: Store, fake_redis: fakeredis.FakeRedis
+    fake_client: Client, store: Store, fake_redis: fakeredis.FakeRedis
 ) -> None:
     accept(store, "r1", origin="")
     accept(store, "c1", origin="r1", children_ttl=500)
     store.transitions.claim("r1", URN, 0, T0 + 1, 3)
     store.deliveries.chain("r1:success", "reset", "t", T0 + 2, T0 + 3, 999)
     end(store, "r1", T0 + 2)
-    listed = [i.request_id for i in client.list_invocations(URN).invocations]
+    listed = [i.request_id for i in fake_client.list_invocations(URN).invocations]
     assert listed == ["c1", "r1"] or listed == ["r1", "c1"]
     assert store.retention.retire(T0 + 101) == 0  # one second before its retention is over
-    assert client.get_invocation("r1").status is Status.SUCCESS
+    assert fake_client.get_invocation("r1").status is Status.SUCCESS
     assert store.retention.retire(T0 + 102) == 1
     assert store.records.get("r1") is None
-    assert [i.request_id for i in client.list_invocations(URN).invocations] == ["c1"]
-    assert client.list_invocations(URN, status="SUCCESS").invocations == ()
+    assert [i.request_id for i in fake_client.list_invocations(URN).invocations] == ["c1"]
+    assert fake_client.list_invocations(URN, status="SUCCESS").invocations == ()
     assert slot_keys(fake_redis, "r1") == []  # record, history, chain, own-shard children
     assert store.scans.stats()[f"fn|{URN}|success"] == 1  # counters stay
     assert store.retention.retire(T0 + 103) == 0
@@ -81,16 +81,16 @@ def test_one_whose_event_is_still_being_delivered_waits_for_the_delivery(
 
 
 def test_the_children_of_an_invocation_last_as_long_as_its_record_can(
-    client: Client, store: Store, fake_redis: fakeredis.FakeRedis, settings
+    fake_client: Client, store: Store, fake_redis: fakeredis.FakeRedis, settings
 ) -> None:
-    parent = client.invoke_async("hello", {})
-    deadline = client.get_invocation(parent).deadline
-    child = client.engine.admission.invoke("next", {}, origin=parent, origin_deadline=deadline)
+    parent = fake_client.invoke_async("hello", {})
+    deadline = fake_client.get_invocation(parent).deadline
+    child = fake_client.engine.admission.invoke("next", {}, origin=parent, origin_deadline=deadline)
     listed = keys.children_key(parent, keys.shard_of(child))
-    expected = deadline - client.get_invocation(child).enqueued_at + settings.time_limit
+    expected = deadline - fake_client.get_invocation(child).enqueued_at + settings.time_limit
     expected += settings.status_retention
     assert expected - 2 <= fake_redis.ttl(listed) <= expected + 1
-    ended = client.engine.admission.invoke("next", {"n": 2}, origin="someone-ended")
+    ended = fake_client.engine.admission.invoke("next", {"n": 2}, origin="someone-ended")
     gone = keys.children_key("someone-ended", keys.shard_of(ended))
     assert settings.status_retention - 1 <= fake_redis.ttl(gone) <= settings.status_retention + 1
 

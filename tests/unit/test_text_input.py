@@ -12,10 +12,7 @@ from typing import Any
 
 import fakeredis
 import pytest
-from conftest import urn
 from fastapi.testclient import TestClient
-from test_console_session import sign_in
-from typer.testing import CliRunner
 
 from executor import Client
 from executor.api.app import create_api
@@ -27,6 +24,9 @@ from executor.core.params import param_model
 from executor.core.payload import PayloadRefused, check_payload, read_json
 from executor.core.urn import parse_urn
 from executor.state.keys import shard_of
+from tests.support.cli import invoke
+from tests.support.console_pages import sign_in
+from tests.support.names import urn
 
 HELLO = urn("hello")
 TOKEN = "tok-text"
@@ -142,10 +142,10 @@ def test_an_unknown_key_beside_destination_and_param_is_refused(side: str) -> No
 
 
 @pytest.fixture
-def http(client: Client) -> TestClient:
+def http(fake_client: Client) -> TestClient:
     project = HELLO.split(":")[3]
     auth = Authenticator({TOKEN: frozenset({project})}, {})
-    return TestClient(create_api(client, client.settings, authenticator=auth))
+    return TestClient(create_api(fake_client, fake_client.settings, authenticator=auth))
 
 
 @pytest.mark.parametrize(
@@ -197,20 +197,23 @@ def test_the_api_refuses_an_unknown_key_in_a_destination(
 
 
 def test_invoke_async_refuses_a_lone_surrogate_in_its_own_words(
-    client: Client, fake_redis: fakeredis.FakeRedis
+    fake_client: Client, fake_redis: fakeredis.FakeRedis
 ) -> None:
     with pytest.raises(PayloadRefused, match=r"the text at x\.y"):
-        client.invoke_async(HELLO, {"x": {"y": LONE}})
+        fake_client.invoke_async(HELLO, {"x": {"y": LONE}})
     assert recorded(fake_redis) == []
 
 
 @pytest.mark.parametrize("payload", ['{"x": "\\ud800"}', '{"x": "\udcff"}'])
 def test_the_cli_refuses_a_lone_surrogate_in_one_line(
-    client: Client, fake_redis: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch, payload: str
+    fake_client: Client,
+    fake_redis: fakeredis.FakeRedis,
+    monkeypatch: pytest.MonkeyPatch,
+    payload: str,
 ) -> None:
     main = importlib.import_module("executor.cli.main")
-    monkeypatch.setattr(main, "client_for", lambda app: client)
-    result = CliRunner().invoke(main.cli, ["invoke", "hello", "--payload", payload])
+    monkeypatch.setattr(main, "client_for", lambda app: fake_client)
+    result = invoke(["invoke", "hello", "--payload", payload])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error FSS.0400: --payload"), result.stderr

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from destination_services import WebhookServer
 from opentelemetry import context
 from pydantic import SecretStr
 
 from destinations.smn import post
 from executor.core.agency import Subscription
 from executor.runtime import tracing
+from tests.support.destination_services import WebhookServer
 
 URN = "urn:fss:local-1:default:function:default:hello:latest"
 UPSTREAM = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -7,14 +7,18 @@ on the default queues.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import redis
-from conftest import route, wait_status
-from services import wait_for
 
 from executor import Client, Settings
+from tests.support.api_server import AUTH, ApiServer
+from tests.support.fleet_services import Flower, http_get, run_executor
+from tests.support.invocations import route, wait_status
+from tests.support.services import wait_for
 
 
 def settings_of(env: dict[str, str]) -> Settings:
@@ -74,3 +78,42 @@ def run_core_scenarios(
     assert rdb.get(f"test:runs:{cancelled}") is None
     assert client.get_invocation(cancelled).status.value == "DISCARD"
     return client
+
+
+# The basic-auth pair of the Flower that ``fleet_on`` starts.
+FLOWER = ("ops", "flower-pw")
+
+
+def fleet_on(env: dict[str, str], start_worker: Any) -> tuple[Client, list[str], str]:
+    """A worker, a producer, the API and Flower on the settings ``env``: the producer and the
+    API each invoke ``hello`` and it succeeds, Flower shows it and reads the broker's queues,
+    and ``executor health`` passes. Returns the producer, both request ids and what health
+    printed."""
+    api = ApiServer(env).start()
+    flower = Flower({**env, "EXECUTOR_FLOWER_BASIC_AUTH": ":".join(FLOWER)})
+    try:
+        worker = start_worker(pool="prefork", concurrency=2, env=env)
+        # The ready hook published the catalogue: a producer that imports no handler finds it.
+        client = Client(settings_of(env))
+        produced = client.invoke_async("hello", {"name": "producer"})
+        answer = httpx.post(api.path("hello", "invocations-async"), headers=AUTH, json={})
+        assert answer.status_code == 202, answer.text
+        ids = [produced, answer.json()["request_id"]]
+        for request_id in ids:
+            assert wait_status(client, request_id, "SUCCESS").attempts == 1
+        flower.wait_ready()
+
+        def shown() -> bool:
+            status, body = http_get(f"{flower.url}/api/task/info/{ids[1]}", FLOWER)
+            return status == 200 and json.loads(body).get("state") == "SUCCESS"
+
+        wait_for(shown, 30, "flower to show the invocation", interval=0.3)
+        status, body = http_get(f"{flower.url}/api/queues/length", FLOWER)
+        assert status == 200, body
+        assert "executor.invocations" in {q["name"] for q in json.loads(body)["active_queues"]}
+        done = run_executor("health", "--node", worker.hostname, "--timeout", "5", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return client, ids, done.stdout + done.stderr + worker.output()
+    finally:
+        flower.stop()
+        api.stop()

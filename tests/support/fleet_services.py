@@ -21,16 +21,16 @@ from typing import Any
 
 import redis
 from prometheus_client.parser import text_string_to_metric_families
-from services import ROOT, free_port, wait_for
 
 from executor.core.invocation import Status
 from executor.state.keys import record_key
+from tests.support.services import ROOT, free_port, wait_for
 
 TERMINAL = {Status.SUCCESS.value, Status.FAIL.value, Status.DISCARD.value}
 
 
 def executor_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
+    return {**os.environ, **env, "PYTHONPATH": str(ROOT)}
 
 
 def run_executor(
@@ -62,7 +62,7 @@ def http_get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
 class Flower:
     """``executor flower`` in a subprocess on a free port."""
 
-    def __init__(self, env: Mapping[str, str], app: str = "functions:app") -> None:
+    def __init__(self, env: Mapping[str, str], app: str = "tests.apps.functions:app") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the process)

@@ -9,13 +9,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import FAST
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
-from services import ROOT, RedisServer
 
 from executor.ops.api_process import ApiProcess
+from tests.support.invocations import FAST
+from tests.support.services import ROOT, RedisServer
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 OTHER_PROJECT = "9a8b7c6d5e4f30211203f4e5d6c7b8a9"
@@ -36,8 +36,10 @@ CREDENTIALS = {
 class ApiServer(ApiProcess):
     """``executor api --app functions:app`` from the repository, its log kept for failures."""
 
-    def __init__(self, env: Mapping[str, str], *, app: str | None = "functions:app") -> None:
-        path = {"PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
+    def __init__(
+        self, env: Mapping[str, str], *, app: str | None = "tests.apps.functions:app"
+    ) -> None:
+        path = {"PYTHONPATH": str(ROOT)}
         super().__init__({**env, **path}, app=app, cwd=ROOT)
 
     def start(self, timeout: float = 30) -> ApiServer:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services import ROOT
+
+from tests.support.services import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -1,4 +1,4 @@
-"""The fused paths on fakeredis: the real publisher builds the messages, and the real scripts
+"""Each step in one script, on fakeredis: the real publisher builds the messages, and the real scripts
 write a record with its message, and end a source with its FunctionGraph target, in one step.
 
 The broker is the store's own Redis here (the same URL), so nothing goes through Celery's
@@ -14,7 +14,6 @@ from typing import Any
 import fakeredis
 import pytest
 from celery import Celery
-from conftest import fg, urn
 
 from destinations.functiongraph import target_request_id
 from executor import Client, Settings
@@ -27,6 +26,7 @@ from executor.runtime.celery.celery_app import make_celery
 from executor.runtime.lifecycle import Ending
 from executor.state import keys
 from executor.state.store import Store
+from tests.support.names import fg, urn
 
 
 class SendingCelery(Celery):  # type: ignore[misc]
@@ -43,9 +43,11 @@ def fused(settings: Settings, registry: Registry, store: Store) -> Client:
     celery = make_celery(settings)
     celery.__class__ = SendingCelery
     celery.sent = []
-    client = Client(settings, celery=celery, registry=registry, store=store, agencies=Agencies())
-    assert client.engine.publisher.routes.available()
-    return client
+    fake_client = Client(
+        settings, celery=celery, registry=registry, store=store, agencies=Agencies()
+    )
+    assert fake_client.engine.publisher.routes.available()
+    return fake_client
 
 
 def queued(fake_redis: fakeredis.FakeRedis, queue: str) -> list[dict[str, Any]]:
@@ -58,9 +60,9 @@ def queued(fake_redis: fakeredis.FakeRedis, queue: str) -> list[dict[str, Any]]:
     return found
 
 
-def end(client: Client, request_id: str) -> bool:
+def end(fake_client: Client, request_id: str) -> bool:
     """End an invocation SUCCESS as its task would."""
-    record = client.get_invocation(request_id)
+    record = fake_client.get_invocation(request_id)
 
     def event() -> Any:
         return build_event(
@@ -81,7 +83,7 @@ def end(client: Client, request_id: str) -> bool:
         chain=record.chain,
         event=event,
     )
-    return client.engine.lifecycle.settle(ending)
+    return fake_client.engine.lifecycle.settle(ending)
 
 
 def test_accept_writes_the_record_and_its_message_in_one_script(

@@ -1,5 +1,5 @@
 """A Celery project of its own (pickle by default, its own queue and routes) with functions
-added to it: ``celery -A adopted_app worker`` runs both kinds."""
+added to it: ``celery -A tests.apps.adopted_app worker`` runs both kinds."""
 
 from __future__ import annotations
 

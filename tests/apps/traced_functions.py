@@ -2,7 +2,7 @@
 
 Spans go to the JSON-lines file named by ``TEST_SPANS_FILE``, written at the end of each span
 by whichever process made it (pool children included), so the test can read them back.
-``TEST_TRACED_APP`` names the module whose ``app`` is served (default ``functions``).
+``TEST_TRACED_APP`` names the module whose ``app`` is served (default ``tests.apps.functions``).
 """
 
 from __future__ import annotations
@@ -47,4 +47,4 @@ provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(FileExporter(os.environ["TEST_SPANS_FILE"])))
 trace.set_tracer_provider(provider)
 
-app = importlib.import_module(os.environ.get("TEST_TRACED_APP", "functions")).app
+app = importlib.import_module(os.environ.get("TEST_TRACED_APP", "tests.apps.functions")).app

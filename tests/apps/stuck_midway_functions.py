@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery import signals
-from functions import app
+
+from tests.apps.functions import app
 
 __all__ = ["app"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import boto3
 import pytest
-from services import free_port, wait_for
 
 from executor import Client, Invocation, Settings
+from tests.support.services import free_port, wait_for
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -177,7 +177,8 @@ class WebhookServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # ``close`` waits for the serving loop's next look, every half second by default.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def at(self, path: str) -> list[Received]:
@@ -327,7 +328,7 @@ def dest_env(
 @pytest.fixture
 def dest_client(settings: Settings, dest_env: dict[str, str]) -> Client:
     """A producer that knows the test functions (and their agencies) locally."""
-    from destination_functions import app
+    from tests.apps.destination_functions import app
 
     configured = settings.model_copy(update={"agency_file": dest_env["EXECUTOR_AGENCY_FILE"]})
     return Client(configured, registry=app.registry)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import route
 
 from destinations.functiongraph import target_request_id
 from executor.core.constants import CONDITION_SUCCESS, DELIVERY_QUEUE, INVOCATION_QUEUE
@@ -21,6 +20,7 @@ from executor.runtime.celery.app import FunctionApp
 from executor.runtime.lifecycle import Ending
 from executor.state.keys import OUTBOX, children_key, shard_of, sharded_for
 from executor.state.writes import Finish
+from tests.support.invocations import route
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 import redis
-from services import RedisServer, free_port, wait_for
+
+from tests.support.services import RedisServer, free_port, wait_for
 
 MASTER_NAME = "executor-test"
 

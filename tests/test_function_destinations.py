@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import route, wait_status
-from services import wait_for
 
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from tests.support.invocations import route, wait_status
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from typing import Any
 from executor import Context, FunctionApp
 
 app = FunctionApp()
-# A function of the other project of tests/api_server.py, served by the same workers.
+# A function of the other project of tests/support/api_server.py, served by the same workers.
 LEDGER = "urn:fss:local-1:9a8b7c6d5e4f30211203f4e5d6c7b8a9:function:default:ledger:latest"
 
 

@@ -1,7 +1,7 @@
 """Real processes for the integration tests: a private redis-server and Celery workers.
 
 They are the package's own helpers (``executor.ops.servers``), which the benchmark and the demo
-use too; a test worker gets the repository and ``tests/`` on its path to import test apps.
+use too; a test worker runs from the repository, so it imports ``tests.apps.*`` by name.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import redis
 from executor.ops.servers import RedisServer, WorkerProcess, free_port, wait_for
 from executor.state.keys import SHARDS, STATS, sharded
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 __all__ = ["ROOT", "RedisServer", "Worker", "free_port", "stat", "wait_for"]
 
@@ -32,5 +32,5 @@ class Worker(WorkerProcess):
     """``executor worker`` on a test app, started from the repository."""
 
     def __init__(self, app: str, env: Mapping[str, str], **kwargs: Any) -> None:
-        path = {"PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
+        path = {"PYTHONPATH": str(ROOT)}
         super().__init__(app, {**env, **path}, cwd=ROOT, **kwargs)

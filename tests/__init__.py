@@ -1,0 +1,1 @@
+"""The test suite: the fast layer in ``unit/``, the integration layer beside it."""

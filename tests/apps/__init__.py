@@ -1,0 +1,1 @@
+"""Function apps the test workers load (``executor worker --app tests.apps.functions:app``)."""

@@ -1,0 +1,1 @@
+"""Helpers the tests share: real processes (servers, workers, the API), waits, stubs."""
