@@ -32,6 +32,7 @@ from executor.core.policies import AdmissionPolicy, Call
 from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime import tracing
+from executor.runtime.flow_gate import FlowGate
 from executor.runtime.publisher import Publisher
 from executor.state.functions import Functions
 from executor.state.store import Store
@@ -74,12 +75,15 @@ class Admission:
         functions: Functions,
         publisher: Publisher,
         policies: Sequence[AdmissionPolicy],
+        gate: FlowGate | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.functions = functions
         self.publisher = publisher
         self.policies = tuple(policies)
+        self.gate = gate or FlowGate(settings, store, functions)
+        self.gate.bind(self.publish_again)
 
     def invoke(
         self,
@@ -166,9 +170,9 @@ class Admission:
             children_ttl=self._children_ttl(now, start.origin_deadline),
         )
         message = InvocationMessage.of(new, start.payload)
-        flow = self.functions.flow_of(start.entry)
-        # Held back by its flow config: its message is queued once the dispatcher takes it.
-        unqueued = due_at is not None or flow.limited
+        # Held back by its flow config: its message is queued once the flow gate lets it in.
+        limited = not self.gate.fusable(start.entry)
+        unqueued = due_at is not None or limited
         queued = None if unqueued else self.publisher.fused(start.entry, request_id, message)
         found = self.store.transitions.accept(new, queued)
         if found.outcome is Accepted.CONFLICT:
@@ -187,8 +191,7 @@ class Admission:
         again = found.outcome is Accepted.EXISTS and start.request_id is not None
         if again or found.queued or due_at is not None:
             return request_id
-        if flow.limited:
-            self.store.flows.hold(new.urn, request_id, now, flow)
+        if limited and self.gate.accept(start.entry, request_id, now):
             return request_id
         try:
             self.publisher.invocation(start.entry, request_id, message)
@@ -225,14 +228,9 @@ class Admission:
     def republish(self, record: InvocationRecord, *, taken: bool = False) -> None:
         """Publish again an invocation whose message is gone: still WAIT, or RUNNING with a
         runner that stopped before it recorded an outcome. One of a flow-controlled function
-        is held back instead, unless it holds a slot (``taken`` by the dispatcher)."""
-        entry = self.functions.lookup(self.functions.resolve(record.urn))
-        flow = self.functions.flow_of(entry)
-        flows = self.store.flows
-        if flow.limited and not taken and not flows.holds_slot(record.urn, record.request_id):
-            flows.hold(record.urn, record.request_id, time.time(), flow)
-            return
-        self.publish_again([record])
+        is held back instead, unless it holds a slot (``taken`` by the flow gate)."""
+        if not self.gate.hold_again(record, taken):
+            self.publish_again([record])
 
     def publish_again(self, records: Sequence[InvocationRecord]) -> None:
         """Queue a message again for each record: written in one round trip when the broker is
@@ -290,7 +288,7 @@ class Admission:
         try:
             target = self.functions.resolve(param.func_urn)
             entry = self.functions.lookup(target)
-            if self.functions.flow_of(entry).limited:
+            if not self.gate.fusable(entry):
                 return None  # held back by its flow config, through the usual way
             for policy in self.policies:
                 policy.admit(Call(target=target.function, chain=target_chain))

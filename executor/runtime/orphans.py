@@ -117,8 +117,8 @@ class Orphans:
                 continue  # a retry was scheduled recently: its message may be on its way
             if (record.due_at or 0) > cutoff:
                 continue  # delayed: not due yet, or published by a pass a moment ago
-            if self.store.flows.is_held(urn, rid):
-                continue  # held back by its flow config: the dispatcher queues it
+            if self.admission.gate.is_held(urn, rid):
+                continue  # held back by its flow config: the flow gate queues it
             found.append(record)
         return found
 

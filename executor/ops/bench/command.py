@@ -63,6 +63,17 @@ def bench(
         ),
     ] = False,
     samples: Annotated[int, typer.Option(min=5, help="requests per page for --console")] = 100,
+    fleet: Annotated[
+        bool,
+        typer.Option(
+            "--fleet",
+            help="instead: what flow control costs Redis for a grid of workers x capped "
+            "functions, idle and under 10 invocations/s (gate instances in one process)",
+        ),
+    ] = False,
+    window: Annotated[
+        float, typer.Option(min=2, help="seconds each --fleet cell is measured")
+    ] = 20.0,
 ) -> None:
     """Measure throughput, latency and memory against plain Celery on a private Redis.
 
@@ -90,6 +101,9 @@ def bench(
         return
     if console:
         _console(n, samples, json_path)
+        return
+    if fleet:
+        _fleet(window, json_path)
         return
     from executor.ops.bench.report import table
     from executor.ops.bench.runner import Bench, Options
@@ -169,6 +183,16 @@ def _console(n: int, samples: int, json_path: Path | None) -> None:
     typer.echo(pages.console_table(n, timings))
     if json_path is not None:
         pages.write_console(json_path, n, timings)
+        typer.echo(f"wrote {json_path}")
+
+
+def _fleet(window: float, json_path: Path | None) -> None:
+    from executor.ops.bench import fleet as grid
+
+    cells = grid.measure(seconds=window, progress=lambda line: typer.echo(line, err=True))
+    typer.echo(grid.table(cells))
+    if json_path is not None:
+        grid.write(cells, json_path)
         typer.echo(f"wrote {json_path}")
 
 
