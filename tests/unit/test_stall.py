@@ -3,7 +3,7 @@ for the whole window, and never on what one look cannot tell."""
 
 from __future__ import annotations
 
-from executor.runtime.stall import Stall
+from executor.runtime.stall import Stall, StallWatch
 
 
 def test_an_idle_worker_beside_a_backlog_for_the_window_is_stuck():
@@ -37,3 +37,17 @@ def test_a_broker_that_could_not_be_asked_judges_nothing():
     assert not stall.look(50, busy=False, waiting=None)
     assert not stall.look(60, busy=False, waiting=5)
     assert stall.look(90, busy=False, waiting=5)
+
+
+def test_a_look_asks_about_a_batch_of_many_queues_and_every_one_holding_messages() -> None:
+    queues = [f"executor.invocations.p.default.f{n}" for n in range(1000)]
+    watch = StallWatch(None, lambda: queues, window=30, grace=5)  # type: ignore[arg-type]
+    first = watch.looked_at()
+    assert len(first) <= 10
+    watch._held[queues[500]] = None  # seen holding messages at a look
+    seen: set[str] = set(first)
+    for _ in range(200):
+        batch = watch.looked_at()
+        assert queues[500] in batch and len(batch) <= 11
+        seen.update(batch)
+    assert seen == set(queues)  # every queue is asked about in turn
