@@ -90,7 +90,10 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(default=10.0, gt=0)
     reconcile_grace: float = Field(default=5.0, ge=0)
     flow_interval: float = Field(
-        default=0.2, gt=0, le=10, description="seconds between flow-control passes"
+        default=0.05,
+        gt=0,
+        le=10,
+        description="seconds between two looks of the fleet's one flow pass at what is due",
     )
     delivery_deadline: float = Field(default=6 * 3600.0, gt=0, description="seconds")
     outbox_grace: float = Field(default=300.0, gt=0, description="seconds before a re-publish")

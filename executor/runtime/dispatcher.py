@@ -3,9 +3,10 @@ functions that are due in the time-ordered index (a held invocation's start, a r
 next token, a slot's lease end) and lets the flow gate decide for each.
 
 Every worker runs the loop; the holder of the lease passes every ``EXECUTOR_FLOW_INTERVAL``
-seconds, the others only ask for the lease now and then (one command), so a fleet's idle
-cost does not grow with its functions or, beyond that one command, with its workers. Slots
-freed by a run's end are taken at that end, not here.
+seconds (one command while nothing is due) and renews the lease every second; the others
+only ask for the lease every second (one script), so a fleet's idle cost does not grow with
+its functions or, beyond that one call, with its workers. Slots freed by a run's end are
+taken at that end, not here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ log = logging.getLogger("executor.dispatcher")
 
 # Functions one pass looks at, at most; more wait for the next pass.
 _DUE = 500
-# Seconds between two asks for the lease by a worker that does not hold it.
+# Seconds between two asks for the lease by a worker that does not hold it, and between two
+# renewals by the one that holds it.
 _STANDBY = 1.0
 
 
@@ -40,13 +42,14 @@ class Dispatcher:
         self.gate = admission.gate
         self.token = uuid.uuid4().hex
         self.holding = False
+        self._renewed = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def lease(self) -> float:
         """How long the lease lasts without a pass: a holder that died is replaced by then."""
-        return max(3.0, 5 * self.settings.flow_interval)
+        return max(3.0 * _STANDBY, 5 * self.settings.flow_interval)
 
     def start(self) -> None:
         if self._thread is None:
@@ -73,10 +76,14 @@ class Dispatcher:
         """One pass over the functions due, if this worker holds the lease; returns how many
         invocations were let through."""
         now = time.time() if now is None else now
-        due = self.store.flows.due(self.token, self.lease, now, _DUE)
-        if due is None:
-            self.holding = False
-            return 0
+        if self.holding and time.monotonic() - self._renewed < _STANDBY:
+            due = self.store.flows.due_now(now, _DUE)
+        else:
+            found = self.store.flows.due(self.token, self.lease, now, _DUE)
+            if found is None:
+                self.holding = False
+                return 0
+            due, self._renewed = found, time.monotonic()
         if not self.holding:
             self.holding = True
             # Functions held back before the index knew them (or while it was lost) are

@@ -177,6 +177,18 @@ class Flows:
         flat = cast("list[str]", found)
         return list(zip(flat[0::2], flat[1::2], strict=True))
 
+    def due_now(self, now: float, count: int) -> list[tuple[str, str]]:
+        """The functions due by ``now`` with their wake counts, for the lease's holder between
+        two renewals: one command while none is due."""
+        with reachable():
+            urns = cast(
+                "list[str]", self.redis.zrangebyscore(FLOW_WAKE, "-inf", repr(now), 0, count)
+            )
+            if not urns:
+                return []
+            counts = cast("list[str | None]", self.redis.hmget(FLOW_WAKES, urns))
+        return [(urn, n or "0") for urn, n in zip(urns, counts, strict=True)]
+
     def queue(self, messages: Sequence[Queued]) -> None:
         """Write the broker messages of invocations let through, when the broker is this
         Redis: one round trip for a pass's worth, as ACCEPT writes one beside its record."""

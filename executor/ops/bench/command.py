@@ -74,6 +74,13 @@ def bench(
     window: Annotated[
         float, typer.Option(min=2, help="seconds each --fleet cell is measured")
     ] = 20.0,
+    real: Annotated[
+        bool,
+        typer.Option("--real", help="--fleet on real worker processes (solo pool), idle only"),
+    ] = False,
+    uncapped: Annotated[
+        bool, typer.Option("--uncapped", help="--fleet --real with functions without caps")
+    ] = False,
 ) -> None:
     """Measure throughput, latency and memory against plain Celery on a private Redis.
 
@@ -103,7 +110,7 @@ def bench(
         _console(n, samples, json_path)
         return
     if fleet:
-        _fleet(window, json_path)
+        _fleet(window, real, uncapped, json_path)
         return
     from executor.ops.bench.report import table
     from executor.ops.bench.runner import Bench, Options
@@ -186,10 +193,17 @@ def _console(n: int, samples: int, json_path: Path | None) -> None:
         typer.echo(f"wrote {json_path}")
 
 
-def _fleet(window: float, json_path: Path | None) -> None:
+def _fleet(window: float, real: bool, uncapped: bool, json_path: Path | None) -> None:
     from executor.ops.bench import fleet as grid
 
-    cells = grid.measure(seconds=window, progress=lambda line: typer.echo(line, err=True))
+    def shown(line: str) -> None:
+        typer.echo(line, err=True)
+
+    if real:
+        cap = None if uncapped else 4
+        cells = grid.measure_real(seconds=window, cap=cap, progress=shown)
+    else:
+        cells = grid.measure(seconds=window, progress=shown)
     typer.echo(grid.table(cells))
     if json_path is not None:
         grid.write(cells, json_path)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import redis
 
@@ -30,13 +30,14 @@ from executor.core.registry import FunctionSpec, Registry
 from executor.core.settings import Settings
 from executor.core.urn import parse_urn
 from executor.ops.bench.report import percentile
-from executor.ops.servers import RedisServer
+from executor.ops.servers import RedisServer, WorkerProcess, wait_for
 from executor.runtime.dispatcher import Dispatcher
 from executor.runtime.engine import Engine
 
 Progress = Callable[[str], None]
 GRID = ((2, 10, False), (8, 10, False), (8, 100, False), (8, 100, True), (8, 1000, False))
 REGION, PROJECT = "bench", "fleet"
+APP = "executor.ops.bench.fleet_app:app"
 _CAP = FlowConfig(max_instances=4)
 
 
@@ -78,6 +79,53 @@ def measure(
     return cells
 
 
+def measure_real(
+    grid: tuple[tuple[int, int, bool], ...] = GRID,
+    seconds: float = 20.0,
+    cap: int | None = 4,
+    progress: Progress = print,
+) -> list[Cell]:
+    """The idle grid on real workers (solo pool): the whole worker's cost, not flow control's
+    alone (the broker's consumer, the reconciler, the stall watch)."""
+    cells = []
+    for workers, functions, fair in grid:
+        with RedisServer(prefix="executor-fleet-") as server:
+            env = {
+                "EXECUTOR_BROKER_URL": server.url,
+                "EXECUTOR_REDIS_URL": server.url,
+                "EXECUTOR_REGION": REGION,
+                "EXECUTOR_PROJECT_ID": PROJECT,
+                "EXECUTOR_FAIR_QUEUES": "1" if fair else "0",
+                "EXECUTOR_BENCH_FUNCTIONS": str(functions),
+                "EXECUTOR_BENCH_CAP": "" if cap is None else str(cap),
+            }
+            fleet = [WorkerProcess(APP, env, pool="solo", concurrency=1) for _ in range(workers)]
+            try:
+                for worker in fleet:
+                    worker.start(wait=False)
+                for worker in fleet:
+                    wait_for(_ready(worker), 120, "worker start")
+                time.sleep(10)  # the fleet settles
+                idle = _window(server.client, seconds)
+            finally:
+                for worker in fleet:
+                    worker.close()
+        with open("/proc/loadavg") as f:
+            loadavg = float(f.read().split()[0])
+        cell = Cell(workers, functions, fair, *idle, loadavg=loadavg)
+        progress(
+            f"real: {workers} workers x {functions} functions{' (fair queues)' if fair else ''}"
+            f": {cell.commands_per_s:,.0f} commands/s, CPU {cell.cpu_percent:.1f}%, "
+            f"{cell.connections_per_s:.1f} connections/s, HELLO {cell.hello_per_s:.1f}/s"
+        )
+        cells.append(cell)
+    return cells
+
+
+def _ready(worker: WorkerProcess) -> Callable[[], bool]:
+    return lambda: "ready." in worker.output()
+
+
 def _urn(n: int) -> str:
     return f"urn:fss:{REGION}:{PROJECT}:function:default:f{n}:latest"
 
@@ -110,7 +158,8 @@ def _cell(
         idle = _window(server.client, seconds)
         p50 = p95 = None
         if load:
-            p50, p95 = _load(server, admin, fleet[0], functions, seconds)
+            queues = sorted({s.queue for s in registry})
+            p50, p95 = _load(server, admin, fleet[0], functions, seconds, queues)
     finally:
         for dispatcher in dispatchers:
             dispatcher.stop()
@@ -149,12 +198,17 @@ def _counters(rdb: redis.Redis) -> tuple[int, float, int, int]:
 
 
 def _load(
-    server: RedisServer, admin: Engine, worker: Engine, functions: int, seconds: float
+    server: RedisServer,
+    admin: Engine,
+    worker: Engine,
+    functions: int,
+    seconds: float,
+    queues: list[str],
 ) -> tuple[float, float]:
     """10 invocations a second over the functions; each message is taken and ended at once."""
     delays: list[float] = []
     stop = threading.Event()
-    runner = threading.Thread(target=_run, args=(server, worker, delays, stop), daemon=True)
+    runner = threading.Thread(target=_run, args=(server, worker, queues, delays, stop), daemon=True)
     runner.start()
     try:
         n = 0
@@ -173,15 +227,17 @@ def _load(
     return statistics.median(ordered) * 1000, percentile(ordered, 95) * 1000
 
 
-def _run(server: RedisServer, worker: Engine, delays: list[float], stop: threading.Event) -> None:
+def _run(
+    server: RedisServer,
+    worker: Engine,
+    queues: list[str],
+    delays: list[float],
+    stop: threading.Event,
+) -> None:
     rdb = redis.Redis.from_url(server.url, decode_responses=True)
-    queues = [INVOCATION_QUEUE]
     while not stop.is_set():
         found = rdb.brpop(queues, timeout=1)
         if found is None:
-            keys = cast("list[str]", rdb.keys(f"{INVOCATION_QUEUE}*"))
-            queues = [k for k in keys if rdb.type(k) == "list"]
-            queues = queues or [INVOCATION_QUEUE]
             continue
         body = json.loads(found[1])
         rid = body["headers"]["id"]
