@@ -35,7 +35,14 @@ from executor.runtime.dispatcher import Dispatcher
 from executor.runtime.engine import Engine
 
 Progress = Callable[[str], None]
-GRID = ((2, 10, False), (8, 10, False), (8, 100, False), (8, 100, True), (8, 1000, False))
+GRID = (
+    (2, 10, False),
+    (8, 10, False),
+    (8, 100, False),
+    (8, 100, True),
+    (8, 1000, False),
+    (8, 1000, True),
+)
 REGION, PROJECT = "bench", "fleet"
 APP = "executor.ops.bench.fleet_app:app"
 _CAP = FlowConfig(max_instances=4)
