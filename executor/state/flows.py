@@ -16,6 +16,7 @@ from typing import cast
 
 import redis
 from pydantic import ValidationError
+from redis.cluster import RedisCluster
 
 from executor.core.flow import DEFAULT_FLOW, FlowConfig, StoredFlowConfig
 from executor.core.urn import FunctionURN
@@ -40,6 +41,9 @@ class Flows:
         self._wake = scripts.register(client, "flow_wake")
         self._pass = scripts.register(client, "flow_pass")
         self._rewake = scripts.register(client, "flow_rewake")
+        # One script holds an invocation and wakes its function, but for a Cluster, where the
+        # index lives in another slot than the function's keys.
+        self._fused_wake = not isinstance(client, RedisCluster)
 
     # -- configs --------------------------------------------------------------------------------
 
@@ -109,12 +113,21 @@ class Flows:
     def hold(self, urn: str, request_id: str, at: float, flow: FlowConfig) -> bool:
         """Hold an invocation back until ``at`` at the earliest; False if it was held or in a
         slot already."""
-        held, slots, state = flow_keys(urn)
+        keys = list(flow_keys(urn))
+        if self._fused_wake:
+            keys += [FLOW_WAKE, FLOW_WAKES]
         rate = "" if flow.rate_per_second is None else repr(flow.rate_per_second)
-        args: list[str | int] = [request_id, repr(at), flow.max_instances, rate, repr(time.time())]
+        args: list[str | int] = [
+            request_id,
+            repr(at),
+            flow.max_instances,
+            rate,
+            repr(time.time()),
+            urn,
+        ]
         with reachable():
-            held_now = bool(self._hold(keys=[held, slots, state], args=args))
-        if held_now:
+            held_now = bool(self._hold(keys=keys, args=args))
+        if held_now and not self._fused_wake:
             self.wake({urn: at})
         return held_now
 
