@@ -110,7 +110,7 @@ def build(settings: Settings) -> Workload:
         {
             PLAIN_TASK,
             CALLBACK_TASK,
-            *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET, CAPPED)),
+            *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET, CAPPED, TIGHT)),
         }
     )
     return Workload(app=app, plain=plain, callback=callback)
