@@ -32,6 +32,7 @@ from executor.core.policies import AdmissionPolicy, Call
 from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime import tracing
+from executor.runtime.envelope import Origin
 from executor.runtime.flow_gate import FlowGate
 from executor.runtime.publisher import Publisher
 from executor.state.functions import Functions
@@ -40,6 +41,9 @@ from executor.state.transitions import Accepted
 from executor.state.writes import Hop, NewInvocation, Queued
 
 log = logging.getLogger("executor.client")
+
+# The lineage of a message queued again: none but its own.
+DETACHED = Origin()
 
 
 @dataclass(frozen=True)
@@ -245,7 +249,10 @@ class Admission:
             # (bounded).
             running = record.status is Status.RUNNING
             retries = max(record.retry_index if running else record.retry_index + 1, 0)
-            queued = self.publisher.fused(entry, record.request_id, message, retries=retries)
+            # Its own root, though a run that ended in this task let it through.
+            queued = self.publisher.fused(
+                entry, record.request_id, message, origin=DETACHED, retries=retries
+            )
             if queued is None:
                 self.publisher.invocation(entry, record.request_id, message, retries=retries)
             else:
