@@ -129,7 +129,10 @@ class FlowGate:
         except STORE_DOWN as exc:  # the slot's lease runs out, and the flow pass frees it
             log.warning("slot of %s not released (%s)", request_id, exc)
             return 0
-        if taken and wake is not None:
+        # The index already looks at this function no later than its slots' lease ends (every
+        # hold woke it, and the pass keeps the earliest); only a retry's own start may be
+        # sooner.
+        if hold_at is not None and wake is not None:
             self.flows.wake({urn: wake})
         return self.let_through(urn, taken, time.time())
 
