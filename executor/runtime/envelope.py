@@ -172,16 +172,14 @@ class Envelope:
         return dispatcher
 
     def _lineage(self, origin: Origin | None) -> tuple[str | None, str | None]:
-        """``root_id`` and ``parent_id`` as ``send_task`` finds them: given, else the running
-        task's."""
-        root_id = origin.root_id if origin else None
-        parent_id = origin.parent_id if origin else None
-        if not root_id or not parent_id:
-            parent = self.celery.current_worker_task
-            if parent:
-                root_id = root_id or parent.request.root_id or parent.request.id
-                parent_id = parent_id or parent.request.id
-        return root_id, parent_id
+        """``root_id`` and ``parent_id``: as given by ``origin``, else the running task's, as
+        ``send_task`` finds them."""
+        if origin is not None:
+            return origin.root_id, origin.parent_id
+        parent = self.celery.current_worker_task
+        if parent:
+            return parent.request.root_id or parent.request.id, parent.request.id
+        return None, None
 
 
 _NODENAME: tuple[int, str] = (0, "")

@@ -187,7 +187,7 @@ class Lifecycle:
             note=note,
         )
         if won:
-            self.store.flows.forget(record.urn, request_id)
+            self.admission.gate.ended(record.urn, request_id)
             log.warning("%s %s: %s", record.urn, request_id, message)
         return won
 
@@ -244,7 +244,7 @@ class Lifecycle:
             invocation.request_id, invocation.function_urn, force=force, retention=retention
         ):
             cancelled.append(invocation.request_id)
-            self.store.flows.forget(invocation.function_urn, invocation.request_id)
+            self.admission.gate.ended(invocation.function_urn, invocation.request_id)
         if not recursive:
             return cancelled
         seen = {invocation.request_id}
@@ -257,7 +257,7 @@ class Lifecycle:
                     child.request_id, child.function_urn, force=force, retention=retention
                 ):
                     cancelled.append(child.request_id)
-                    self.store.flows.forget(child.function_urn, child.request_id)
+                    self.admission.gate.ended(child.function_urn, child.request_id)
             level = children
         return cancelled
 
