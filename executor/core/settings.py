@@ -134,7 +134,10 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="seconds past its deadline before a waiting one is ended"
     )
     flow_interval: float = Field(
-        default=0.2, gt=0, le=10, description="seconds between flow-control passes"
+        default=0.05,
+        gt=0,
+        le=10,
+        description="seconds between two looks of the fleet's one flow pass at what is due",
     )
     delivery_deadline: float = Field(
         default=6 * 3600.0, gt=0, description="seconds a delivery is retried before dead-letter"

@@ -31,7 +31,8 @@ from executor.core.policies import AdmissionPolicy, Call
 from executor.core.record import InvocationRecord
 from executor.core.settings import Settings
 from executor.runtime import tracing
-from executor.runtime.ports import Publishing
+from executor.runtime.flow_gate import FlowGate
+from executor.runtime.ports import Origin, Publishing
 from executor.runtime.start import Start
 from executor.state.functions import Functions
 from executor.state.store import Store
@@ -39,6 +40,9 @@ from executor.state.transitions import Accepted
 from executor.state.writes import Hop, NewInvocation, Queued
 
 log = logging.getLogger("executor.client")
+
+# The lineage of a message queued again: none but its own.
+DETACHED = Origin()
 
 
 class Admission:
@@ -51,12 +55,15 @@ class Admission:
         functions: Functions,
         publisher: Publishing,
         policies: Sequence[AdmissionPolicy],
+        gate: FlowGate | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.functions = functions
         self.publisher = publisher
         self.policies = tuple(policies)
+        self.gate = gate or FlowGate(settings, store, functions)
+        self.gate.bind(self.publish_again)
 
     def invoke(
         self,
@@ -143,9 +150,9 @@ class Admission:
             children_ttl=self._children_ttl(now, start.origin_deadline),
         )
         message = InvocationMessage.of(new, start.payload)
-        flow = self.functions.flow_of(start.entry)
-        # Held back by its flow config: its message is queued once the dispatcher takes it.
-        unqueued = due_at is not None or flow.limited
+        # Held back by its flow config: its message is queued once the flow gate lets it in.
+        limited = not self.gate.fusable(start.entry)
+        unqueued = due_at is not None or limited
         queued = None if unqueued else self.publisher.fused(start.entry, request_id, message)
         found = self.store.transitions.accept(new, queued)
         if found.outcome is Accepted.CONFLICT:
@@ -164,8 +171,7 @@ class Admission:
         again = found.outcome is Accepted.EXISTS and start.request_id is not None
         if again or found.queued or due_at is not None:
             return request_id
-        if flow.limited:
-            self.store.flows.hold(new.urn, request_id, now, flow)
+        if limited and self.gate.accept(start.entry, request_id, now):
             return request_id
         try:
             self.publisher.invocation(start.entry, request_id, message)
@@ -202,14 +208,9 @@ class Admission:
     def republish(self, record: InvocationRecord, *, taken: bool = False) -> None:
         """Publish again an invocation whose message is gone: still WAIT, or RUNNING with a
         runner that stopped before it recorded an outcome. One of a flow-controlled function
-        is held back instead, unless it holds a slot (``taken`` by the dispatcher)."""
-        entry = self.functions.lookup(self.functions.resolve(record.urn))
-        flow = self.functions.flow_of(entry)
-        flows = self.store.flows
-        if flow.limited and not taken and not flows.holds_slot(record.urn, record.request_id):
-            flows.hold(record.urn, record.request_id, time.time(), flow)
-            return
-        self.publish_again([record])
+        is held back instead, unless it holds a slot (``taken`` by the flow gate)."""
+        if not self.gate.hold_again(record, taken):
+            self.publish_again([record])
 
     def publish_again(self, records: Sequence[InvocationRecord]) -> None:
         """Queue a message again for each record: written in one round trip when the broker is
@@ -224,7 +225,10 @@ class Admission:
             # (bounded).
             running = record.status is Status.RUNNING
             retries = max(record.retry_index if running else record.retry_index + 1, 0)
-            queued = self.publisher.fused(entry, record.request_id, message, retries=retries)
+            # Its own root, though a run that ended in this task let it through.
+            queued = self.publisher.fused(
+                entry, record.request_id, message, origin=DETACHED, retries=retries
+            )
             if queued is None:
                 self.publisher.invocation(entry, record.request_id, message, retries=retries)
             else:
@@ -267,7 +271,7 @@ class Admission:
         try:
             target = self.functions.resolve(param.func_urn)
             entry = self.functions.lookup(target)
-            if self.functions.flow_of(entry).limited:
+            if not self.gate.fusable(entry):
                 return None  # held back by its flow config, through the usual way
             for policy in self.policies:
                 policy.admit(Call(target=target.function, chain=target_chain))

@@ -13,6 +13,7 @@ import logging
 from executor.core.errors import InvalidParameter
 from executor.core.invocation import Invocation, Status
 from executor.core.settings import Settings
+from executor.runtime.flow_gate import FlowGate
 from executor.runtime.ports import Revoking
 from executor.state.store import Store
 
@@ -22,9 +23,10 @@ log = logging.getLogger("executor.client")
 class Cancellations:
     """Cancellations of invocations, over the transition port, and their revoke broadcast."""
 
-    def __init__(self, settings: Settings, store: Store, control: Revoking) -> None:
+    def __init__(self, settings: Settings, store: Store, gate: FlowGate, control: Revoking) -> None:
         self.settings = settings
         self.store = store
+        self.gate = gate
         self.control = control
 
     def cancel(self, invocation: Invocation, force: bool, recursive: bool) -> list[str]:
@@ -64,7 +66,7 @@ class Cancellations:
             invocation.request_id, invocation.function_urn, force=force, retention=retention
         ):
             cancelled.append(invocation.request_id)
-            self.store.flows.forget(invocation.function_urn, invocation.request_id)
+            self.gate.ended(invocation.function_urn, invocation.request_id)
         if not recursive:
             return cancelled
         seen = {invocation.request_id}
@@ -77,6 +79,6 @@ class Cancellations:
                     child.request_id, child.function_urn, force=force, retention=retention
                 ):
                     cancelled.append(child.request_id)
-                    self.store.flows.forget(child.function_urn, child.request_id)
+                    self.gate.ended(child.function_urn, child.request_id)
             level = children
         return cancelled

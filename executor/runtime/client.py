@@ -60,7 +60,9 @@ class Client:
         self.configs = self.engine.configs
         self.functions = self.engine.functions
         self.redrives = Redrives(self.store.records, self.functions, self.engine.admission)
-        self.cancellations = Cancellations(self.settings, self.store, self.celery.control)
+        self.cancellations = Cancellations(
+            self.settings, self.store, self.engine.admission.gate, self.celery.control
+        )
 
     # -- names ----------------------------------------------------------------------------------
 

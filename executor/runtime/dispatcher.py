@@ -1,12 +1,12 @@
-"""The dispatcher: lets held invocations of flow-controlled functions start as slots and
-tokens allow, and frees the slots of runs that ended without releasing them.
+"""The flow pass: the one process of the fleet holding its lease looks at the flow-controlled
+functions that are due in the time-ordered index (a held invocation's start, a rate limit's
+next token, a slot's lease end) and lets the flow gate decide for each.
 
-Each worker runs the loop every ``EXECUTOR_FLOW_INTERVAL`` seconds; taking is one script per
-function, so several dispatchers never let more through than the limits allow. A slot whose
-lease ended is looked at against its record: one of an ended (or retired) invocation is freed;
-one of a run whose runner stopped renewing its lease (a worker killed) keeps its slot and is
-queued again, to run as a lost run (so a dead run counts against the limit until its
-invocation runs again or ends, and never lets one more through); any other is extended.
+Every worker runs the loop; the holder of the lease passes every ``EXECUTOR_FLOW_INTERVAL``
+seconds (one command while nothing is due) and renews the lease every second; the others
+only ask for the lease every second (one script), so a fleet's idle cost does not grow with
+its functions or, beyond that one call, with its workers. Slots freed by a run's end are
+taken at that end, not here.
 """
 
 from __future__ import annotations
@@ -14,23 +14,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 
-from executor.core.flow import FlowConfig
-from executor.core.invocation import Status
 from executor.core.settings import Settings
 from executor.runtime.admission import Admission
-from executor.runtime.runner import runner_gone
 from executor.state.functions import Functions
 from executor.state.store import Store
 
 log = logging.getLogger("executor.dispatcher")
 
-# Invocations one function lets through per pass at most.
-_BATCH = 200
+# Functions one pass looks at, at most; more wait for the next pass.
+_DUE = 500
+# Seconds between two asks for the lease by a worker that does not hold it, and between two
+# renewals by the one that holds it.
+_STANDBY = 1.0
 
 
 class Dispatcher:
-    """The flow-control pass of one worker; see the module docstring."""
+    """The flow pass of one worker; see the module docstring."""
 
     def __init__(
         self, settings: Settings, store: Store, functions: Functions, admission: Admission
@@ -38,9 +39,17 @@ class Dispatcher:
         self.settings = settings
         self.store = store
         self.functions = functions
-        self.admission = admission
+        self.gate = admission.gate
+        self.token = uuid.uuid4().hex
+        self.holding = False
+        self._renewed = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def lease(self) -> float:
+        """How long the lease lasts without a pass: a holder that died is replaced by then."""
+        return max(3.0 * _STANDBY, 5 * self.settings.flow_interval)
 
     def start(self) -> None:
         if self._thread is None:
@@ -49,66 +58,46 @@ class Dispatcher:
             )
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0) -> None:
         self._stop.set()
+        if self._thread is not None and wait:
+            self._thread.join(wait)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.settings.flow_interval):
+        pause = self.settings.flow_interval
+        while not self._stop.wait(pause):
             try:
                 self.run_once()
             except Exception:
                 log.exception("flow-control pass failed; the next one tries again")
+            pause = self.settings.flow_interval if self.holding else _STANDBY
 
     def run_once(self, now: float | None = None) -> int:
-        """One pass over every flow-controlled function; returns how many were let through."""
+        """One pass over the functions due, if this worker holds the lease; returns how many
+        invocations were let through."""
         now = time.time() if now is None else now
+        if self.holding and time.monotonic() - self._renewed < _STANDBY:
+            due = self.store.flows.due_now(now, _DUE)
+        else:
+            found = self.store.flows.due(self.token, self.lease, now, _DUE)
+            if found is None:
+                self.holding = False
+                return 0
+            due, self._renewed = found, time.monotonic()
+        if not self.holding:
+            self.holding = True
+            # Functions held back before the index knew them (or while it was lost) are
+            # looked at once by each new holder.
+            self.store.flows.wake(dict.fromkeys(self.functions.controlled(), now))
+        if not due:
+            return 0
+        controlled = self.functions.controlled()
         started = 0
-        for urn, flow in self.functions.controlled().items():
-            self.reap(urn, now)
-            started += self.dispatch(urn, flow, now)
+        for urn, seen in due:
+            flow = controlled.get(urn) or self.store.flows.effective(urn, None)
+            started += self.gate.look(urn, seen, flow, now)
         return started
 
     def reap(self, urn: str, now: float) -> None:
-        """Free, hold again or extend every slot of ``urn`` whose lease ended."""
-        flows, lease = self.store.flows, self.settings.runner_lease
-        extended: dict[str, float] = {}
-        expired = flows.expired(urn, now)
-        found = self.store.records.records(expired) if expired else {}
-        for rid in expired:
-            record = found.get(rid)
-            if record is None or record.status.terminal:
-                flows.release(urn, rid)
-            elif record.status is Status.RUNNING and (
-                record.lease < now or runner_gone(record.runner)
-            ):
-                log.warning("%s %s lost its runner; it runs again in its slot", urn, rid)
-                self.admission.republish(record, taken=True)
-                extended[rid] = now + lease
-            elif record.status is Status.RUNNING:
-                extended[rid] = record.lease + 1.0
-            else:
-                extended[rid] = now + lease
-        flows.extend(urn, extended)
-
-    def dispatch(self, urn: str, flow: FlowConfig, now: float) -> int:
-        """Queue the messages of the held invocations of ``urn`` that may start now."""
-        flows = self.store.flows
-        taken = flows.take(urn, flow, now, self.settings.runner_lease, _BATCH)
-        if not taken:
-            return 0
-        found = self.store.records.records(taken)
-        ready = []
-        for rid in taken:
-            record = found.get(rid)
-            if record is None or record.status.terminal:
-                flows.release(urn, rid)
-            else:
-                ready.append(record)
-        try:
-            self.admission.publish_again(ready)
-        except Exception as exc:
-            log.warning("%d let through but not queued (%s); they wait again", len(ready), exc)
-            for record in ready:
-                flows.requeue(urn, record.request_id, now)
-            return 0
-        return len(ready)
+        """Free, queue again or extend every slot of ``urn`` whose lease ended."""
+        self.gate.reap(urn, now)

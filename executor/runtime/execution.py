@@ -62,7 +62,7 @@ class Execution:
         self.urn = message.urn or str(spec.urn)
         self.payload: Any = message.payload
         self.config = spec.default_config or DEFAULT_CONFIG
-        self.flows = lifecycle.store.flows
+        self.gate = lifecycle.admission.gate
         # The flow config limits this function and this message's invocation holds a slot.
         self.slot = False
 
@@ -91,35 +91,22 @@ class Execution:
         with self.lifecycle.runner.running(self.request_id):
             report = self.execute(claim.attempts)
         if report.end is End.RETRY and self.slot:
-            # Its wait is spent in the held set, where the dispatcher takes it again.
-            self.flows.requeue(self.urn, self.request_id, time.time() + report.countdown)
+            # Its wait is spent in the held set, and its slot goes to the next one meanwhile.
+            self.gate.retry(self.urn, self.request_id, time.time() + report.countdown)
             return SKIP
         self.release()
         return report
 
     def admitted(self) -> bool:
-        """Whether the flow config lets this message run now: a function it limits runs only
-        an invocation that holds a slot; any other is held back, and its message is done."""
-        flow = self.lifecycle.functions.flow_of(self.spec.local_entry)
-        if not flow.limited:
-            return True
-        if self.flows.holds_slot(self.urn, self.request_id):
-            self.slot = True
-            return True
-        status = self.lifecycle.store.records.status(self.request_id)
-        if status is None or status.terminal:
-            return True  # a copy of one that ended: its claim says so, and nothing runs
-        if self.flows.hold(self.urn, self.request_id, time.time(), flow):
-            log.info("%s is held back by the flow config of %s", self.request_id, self.urn)
-        return False
+        """Whether the flow gate lets this message run now (in a slot, if its function is
+        limited); one it holds back is done."""
+        run, self.slot = self.gate.may_run(self.spec.local_entry, self.urn, self.request_id)
+        return run
 
     def release(self) -> None:
         if self.slot:
-            try:
-                # A copy of its message held meanwhile goes too.
-                self.flows.forget(self.urn, self.request_id)
-            except STORE_DOWN as exc:  # its lease runs out, and the dispatcher frees it
-                log.warning("slot of %s not released (%s)", self.request_id, exc)
+            # A copy of its message held meanwhile goes too, and the next one takes the slot.
+            self.gate.ended(self.urn, self.request_id)
 
     def not_run(self, claim: Claim) -> Report:
         """A message the claim did not let run: ended already, a duplicate, or lost too often."""

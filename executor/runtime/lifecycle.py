@@ -187,7 +187,7 @@ class Lifecycle:
             note=note,
         )
         if won:
-            self.store.flows.forget(record.urn, request_id)
+            self.admission.gate.ended(record.urn, request_id)
             log.warning("%s %s: %s", record.urn, request_id, message)
         return won
 

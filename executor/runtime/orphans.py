@@ -61,6 +61,8 @@ class Orphans:
         """Publish again every orphaned invocation; returns how many were."""
         if not self._redis_broker():
             return 0  # other brokers keep a delivered message until it is acknowledged
+        if not self.store.scans.any_open():
+            return 0  # nothing open, nothing lost: an idle fleet asks no more, whatever F
         now = time.time() if now is None else now
         by_queue: dict[str, list[CatalogueEntry]] = defaultdict(list)
         for raw in self.store.catalogue.entries().values():
@@ -97,7 +99,8 @@ class Orphans:
     def _idle_queues(self, queues: set[str]) -> set[str]:
         """The queues holding no message, if no message is unacknowledged; else none."""
         idle: set[str] = set()
-        with self.celery.connection_for_read() as connection:
+        # A pooled connection: a new one at every pass would connect (HELLO) every pass.
+        with self.celery.pool.acquire(block=True) as connection:
             channel = connection.default_channel
             if unacknowledged(channel):
                 return idle
@@ -120,8 +123,8 @@ class Orphans:
                 continue  # a retry was scheduled recently: its message may be on its way
             if (record.due_at or 0) > cutoff:
                 continue  # delayed: not due yet, or published by a pass a moment ago
-            if self.store.flows.is_held(urn, rid):
-                continue  # held back by its flow config: the dispatcher queues it
+            if self.admission.gate.is_held(urn, rid):
+                continue  # held back by its flow config: the flow gate queues it
             found.append(record)
         return found
 

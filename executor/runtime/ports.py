@@ -11,13 +11,21 @@ answers them, and a unit test answers them with a stub, without Celery.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from executor.core.catalogue import CatalogueEntry
     from executor.core.messages import DeliveryJob, InvocationMessage
-    from executor.runtime.celery.envelope import Origin
     from executor.state.writes import Queued
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The task a message is sent from, for its ``root_id`` and ``parent_id`` headers."""
+
+    root_id: str | None = None
+    parent_id: str | None = None
 
 
 class Publishing(Protocol):

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("executor.worker")
 
+# Queues a look asks about beyond those last seen holding messages.
+_BATCH = 8
+
 
 class Stall:
     """The verdict of the looks so far: whether this worker has sat idle beside a backlog, with
@@ -68,6 +71,9 @@ class StallWatch:
         self.stall = Stall(window)
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # Queues seen holding messages, looked at first; the others a batch per look.
+        self._held: dict[str, None] = {}
+        self._next = 0
 
     def received(self) -> None:
         with self._lock:
@@ -91,18 +97,40 @@ class StallWatch:
                     self._end(waiting or 0)
                     return
 
+    def looked_at(self) -> list[str]:
+        """The queues one look asks about: those last seen holding messages, then the next
+        batch of the others in turn, so a look costs the broker the same with a queue per
+        function for a thousand functions as for ten (a backlog in any queue is found within
+        a few looks, and then looked at every time)."""
+        queues = list(dict.fromkeys(self.queues()))
+        known = set(queues)
+        held = [q for q in self._held if q in known]
+        others = [q for q in queues if q not in self._held]
+        if len(others) > _BATCH:
+            start = self._next % len(others)
+            self._next = start + _BATCH
+            others = (others[start:] + others[:start])[:_BATCH]
+        return held + others
+
     def _waiting(self, connection: Any) -> int | None:
         """Messages ready in this worker's queues, as the broker counts them; None if unknown."""
         total = 0
         try:
-            for name in self.queues():
+            for name in self.looked_at():
                 try:
                     declared = connection.default_channel.queue_declare(queue=name, passive=True)
                 except connection.channel_errors:
-                    # No such queue (Redis: an empty one). RabbitMQ closes the channel on it:
-                    # the next look opens another.
-                    connection.close()
+                    # No such queue (Redis: an empty one). RabbitMQ closes the channel on it, so
+                    # the next look opens another; Redis keeps it (closing it would open a
+                    # connection per empty queue at every look).
+                    self._held.pop(name, None)
+                    if connection.transport.driver_type != "redis":
+                        connection.close()
                     continue
+                if declared.message_count:
+                    self._held[name] = None
+                else:
+                    self._held.pop(name, None)
                 total += declared.message_count
         except (*connection.connection_errors, OSError) as exc:
             log.debug("stall watch: the broker was not asked (%s)", exc)

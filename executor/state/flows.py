@@ -16,13 +16,14 @@ from typing import cast
 
 import redis
 from pydantic import ValidationError
+from redis.cluster import RedisCluster
 
 from executor.core.flow import DEFAULT_FLOW, FlowConfig, StoredFlowConfig
 from executor.core.urn import FunctionURN
 from executor.state import scripts
 from executor.state.configs import invalid, timestamp
 from executor.state.connection import reachable
-from executor.state.keys import FLOWS, flow_keys
+from executor.state.keys import FLOW_PASS, FLOW_WAKE, FLOW_WAKES, FLOWS, flow_keys
 from executor.state.writes import Queued
 
 THROTTLE_REASONS = ("max_instances", "rate", "paused")
@@ -37,6 +38,12 @@ class Flows:
         self._cache: dict[str, tuple[float, FlowConfig | None]] = {}
         self._hold = scripts.register(client, "flow_hold")
         self._take = scripts.register(client, "flow_take")
+        self._wake = scripts.register(client, "flow_wake")
+        self._pass = scripts.register(client, "flow_pass")
+        self._rewake = scripts.register(client, "flow_rewake")
+        # One script holds an invocation and wakes its function, but for a Cluster, where the
+        # index lives in another slot than the function's keys.
+        self._fused_wake = not isinstance(client, RedisCluster)
 
     # -- configs --------------------------------------------------------------------------------
 
@@ -84,6 +91,7 @@ class Flows:
             self.redis.hset(flow_keys(key)[2], mapping={"max": flow.max_instances, "rate": rate})
             self.redis.hset(FLOWS, key, stored.model_dump_json())
         self._cache.pop(key, None)
+        self.wake({key: time.time()})  # a raised cap or a resume lets held ones through now
         return stored
 
     def get(self, urn: FunctionURN, default: FlowConfig | None) -> StoredFlowConfig:
@@ -105,18 +113,94 @@ class Flows:
     def hold(self, urn: str, request_id: str, at: float, flow: FlowConfig) -> bool:
         """Hold an invocation back until ``at`` at the earliest; False if it was held or in a
         slot already."""
-        held, slots, state = flow_keys(urn)
+        keys = list(flow_keys(urn))
+        if self._fused_wake:
+            keys += [FLOW_WAKE, FLOW_WAKES]
         rate = "" if flow.rate_per_second is None else repr(flow.rate_per_second)
-        args: list[str | int] = [request_id, repr(at), flow.max_instances, rate, repr(time.time())]
+        args: list[str | int] = [
+            request_id,
+            repr(at),
+            flow.max_instances,
+            rate,
+            repr(time.time()),
+            urn,
+        ]
         with reachable():
-            return bool(self._hold(keys=[held, slots, state], args=args))
+            held_now = bool(self._hold(keys=keys, args=args))
+        if held_now and not self._fused_wake:
+            self.wake({urn: at})
+        return held_now
 
     def take(self, urn: str, flow: FlowConfig, now: float, lease: float, count: int) -> list[str]:
         """The held invocations that may start now, each given a slot until ``now + lease``."""
+        return self.take_next(urn, flow, now, lease, count)[0]
+
+    def take_next(
+        self,
+        urn: str,
+        flow: FlowConfig,
+        now: float,
+        lease: float,
+        count: int,
+        free: str = "",
+        hold_at: float | None = None,
+    ) -> tuple[list[str], float | None]:
+        """Free the slot of ``free`` (or hold it again from ``hold_at``), then take the held
+        invocations that may start now, each given a slot until ``now + lease``; and when
+        ``urn`` must be looked at again (None: nothing held, no slot)."""
         rate = "" if flow.rate_per_second is None else repr(flow.rate_per_second)
-        args: list[str | int] = [repr(now), flow.max_instances, rate, repr(now + lease), count]
+        again = "" if hold_at is None else repr(hold_at)
+        args: list[str | int] = [
+            repr(now),
+            flow.max_instances,
+            rate,
+            repr(now + lease),
+            count,
+            free,
+            again,
+        ]
         with reachable():
-            return cast("list[str]", self._take(keys=list(flow_keys(urn)), args=args))
+            wake, *ids = cast("list[str]", self._take(keys=list(flow_keys(urn)), args=args))
+        return ids, float(wake) if wake else None
+
+    # -- the time-ordered index of the flow pass ------------------------------------------------
+
+    def wake(self, due: dict[str, float]) -> None:
+        """Have the flow pass look at these functions by these times (an earlier time stays)."""
+        if due:
+            args = [part for urn, at in due.items() for part in (urn, repr(at))]
+            with reachable():
+                self._wake(keys=[FLOW_WAKE, FLOW_WAKES], args=args)
+
+    def rewake(self, urn: str, seen: str, at: float | None) -> None:
+        """After a look at ``urn`` (with wake count ``seen``): look again at ``at``, or never
+        unless it was woken meanwhile."""
+        args = [urn, seen, "" if at is None else repr(at)]
+        with reachable():
+            self._rewake(keys=[FLOW_WAKE, FLOW_WAKES], args=args)
+
+    def due(self, token: str, lease: float, now: float, count: int) -> list[tuple[str, str]] | None:
+        """The functions due by ``now``, for the holder of the flow pass's lease (taken if it
+        is free, renewed if ``token`` holds it); None while another holds it."""
+        args: list[str | int] = [token, int(lease * 1000), repr(now), count]
+        with reachable():
+            found = self._pass(keys=[FLOW_PASS, FLOW_WAKE, FLOW_WAKES], args=args)
+        if found is None:
+            return None
+        flat = cast("list[str]", found)
+        return list(zip(flat[0::2], flat[1::2], strict=True))
+
+    def due_now(self, now: float, count: int) -> list[tuple[str, str]]:
+        """The functions due by ``now`` with their wake counts, for the lease's holder between
+        two renewals: one command while none is due."""
+        with reachable():
+            urns = cast(
+                "list[str]", self.redis.zrangebyscore(FLOW_WAKE, "-inf", repr(now), 0, count)
+            )
+            if not urns:
+                return []
+            counts = cast("list[str | None]", self.redis.hmget(FLOW_WAKES, urns))
+        return [(urn, n or "0") for urn, n in zip(urns, counts, strict=True)]
 
     def queue(self, messages: Sequence[Queued]) -> None:
         """Write the broker messages of invocations let through, when the broker is this
@@ -159,6 +243,7 @@ class Flows:
             pipe.zrem(slots, request_id)
             pipe.zadd(held, {request_id: at})
             pipe.execute()
+        self.wake({urn: at})
 
     def extend(self, urn: str, leases: dict[str, float]) -> None:
         """Move the lease ends of slots still in use (never adds a slot)."""

@@ -40,22 +40,39 @@ class Functions:
         return parse_urn(function, region=self.settings.region, project=self.settings.project_id)
 
     def lookup(self, urn: FunctionURN) -> CatalogueEntry:
-        """The entry of a function, from the local registry, else the worker catalogue."""
+        """The entry of a function, from the local registry, else the worker catalogue. The
+        queue is the one the workers published, when they did: a producer that registered the
+        function itself (it imports the app module) routes as the workers consume, whatever
+        its own ``EXECUTOR_FAIR_QUEUES``."""
         spec = self.registry.get(urn)
         if spec is not None:
-            return spec.local_entry
+            local = spec.local_entry
+            published = self._published(str(urn), again=False)
+            if published is not None and published.queue != local.queue:
+                return local.model_copy(update={"queue": published.queue})
+            return local
         key = str(urn)
-        now = time.monotonic()
-        hit = self._catalogue.get(key)
-        if hit is None or hit[1] is None or now - hit[0] >= self.settings.config_cache_ttl:
-            raw = self.catalogue.entry(key)
-            hit = (now, CatalogueEntry.model_validate_json(raw) if raw else None)
-            self._catalogue[key] = hit
-        if hit[1] is None:
+        found = self._published(key)
+        if found is None:
             raise FunctionNotFound(
                 f"function {key} is not known: no worker has registered it. Check the name, "
                 "or start a worker that imports the module defining it"
             )
+        return found
+
+    def _published(self, key: str, again: bool = True) -> CatalogueEntry | None:
+        """The catalogue's entry of ``key``, read at most once per config cache period (a
+        missing one ``again`` at each call)."""
+        now = time.monotonic()
+        hit = self._catalogue.get(key)
+        if (
+            hit is None
+            or now - hit[0] >= self.settings.config_cache_ttl
+            or (again and hit[1] is None)
+        ):
+            raw = self.catalogue.entry(key)
+            hit = (now, CatalogueEntry.model_validate_json(raw) if raw else None)
+            self._catalogue[key] = hit
         return hit[1]
 
     def config_and_agency(self, urn: FunctionURN) -> tuple[AsyncConfig, str | None]:

@@ -72,6 +72,11 @@ DLQ_INDEX: Final = _GLOBAL + "dlq:idx"
 LAYOUT_KEY: Final = _GLOBAL + "layout"
 # Flow configs by URN (a hash): the functions the dispatcher looks after.
 FLOWS: Final = _GLOBAL + "flows"
+# When each flow-controlled function must be looked at next (a sorted set of URNs by time): the
+# one index the fleet's flow pass reads, and the lease of that pass.
+FLOW_WAKE: Final = _GLOBAL + "flows:wake"
+FLOW_WAKES: Final = _GLOBAL + "flows:wakes"
+FLOW_PASS: Final = _GLOBAL + "lock:flow-pass"
 
 
 # A redrive's id is its original's with ``.r<n>`` appended (see runtime.redrive).

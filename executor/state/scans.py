@@ -74,6 +74,15 @@ class Scans:
             [sharded(name, shard) for shard in range(SHARDS)], "-inf", before, count
         )
 
+    def any_open(self) -> bool:
+        """Whether any invocation may still be open (not ended): every accepted invocation
+        keeps a deadline until it ends. One command per shard, whatever the functions."""
+        self._ready()
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(SHARDS):
+            pipe.exists(sharded(DEADLINES, shard))
+        return any(pipe.execute())
+
     def forget_deadline(self, request_id: str) -> None:
         """Take an invocation that ended (or vanished) off the deadline index."""
         self.redis.zrem(sharded_for(DEADLINES, request_id), request_id)

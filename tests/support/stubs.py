@@ -40,7 +40,12 @@ class RecordingPublisher:
         self.invocations.append(Published(entry, request_id, message, retries))
 
     def fused(
-        self, entry: CatalogueEntry, request_id: str, message: InvocationMessage, retries: int = 0
+        self,
+        entry: CatalogueEntry,
+        request_id: str,
+        message: InvocationMessage,
+        origin: object = None,
+        retries: int = 0,
     ) -> None:
         """Never fused: these tests see every message go through ``invocation``."""
         return None

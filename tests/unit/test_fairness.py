@@ -6,10 +6,14 @@ import itertools
 
 from executor.core.catalogue import function_queue, queue_project
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.registry import FunctionSpec, Registry
 from executor.core.settings import Settings
 from executor.core.urn import parse_urn
 from executor.runtime.celery.celery_app import PROJECT_CYCLE, make_celery
 from executor.runtime.celery.fairness import ProjectCycle
+from executor.state.functions import Functions
+from executor.state.store import Store
+from tests.support.names import PROJECT, REGION, urn
 
 
 def q(project: str, name: str) -> str:
@@ -57,3 +61,15 @@ def test_fair_queues_set_the_cycle_on_the_transport() -> None:
     assert fair.conf.broker_transport_options["queue_order_strategy"] == PROJECT_CYCLE
     plain = make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))
     assert "queue_order_strategy" not in plain.conf.broker_transport_options
+
+
+def test_a_producer_that_registered_a_function_routes_to_the_queue_the_workers_publish(
+    functions: Functions, registry: Registry, store: Store
+) -> None:
+    hello = parse_urn(urn("hello"), region=REGION, project=PROJECT)
+    assert functions.lookup(hello).queue == "q-hello"  # no worker published it yet
+    spec = registry.get(hello)
+    assert spec is not None
+    own = FunctionSpec(urn=hello, handler=spec.handler, queue=function_queue(hello))
+    store.catalogue.publish({str(hello): own.entry().model_dump_json()})
+    assert functions.lookup(hello).queue == function_queue(hello)

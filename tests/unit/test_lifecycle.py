@@ -22,7 +22,9 @@ DIS = {"destination": "DIS", "param": {"stream_name": "s"}}
 
 
 def cancellations(lifecycle: Lifecycle) -> Cancellations:
-    return Cancellations(lifecycle.settings, lifecycle.store, RecordingCelery())
+    return Cancellations(
+        lifecycle.settings, lifecycle.store, lifecycle.admission.gate, RecordingCelery()
+    )
 
 
 # -- accept --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from celery import Celery
 from kombu import Queue
 
 from executor.runtime.celery import hooks
-from executor.runtime.stall import Stall
+from executor.runtime.stall import Stall, StallWatch
 
 
 def test_an_idle_worker_beside_a_backlog_for_the_window_is_stuck():
@@ -54,3 +54,17 @@ def test_the_watch_judges_the_queues_a_worker_is_set_to_consume_even_while_it_re
     # one once it is back: one stuck on its way back has none.
     reconnecting = SimpleNamespace(app=celery, task_consumer=None)
     assert hooks.consumed(reconnecting) == ["a", "b", "d"]
+
+
+def test_a_look_asks_about_a_batch_of_many_queues_and_every_one_holding_messages() -> None:
+    queues = [f"executor.invocations.p.default.f{n}" for n in range(1000)]
+    watch = StallWatch(None, lambda: queues, window=30, grace=5)  # type: ignore[arg-type]
+    first = watch.looked_at()
+    assert len(first) <= 10
+    watch._held[queues[500]] = None  # seen holding messages at a look
+    seen: set[str] = set(first)
+    for _ in range(200):
+        batch = watch.looked_at()
+        assert queues[500] in batch and len(batch) <= 11
+        seen.update(batch)
+    assert seen == set(queues)  # every queue is asked about in turn

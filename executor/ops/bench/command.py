@@ -22,7 +22,11 @@ def bench(
         int | None, typer.Option(min=1, help="prefetch multiplier; default: Celery's")
     ] = None,
     only: Annotated[
-        str, typer.Option(help="comma-separated scenarios among a,b,c,d,e,f")
+        str,
+        typer.Option(
+            help="comma-separated scenarios among a,b,c,d,e,f and g (a cap of 4: run it "
+            "with --concurrency 4 beside b)"
+        ),
     ] = ",".join(SCENARIO_KEYS),
     warmup: Annotated[int, typer.Option(min=1, help="unmeasured messages first")] = 50,
     rounds: Annotated[
@@ -63,6 +67,24 @@ def bench(
         ),
     ] = False,
     samples: Annotated[int, typer.Option(min=5, help="requests per page for --console")] = 100,
+    fleet: Annotated[
+        bool,
+        typer.Option(
+            "--fleet",
+            help="instead: what flow control costs Redis for a grid of workers x capped "
+            "functions, idle and under 10 invocations/s (gate instances in one process)",
+        ),
+    ] = False,
+    window: Annotated[
+        float, typer.Option(min=2, help="seconds each --fleet cell is measured")
+    ] = 20.0,
+    real: Annotated[
+        bool,
+        typer.Option("--real", help="--fleet on real worker processes (solo pool), idle only"),
+    ] = False,
+    uncapped: Annotated[
+        bool, typer.Option("--uncapped", help="--fleet --real with functions without caps")
+    ] = False,
 ) -> None:
     """Measure throughput, latency and memory against plain Celery on a private Redis.
 
@@ -90,6 +112,9 @@ def bench(
         return
     if console:
         _console(n, samples, json_path)
+        return
+    if fleet:
+        _fleet(window, real, uncapped, json_path)
         return
     from executor.ops.bench.report import table
     from executor.ops.bench.runner import Bench, Options
@@ -169,6 +194,23 @@ def _console(n: int, samples: int, json_path: Path | None) -> None:
     typer.echo(pages.console_table(n, timings))
     if json_path is not None:
         pages.write_console(json_path, n, timings)
+        typer.echo(f"wrote {json_path}")
+
+
+def _fleet(window: float, real: bool, uncapped: bool, json_path: Path | None) -> None:
+    from executor.ops.bench import fleet as grid
+
+    def shown(line: str) -> None:
+        typer.echo(line, err=True)
+
+    if real:
+        cap = None if uncapped else 4
+        cells = grid.measure_real(seconds=window, cap=cap, progress=shown)
+    else:
+        cells = grid.measure(seconds=window, progress=shown)
+    typer.echo(grid.table(cells))
+    if json_path is not None:
+        grid.write(cells, json_path)
         typer.echo(f"wrote {json_path}")
 
 

@@ -57,6 +57,8 @@ class Ratios(BaseModel):
     bytes_per_waiting_vs_celery: float | None = None
     # What flow control costs: a function with a max_instances set, over one without.
     capped_vs_invoke: float | None = None
+    # A cap of 4 on a worker of concurrency 4, over the same function uncapped.
+    tight_vs_invoke: float | None = None
 
 
 class Setup(BaseModel):
@@ -105,6 +107,7 @@ _PER_ROUND = (
     "cpu_invoke_vs_celery",
     "cpu_destination_vs_link",
     "capped_vs_invoke",
+    "tight_vs_invoke",
 )
 
 
@@ -166,6 +169,7 @@ def ratios(runs: dict[str, Run]) -> Ratios:
         cpu_invoke_vs_celery=cheaper("b", "a"),
         cpu_destination_vs_link=cheaper("d", "c"),
         capped_vs_invoke=over("f", "b", "throughput_per_s"),
+        tight_vs_invoke=over("g", "b", "throughput_per_s"),
     )
 
 
@@ -237,6 +241,9 @@ def table(report: Report) -> str:
     if report.ratios.capped_vs_invoke is not None:
         value = report.ratios.capped_vs_invoke
         lines.append(f"{'throughput (f)/(b)':<27} {value:6.3f}   (the cost of flow control)")
+    if report.ratios.tight_vs_invoke is not None:
+        value = report.ratios.tight_vs_invoke
+        lines.append(f"{'throughput (g)/(b)':<27} {value:6.3f}   (a cap at the concurrency)")
     for key, size in report.waiting_bytes.items():
         lines.append(
             f"Redis bytes waiting ({key})     {size:,.0f}   per message, no worker running"

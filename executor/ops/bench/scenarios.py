@@ -1,4 +1,4 @@
-"""The six scenarios, each a way to send one message whose flow ends in a recorded completion."""
+"""The seven scenarios, each a way to send one message whose flow ends in a recorded completion."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from executor.ops.bench.workload import CAP, CAPPED, NOOP, SOURCE, STASH, Workload
+from executor.ops.bench.workload import (
+    CAP,
+    CAPPED,
+    NOOP,
+    SOURCE,
+    STASH,
+    TIGHT,
+    TIGHT_CAP,
+    Workload,
+)
 
 Send = Callable[[Workload, Any], str]
 
@@ -43,6 +52,10 @@ def _invoke_capped(w: Workload, payload: Any) -> str:
     return w.app.invoke_async(CAPPED, payload)
 
 
+def _invoke_tight(w: Workload, payload: Any) -> str:
+    return w.app.invoke_async(TIGHT, payload)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.key: s
     for s in (
@@ -52,5 +65,6 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("d", "invoke_async -> FunctionGraph", _invoke_to_function),
         Scenario("e", "invoke_async -> OBS", _invoke_to_obs, needs_s3=True),
         Scenario("f", f"invoke_async, max_instances {CAP}", _invoke_capped),
+        Scenario("g", f"invoke_async, max_instances {TIGHT_CAP}", _invoke_tight),
     )
 }

@@ -34,6 +34,10 @@ STASH: Final = "bench-stash"
 # scenario measures is the cost of the way through the held set and a slot, not the cap.
 CAPPED: Final = "bench-capped"
 CAP: Final = 1000
+# A function whose cap is the worker's concurrency (``--concurrency 4``): how close to the
+# function uncapped a tight cap lets it run, slots freed and taken at each run's end.
+TIGHT: Final = "bench-tight"
+TIGHT_CAP: Final = 4
 PLAIN_TASK: Final = "bench.plain"
 CALLBACK_TASK: Final = "bench.callback"
 
@@ -80,6 +84,10 @@ def build(settings: Settings) -> Workload:
     def capped(event: Any, context: Context) -> None:
         return None
 
+    @app.function(TIGHT, max_instances=TIGHT_CAP)
+    def tight(event: Any, context: Context) -> None:
+        return None
+
     @app.function(
         STASH,
         agency=OBS_AGENCY,
@@ -105,7 +113,7 @@ def build(settings: Settings) -> Workload:
         {
             PLAIN_TASK,
             CALLBACK_TASK,
-            *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET, CAPPED)),
+            *(task_name(app.client.resolve(f)) for f in (NOOP, TARGET, CAPPED, TIGHT)),
         }
     )
     return Workload(app=app, plain=plain, callback=callback)

@@ -16,7 +16,6 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,16 +24,9 @@ from celery.utils.saferepr import saferepr
 from celery.utils.time import utcoffset
 
 from executor.runtime.celery.routes import Route
+from executor.runtime.ports import Origin
 
 _NO_LINKS = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-
-
-@dataclass(frozen=True)
-class Origin:
-    """The task a message is sent from, for its ``root_id`` and ``parent_id`` headers."""
-
-    root_id: str | None = None
-    parent_id: str | None = None
 
 
 class Envelope:
@@ -172,16 +164,14 @@ class Envelope:
         return dispatcher
 
     def _lineage(self, origin: Origin | None) -> tuple[str | None, str | None]:
-        """``root_id`` and ``parent_id`` as ``send_task`` finds them: given, else the running
-        task's."""
-        root_id = origin.root_id if origin else None
-        parent_id = origin.parent_id if origin else None
-        if not root_id or not parent_id:
-            parent = self.celery.current_worker_task
-            if parent:
-                root_id = root_id or parent.request.root_id or parent.request.id
-                parent_id = parent_id or parent.request.id
-        return root_id, parent_id
+        """``root_id`` and ``parent_id``: as given by ``origin``, else the running task's, as
+        ``send_task`` finds them."""
+        if origin is not None:
+            return origin.root_id, origin.parent_id
+        parent = self.celery.current_worker_task
+        if parent:
+            return parent.request.root_id or parent.request.id, parent.request.id
+        return None, None
 
 
 _NODENAME: tuple[int, str] = (0, "")

@@ -18,9 +18,10 @@ from executor.core.constants import DELIVER_TASK, DELIVERY_QUEUE
 from executor.core.messages import DeliveryJob, InvocationMessage
 from executor.core.settings import Settings
 from executor.runtime.celery.celery_app import JSON
-from executor.runtime.celery.envelope import Envelope, Origin
+from executor.runtime.celery.envelope import Envelope
 from executor.runtime.celery.redaction import delivery_repr, invocation_repr
 from executor.runtime.celery.routes import Routes
+from executor.runtime.ports import Origin
 from executor.state.locations import locate
 from executor.state.writes import Queued
 
