@@ -1,4 +1,4 @@
-"""Fair dispatch with a queue per function (``EXECUTOR_FAIR_QUEUES``): a few invocations of one
+"""Fair dispatch with a queue per function (the default, ``EXECUTOR_FAIR_QUEUES``): a few invocations of one
 function start promptly behind another function's backlog on one worker, where plain Celery
 with one queue starts them after the whole backlog. ``FAIR_BACKLOG`` sets the backlog's size
 (3,000 here; the README's figure is for 20,000)."""
@@ -33,12 +33,8 @@ def p95(values: list[float]) -> float:
 def test_a_function_behind_another_backlog_starts_within_2_s(
     client: Client, rdb: redis.Redis, start_worker, env
 ) -> None:
-    start_worker(
-        "tests.apps.flow_functions:app",
-        pool="prefork",
-        concurrency=2,
-        env={"EXECUTOR_FAIR_QUEUES": "1"},
-    )
+    # Default settings: a queue per function.
+    start_worker("tests.apps.flow_functions:app", pool="prefork", concurrency=2)
     bulk_queue = function_queue(client.resolve("free"))
     assert client.lookup(client.resolve("free")).queue == bulk_queue
     for n in range(BACKLOG):
