@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from executor import FunctionApp
-from executor.core.constants import DELIVER_TASK, INVOCATION_QUEUE
+from executor.core.constants import DELIVER_TASK
 from executor.core.errors import InvalidParameter
 from executor.core.settings import get_settings
 from tests.support.fleet_services import raw_message
@@ -68,7 +68,8 @@ def test_celerys_worker_command_runs_both_kinds(env, project, rdb, tmp_path):
     doubled = project.functions.invoke_async("double", {"n": 21})
     slow = project.functions.invoke_async("slowish", {"seconds": 4})
     project.collect.delay({3, 1, 2})
-    function_message = raw_message(rdb, INVOCATION_QUEUE)
+    producer = project.functions.client
+    function_message = raw_message(rdb, producer.lookup(producer.resolve("double")).queue)
     assert function_message["content-type"] == "application/json"
     assert function_message["headers"]["task"] == "fn:default:double:latest"
     plain_message = raw_message(rdb, "proj")

@@ -15,6 +15,7 @@ from executor.core.constants import INVOCATION_QUEUE
 from executor.core.urn import parse_urn
 from executor.state.keys import DUE, record_key, sharded_for
 from tests.support.api_server import AUTH, HELLO, PROJECT, ApiServer, Signed, refused
+from tests.support.invocations import queued
 from tests.support.services import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ def test_idempotency_key_answers_the_same_id_and_409_for_another_payload(
     # The structured-field form of the header (a quoted string) names the same id.
     again = invoke(api, {"name": "a"}, **{"Idempotency-Key": '"invoice-2026-001"'})
     assert (again.status_code, again.json()) == (202, {"request_id": "invoice-2026-001"})
-    assert rdb.llen(INVOCATION_QUEUE) == 1
+    assert queued(rdb) == 1
 
     message = refused(
         invoke(api, {"name": "b"}, **{"Idempotency-Key": "invoice-2026-001"}),
@@ -50,7 +51,7 @@ def test_idempotency_key_answers_the_same_id_and_409_for_another_payload(
     )
     message = refused(other_function, 409, "FSS.1409", "another function")
     assert "hello" not in message  # another function's name is not shown
-    assert rdb.llen(INVOCATION_QUEUE) == 1
+    assert queued(rdb) == 1
     refused(invoke(api, {}, **{"Idempotency-Key": "no spaces"}), 400, "FSS.0400", "request id")
 
 
@@ -67,10 +68,10 @@ def test_delay_header_records_the_due_time(
         due = float(record["due_at"])
         assert due == pytest.approx(float(record["enqueued_at"]) + float(delay))
         assert rdb.zscore(sharded_for(DUE, rid), rid) == pytest.approx(due)
-        assert rdb.llen(INVOCATION_QUEUE) == 0
+        assert queued(rdb) == 0
     else:
         assert "due_at" not in record
-        assert rdb.llen(INVOCATION_QUEUE) == 1
+        assert queued(rdb) == 1
 
 
 @pytest.mark.parametrize("delay", ["-1", "3601", "soon", "nan"])

@@ -72,8 +72,10 @@ def test_official_sdk_manages_configs_invokes_lists_and_cancels(
     events: Callable[..., list[dict[str, Any]]],
 ) -> None:
     # No worker consumes the heavy queue, so heavy's invocation waits until it is cancelled.
+    # One shared queue (fair queues off) keeps heavy's own queue apart from it.
     start_worker(
-        env={"EXECUTOR_PROJECT_ID": PROJECT}, queues="executor.invocations,executor.deliveries"
+        env={"EXECUTOR_PROJECT_ID": PROJECT, "EXECUTOR_FAIR_QUEUES": "0"},
+        queues="executor.invocations,executor.deliveries",
     )
     client = sdk(api)
     param = json.dumps({"func_urn": SINK})

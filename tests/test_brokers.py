@@ -9,6 +9,7 @@ import pytest
 from executor.core.constants import INVOCATION_QUEUE
 from tests.support.core_scenarios import run_core_scenarios
 from tests.support.fleet_services import RabbitVhost
+from tests.support.invocations import queued
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +39,7 @@ def broker_env(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str,
 
 
 def test_core_scenarios(broker_env, rdb, start_worker, events):
-    run_core_scenarios(
-        broker_env, rdb, start_worker, events, lambda: rdb.llen(INVOCATION_QUEUE) == 0
-    )
+    run_core_scenarios(broker_env, rdb, start_worker, events, lambda: queued(rdb) == 0)
 
     on_rabbit = broker_env["EXECUTOR_BROKER_URL"].startswith("amqp://")
     # With RabbitMQ, Redis holds the state and nothing of the broker's.

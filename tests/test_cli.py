@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests.apps.functions import app as functions_app
 from tests.support.fleet_services import run_executor
 from tests.support.invocations import wait_status
 from tests.support.services import ROOT
@@ -77,7 +78,7 @@ def test_celerys_own_worker_command_runs_functions(env, client, start_worker):
             "--pool",
             "solo",
             "-Q",
-            "executor.invocations,executor.deliveries",
+            ",".join(functions_app.queues()),  # each function's queue, the shared one, deliveries
             "-n",
             "plain@%h",
         ],

@@ -13,12 +13,11 @@ import pytest
 
 from destinations.functiongraph import target_request_id
 from executor import Client, InvalidParameter, RequestIdConflict
-from executor.core.constants import INVOCATION_QUEUE
 from executor.core.events import format_timestamp
 from executor.core.messages import DeliveryJob
 from executor.ops.metrics import FleetCollector
 from executor.state.keys import DUE, sharded_for
-from tests.support.invocations import drained, route, wait_status
+from tests.support.invocations import drained, queued, route, wait_status
 from tests.support.services import stat, wait_for
 
 pytestmark = pytest.mark.integration
@@ -104,11 +103,11 @@ def test_a_conflicting_reuse_is_refused_with_fss_1409(client, start_worker, rdb)
     record = client.get_invocation(rid)
     assert record.payload == {"amount": 10}
     assert len(record.history) == 1
-    assert rdb.llen(INVOCATION_QUEUE) == 1
+    assert queued(rdb) == 1
     for bad in ["", "a" * 65, "with space", "slash/no", "ü"]:
         with pytest.raises(InvalidParameter, match="request id"):
             client.invoke_async("tally", {}, request_id=bad)
-    assert rdb.llen(INVOCATION_QUEUE) == 1
+    assert queued(rdb) == 1
 
 
 def test_a_repeated_functiongraph_delivery_still_lands_on_its_invocation(
@@ -226,7 +225,7 @@ def test_ten_thousand_delayed_invocations_leave_worker_memory_flat(client, start
         if m.name == "executor_delayed_invocations"
     ]
     assert gauge.samples[0].value == total
-    assert rdb.llen(INVOCATION_QUEUE) == 0
+    assert queued(rdb) == 0
     growth = (after - before) / 2**20
     print(
         f"\n{total} delayed: worker RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB "

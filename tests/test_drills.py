@@ -22,12 +22,11 @@ import pytest
 import redis
 
 from executor import Client, Settings
-from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
 from tests.apps.fleet_functions import AGENCIES, DONE, STARTED
 from tests.support.drills import APP, DRILL, GRACE, VISIBILITY, not_succeeded, report
 from tests.support.fleet_services import TERMINAL, RssSampler, statuses, wait_terminal
-from tests.support.invocations import UNACKED, drained
+from tests.support.invocations import UNACKED, drained, queued
 from tests.support.services import RedisServer, stat, wait_for
 
 pytestmark = pytest.mark.integration
@@ -181,7 +180,7 @@ def test_drill_3_a_backlog_of_20000_then_workers(env, rdb, start_worker):
     for thread in threads:
         thread.join()
     queued_in = time.monotonic() - started
-    backlog = rdb.llen(INVOCATION_QUEUE)
+    backlog = queued(rdb)
 
     with RssSampler() as memory:
         started = time.monotonic()

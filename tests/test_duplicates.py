@@ -18,7 +18,7 @@ from executor import Client
 from executor.core.messages import InvocationMessage
 from executor.state import keys
 from tests.apps.hardening_functions import app as hardening_app
-from tests.support.invocations import wait_status
+from tests.support.invocations import queued, wait_status
 from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def _copy(client: Client, request_id: str, seconds: float) -> None:
 
 
 def _drained(rdb: Any) -> bool:
-    return rdb.llen("executor.invocations") + rdb.hlen("unacked") == 0
+    return queued(rdb) + rdb.hlen("unacked") == 0
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_a_claim_whose_lease_lapsed_counts_as_a_crash(known, rdb, start_worker, 
     try:
         record = wait_status(known, request_id, "SUCCESS", timeout=30)
     except AssertionError as exc:
-        where = f"queued {rdb.llen('executor.invocations')}, unacked {rdb.hlen('unacked')}"
+        where = f"queued {queued(rdb)}, unacked {rdb.hlen('unacked')}"
         raise AssertionError(f"{exc}; its message: {where}") from exc
     assert record.attempts == 2, worker.output()
     assert known.store.records.record(request_id).crashes == 1

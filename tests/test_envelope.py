@@ -18,7 +18,6 @@ import redis
 from celery import signals
 
 from executor import Client, Settings
-from executor.core.constants import INVOCATION_QUEUE
 from executor.core.messages import InvocationMessage
 from executor.runtime.celery.app import FunctionApp
 
@@ -87,12 +86,12 @@ def test_fused_message_and_event_equal_what_send_task_writes(settings, rdb, chan
         in_record=True,
     )
     client.engine.publisher.invocation(entry, "same-id", message)
-    expected = _decoded(rdb.rpop(INVOCATION_QUEUE))
+    expected = _decoded(rdb.rpop(entry.queue))
     expected_channel, expected_event = _published(channel)
 
     queued = client.engine.publisher.fused(entry, "same-id", message)
     assert queued is not None
-    assert queued.queue == INVOCATION_QUEUE
+    assert queued.queue == entry.queue
     assert queued.channel == expected_channel
     fused = _decoded(queued.message)
     event = _decoded(queued.event)
@@ -116,6 +115,7 @@ SECRET_REPR = "never-shown"
 
 def test_accept_writes_record_and_message_in_one_script(settings, rdb, channel):
     app = _app(settings)
+    queue = app.client.lookup(app.client.resolve("shape")).queue
     calls: list[str] = []
     original = app.client.engine.publisher.invocation
     app.client.engine.publisher.invocation = lambda *a, **k: (
@@ -125,7 +125,7 @@ def test_accept_writes_record_and_message_in_one_script(settings, rdb, channel):
     assert calls == []
     record = app.client.get_invocation(rid)
     assert record.payload == {"k": SECRET_REPR}
-    message = _decoded(rdb.lindex(INVOCATION_QUEUE, -1))
+    message = _decoded(rdb.lindex(queue, -1))
     assert message["headers"]["id"] == rid
     assert "payload" not in message["body"][1]
     assert SECRET_REPR not in json.dumps(message)
@@ -134,13 +134,13 @@ def test_accept_writes_record_and_message_in_one_script(settings, rdb, channel):
     # The same id and payload again is the same invocation: nothing more is queued. A given
     # id goes through its own script, which also writes the record and message together.
     assert app.client.invoke_async("shape", {"k": SECRET_REPR}, request_id=rid) == rid
-    assert rdb.llen(INVOCATION_QUEUE) == 1
+    assert rdb.llen(queue) == 1
     given = app.client.invoke_async("shape", {"k": 5}, request_id="given-id")
     assert calls == []
-    assert _decoded(rdb.lindex(INVOCATION_QUEUE, 0))["headers"]["id"] == given
+    assert _decoded(rdb.lindex(queue, 0))["headers"]["id"] == given
     assert app.client.get_invocation(given).payload == {"k": 5}
     assert app.client.invoke_async("shape", {"k": 5}, request_id="given-id") == given
-    assert rdb.llen(INVOCATION_QUEUE) == 2
+    assert rdb.llen(queue) == 2
 
 
 def test_publish_signal_receivers_keep_messages_in_celerys_publisher(settings, rdb):
@@ -156,7 +156,8 @@ def test_publish_signal_receivers_keep_messages_in_celerys_publisher(settings, r
     finally:
         signals.before_task_publish.disconnect(receiver)
     assert seen == [rid]
-    assert _decoded(rdb.lindex(INVOCATION_QUEUE, -1))["headers"]["id"] == rid
+    queue = app.client.lookup(app.client.resolve("shape")).queue
+    assert _decoded(rdb.lindex(queue, -1))["headers"]["id"] == rid
 
 
 @pytest.mark.parametrize(
@@ -191,8 +192,8 @@ def test_queue_with_priority_is_not_fused(settings):
     from kombu import Queue
 
     app = _app(settings)
-    app.celery.conf.task_queues = [Queue(INVOCATION_QUEUE, max_priority=5)]
     entry = app.client.lookup(app.client.resolve("shape"))
+    app.celery.conf.task_queues = [Queue(entry.queue, max_priority=5)]
     assert app.client.engine.publisher.routes.available() is True
     assert app.client.engine.publisher.routes.route(entry.task, entry.queue) is None
 
@@ -205,7 +206,7 @@ def test_without_task_sent_events_nothing_is_published(settings, rdb, channel):
     assert route is not None
     assert route.channel == ""
     rid = app.client.invoke_async("shape", {"k": 3})
-    assert _decoded(rdb.lindex(INVOCATION_QUEUE, -1))["headers"]["id"] == rid
+    assert _decoded(rdb.lindex(entry.queue, -1))["headers"]["id"] == rid
     # A later invocation with events on is the barrier: its event is the first one seen.
     app.celery.conf.task_send_sent_event = True
     app.client.engine.publisher.routes._routes.clear()

@@ -18,7 +18,7 @@ import redis
 from executor import Client
 from executor.core.invocation import Status
 from executor.ops.metrics import registry_for
-from tests.apps.flow_functions import DONE, ENDED, PEAK, STARTED
+from tests.apps.flow_functions import DONE, ENDED, NOW, PEAK, STARTED
 from tests.support.fleet_services import wait_terminal
 from tests.support.invocations import wait_status
 from tests.support.services import wait_for
@@ -183,6 +183,47 @@ def test_a_worker_killed_under_a_cap_of_2_loses_nothing(
     assert final.count("SUCCESS") == 200
     assert sampler.peak <= 2
     # A copy of a message held while its invocation ran elsewhere is dropped once taken.
+    urn = str(client.resolve("capped"))
+    wait_for(lambda: client.store.flows.counts(urn) == (0, 0), 10, "nothing held, no slot")
+
+
+def test_a_killed_worker_prefetched_messages_run_elsewhere_within_the_lease(
+    client: Client, rdb: redis.Redis, workers: Any
+) -> None:
+    # A visibility timeout far beyond the runner lease: only the gate can bring the messages
+    # of the killed worker's buffer back in time, not the broker's restore.
+    settings = {**LOST, "EXECUTOR_VISIBILITY_TIMEOUT": "120"}
+    lease = float(settings["EXECUTOR_RUNNER_LEASE"])
+    (first,) = workers(1, concurrency=1, **settings)
+    client.put_flow_config("capped", max_instances=3)
+    with RunningSampler(client, "capped") as sampler:
+        rids = send(client, "capped", 3, seconds=1.5)
+        # One runs, the two others wait in the worker's prefetch buffer, unacknowledged.
+        wait_for(lambda: rdb.zcard(f"{STARTED}:capped") == 1, 30, "the first start")
+        wait_for(lambda: rdb.hlen("unacked") == 3, 10, "three messages prefetched")
+        assert client.store.flows.counts(str(client.resolve("capped"))) == (0, 3)
+        first.kill()
+        killed_at = time.time()
+        # The killed run never left the handler's count of runs in progress.
+        rdb.hdel(NOW, "capped")
+        rdb.hdel(PEAK, "capped")
+        workers(1, concurrency=3, **settings)
+        ready_at = time.time()
+        final = wait_terminal(rdb, rids, timeout=60)
+    started = {rid: rdb.zscore(f"{STARTED}:capped", rid) or 0.0 for rid in rids}
+    last_start = max(started.values())
+    print(
+        f"\nkill -9 with 2 prefetched under cap 3 (runner lease {lease:g} s): {final}, new worker "
+        f"ready {ready_at - killed_at:.1f} s after the kill, last start "
+        f"{last_start - killed_at:.1f} s after the kill, sampled RUNNING max {sampler.peak}"
+    )
+    assert final == ["SUCCESS"] * 3
+    assert min(started.values()) > killed_at  # all three ran on the new worker
+    # Each slot's lease ends at most one lease after the kill; the killed worker held the flow
+    # pass, which the new one takes over within a second of its start (its lease lapsed with
+    # the runner lease); the new worker, of concurrency 3, then starts all three at once.
+    assert last_start <= max(killed_at + lease, ready_at + 1.0) + 2.0
+    assert sampler.peak <= 3 and int(rdb.hget(PEAK, "capped") or 0) <= 3
     urn = str(client.resolve("capped"))
     wait_for(lambda: client.store.flows.counts(urn) == (0, 0), 10, "nothing held, no slot")
 

@@ -10,9 +10,9 @@ import pytest
 
 from destinations.functiongraph import target_request_id
 from executor import Client, Settings
-from executor.core.constants import CONDITION_RETRIES_EXHAUSTED, INVOCATION_QUEUE
+from executor.core.constants import CONDITION_RETRIES_EXHAUSTED
 from tests.support.fleet_services import Flower, http_get, raw_message, run_executor
-from tests.support.invocations import wait_status
+from tests.support.invocations import queued, wait_status
 from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_payloads_in_task_headers_follow_the_setting(settings, rdb, start_worker
     start_worker(queues="heavy")  # publishes the catalogue; consumes nothing of the default queue
     producer = Client(Settings(**{**settings.model_dump(), "show_payloads": show}))
     producer.invoke_async("hello", {"name": SECRET})
-    headers = raw_message(rdb, INVOCATION_QUEUE)["headers"]
+    headers = raw_message(rdb, producer.lookup(producer.resolve("hello")).queue)["headers"]
     assert (SECRET in headers["kwargsrepr"]) is show
     assert headers["task"] == "fn:default:hello:latest"
 
@@ -145,7 +145,7 @@ def test_flower_states_follow_the_status_records(
 
     # Acknowledged, never run again: the queue and the unacked set drain, the runs stay put.
     def drained() -> bool:
-        return rdb.llen(INVOCATION_QUEUE) == 0 and rdb.hlen("unacked") == 0
+        return queued(rdb) == 0 and rdb.hlen("unacked") == 0
 
     wait_for(drained, 20, "every message acknowledged")
     assert int(rdb.get(f"test:runs:{failed}")) == retries + 1

@@ -20,14 +20,13 @@ import pytest
 import redis
 
 from executor import Client
-from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
 from executor.state.keys import record_key
 from tests.support.api_server import AUTH, CREDENTIALS, ApiServer, refused
 from tests.support.core_scenarios import settings_of
-from tests.support.drills import report
+from tests.support.drills import APP, DRILL, report
 from tests.support.fleet_services import TERMINAL, run_executor, statuses
-from tests.support.invocations import FAST
+from tests.support.invocations import FAST, queued
 from tests.support.services import RedisServer, Worker, wait_for
 
 pytestmark = pytest.mark.integration
@@ -79,7 +78,7 @@ def test_every_way_in_is_refused_past_the_threshold_and_leaves_nothing(env, rdb)
     api = ApiServer(env).start()
     try:
         fill_to(rdb, 0.95)
-        before = (sorted(rdb.scan_iter("*")), rdb.llen(INVOCATION_QUEUE))
+        before = (sorted(rdb.scan_iter("*")), queued(rdb))
 
         answer = httpx.post(api.path("hello", "invocations-async"), headers=AUTH, json={"a": 1})
         message = refused(answer, 503, "FSS.0500", "nearly full", "nothing was accepted")
@@ -94,7 +93,7 @@ def test_every_way_in_is_refused_past_the_threshold_and_leaves_nothing(env, rdb)
 
         with pytest.raises(Unavailable, match="nearly full"):
             client.invoke_async("hello", {"a": 1}, request_id="chosen", delay=5)
-        assert (sorted(rdb.scan_iter("*")), rdb.llen(INVOCATION_QUEUE)) == before
+        assert (sorted(rdb.scan_iter("*")), queued(rdb)) == before
 
         # Room again: the very next call is accepted (a reading this close is not cached).
         rdb.config_set("maxmemory", "0")
@@ -166,7 +165,6 @@ class Peak(threading.Thread):
 def test_drill_producers_past_the_threshold_then_memory_raised(
     fraction, server, env, rdb, start_worker
 ):
-    from test_drills import APP, DRILL
 
     from tests.apps.fleet_functions import DONE, TALLIED
 

@@ -6,15 +6,19 @@ import json
 
 import pytest
 
-from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
+from executor.core.constants import DELIVERY_QUEUE
+from tests.apps.functions import app
 from tests.support.invocations import route, wait_status
 from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
+# Every queue of the app's functions (the shared one and each function's own), no deliveries.
+NO_DELIVERIES = ",".join(q for q in app.queues() if q != DELIVERY_QUEUE)
+
 
 def test_function_destination_needs_no_delivery_queue(client, start_worker, events):
-    start_worker(queues=INVOCATION_QUEUE)
+    start_worker(queues=NO_DELIVERIES)
     route(client, "hello", success="sink")
     rid = client.invoke_async("hello", {"name": "in place"})
     [event] = events(1)
@@ -28,7 +32,7 @@ def test_function_destination_needs_no_delivery_queue(client, start_worker, even
 
 
 def test_a_failed_delivery_in_place_goes_to_the_delivery_task(client, start_worker, rdb):
-    start_worker(queues=INVOCATION_QUEUE)
+    start_worker(queues=NO_DELIVERIES)
     # A target that no worker registered: the attempt in place fails, the task takes over.
     client.put_async_config(
         "hello",

@@ -77,7 +77,13 @@ def test_failing_invocations_grow_a_worker_at_most_twice_what_plain_celery_does(
     common = {"pool": "prefork", "concurrency": 1}
     engine = Side(
         "engine",
-        start_worker(APP, queues=f"{INVOCATION_QUEUE},{DELIVERY_QUEUE}", **common),
+        # One shared queue, as plain Celery's side has.
+        start_worker(
+            APP,
+            queues=f"{INVOCATION_QUEUE},{DELIVERY_QUEUE}",
+            env={"EXECUTOR_FAIR_QUEUES": "0"},
+            **common,
+        ),
         lambda event: client.invoke_async("soak", event) and None,
     )
     plain = Side(

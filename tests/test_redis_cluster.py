@@ -13,7 +13,6 @@ import pytest
 import redis
 
 from executor import Client
-from executor.core.constants import INVOCATION_QUEUE
 from executor.core.errors import Unavailable
 from executor.ops.bench.cluster import LocalCluster
 from executor.state.connection import connect
@@ -22,7 +21,7 @@ from tests.apps.fleet_functions import DONE
 from tests.support.core_scenarios import run_core_scenarios, settings_of
 from tests.support.drills import APP, FAILOVER_DRILL, not_succeeded, report
 from tests.support.fleet_services import TERMINAL, statuses
-from tests.support.invocations import FAST
+from tests.support.invocations import FAST, queued
 from tests.support.services import RedisServer, wait_for
 
 pytestmark = pytest.mark.integration
@@ -55,9 +54,7 @@ def rdb(env: dict[str, str]) -> redis.Redis:
 
 def test_core_scenarios_on_a_three_master_cluster(env, rdb, start_worker, events, cluster):
     broker = redis.Redis.from_url(env["EXECUTOR_BROKER_URL"])
-    client = run_core_scenarios(
-        env, rdb, start_worker, events, lambda: broker.llen(INVOCATION_QUEUE) == 0
-    )
+    client = run_core_scenarios(env, rdb, start_worker, events, lambda: queued(broker) == 0)
     # One invocation in each shard: the shards' records then sit on every master, and none of
     # the broker's keys does.
     ids: dict[int, str] = {}

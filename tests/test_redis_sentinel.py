@@ -15,7 +15,7 @@ from executor.state.connection import connect
 from executor.state.keys import record_key
 from tests.support.api_server import CREDENTIALS
 from tests.support.core_scenarios import fleet_on, run_core_scenarios, settings_of
-from tests.support.invocations import FAST, wait_status
+from tests.support.invocations import FAST, queued, wait_status
 from tests.support.topologies import MASTER_NAME, SentinelGroup
 
 pytestmark = pytest.mark.integration
@@ -40,9 +40,7 @@ def rdb(env: dict[str, str]) -> redis.Redis:
 
 
 def test_core_scenarios_on_sentinel(env, rdb, start_worker, events):
-    client = run_core_scenarios(
-        env, rdb, start_worker, events, lambda: rdb.llen(INVOCATION_QUEUE) == 0
-    )
+    client = run_core_scenarios(env, rdb, start_worker, events, lambda: queued(rdb) == 0)
     # Both live on the master the sentinels name: the broker's queues and the records.
     assert rdb.exists(f"_kombu.binding.{INVOCATION_QUEUE}")
     assert client.store.url.startswith(f"sentinel master {MASTER_NAME} via 127.0.0.1:")
@@ -80,4 +78,4 @@ def test_more_replicas_than_exist_refuses_and_leaves_nothing(env, rdb, start_wor
     with pytest.raises(Unavailable, match=r"only 1 of 2 Redis replicas confirmed"):
         client.invoke_async("hello", {"name": "cy"})
     assert not list(rdb.scan_iter("ae:*:inv:*"))
-    assert rdb.llen(INVOCATION_QUEUE) == 0
+    assert queued(rdb) == 0

@@ -14,9 +14,8 @@ from executor import (
     InvalidURN,
     PayloadTooLarge,
 )
-from executor.core.constants import INVOCATION_QUEUE
 from executor.state.keys import CATALOGUE, LAYOUT_KEY, lock_key
-from tests.support.invocations import route
+from tests.support.invocations import queued, route
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +37,7 @@ def nothing_written(rdb) -> bool:
         for k in rdb.keys("ae:*")
         if k not in (CATALOGUE, LAYOUT_KEY) and not k.startswith(lock_key(""))
     ]
-    return not keys and rdb.llen(INVOCATION_QUEUE) == 0
+    return not keys and queued(rdb) == 0
 
 
 @pytest.mark.parametrize(

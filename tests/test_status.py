@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from executor import InvalidParameter
-from executor.core.constants import INVOCATION_QUEUE
 from tests.support.invocations import EVENTS_KEY, barrier, route, wait_status
 
 pytestmark = pytest.mark.integration
@@ -77,7 +76,7 @@ def test_reconciler_discards_an_invocation_whose_message_was_lost(
     start_worker().stop()
     route(client, "hello", failure="sink", max_async_event_age_in_seconds=1)
     rid = client.invoke_async("hello", {"lost": True})
-    assert rdb.delete(INVOCATION_QUEUE) == 1
+    assert rdb.delete(client.lookup(client.resolve("hello")).queue) == 1
     start_worker()
     [event] = events(1, timeout=15)
     assert event["request_context"]["request_id"] == rid

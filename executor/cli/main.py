@@ -54,8 +54,8 @@ def worker(
         typer.Option(
             "--queues",
             "-Q",
-            help="comma-separated; 'invocations' and 'deliveries' name the built-in queues "
-            "(default: every queue of the app)",
+            help="comma-separated; 'invocations' (the shared queue and each function's own) "
+            "and 'deliveries' name the built-in queues (default: every queue of the app)",
         ),
     ] = None,
     autoscale: Annotated[str | None, typer.Option(help="max,min processes")] = None,
@@ -108,10 +108,16 @@ def worker(
 
 
 def worker_queues(spec: str | None, default: list[str]) -> str:
-    """Queue names for ``--queues``, with the built-in queues by their short names."""
+    """Queue names for ``--queues``, with the built-in queues by their short names.
+    ``invocations`` is the shared queue and every function's own (``EXECUTOR_FAIR_QUEUES``),
+    so a worker given it runs the functions that are not pinned to a queue either way."""
     if not spec:
         return ",".join(default)
-    names = [QUEUE_ALIASES.get(name.strip(), name.strip()) for name in spec.split(",")]
+    names: list[str] = []
+    for given in (name.strip() for name in spec.split(",")):
+        names.append(QUEUE_ALIASES.get(given, given))
+        if given == "invocations":
+            names += [q for q in default if q.startswith(f"{INVOCATION_QUEUE}.")]
     return ",".join(dict.fromkeys(name for name in names if name))
 
 

@@ -101,8 +101,8 @@ class Settings(BaseSettings):
         default=16, ge=1, description="deepest call chain an invocation may start"
     )
     fair_queues: bool = Field(
-        default=False,
-        description="a queue per function, consumed round-robin, instead of one shared queue",
+        default=True,
+        description="a queue per function, consumed round-robin; false: one shared queue",
     )
     payload_limit: int = Field(
         default=PAYLOAD_LIMIT, ge=1, description="bytes of a payload, and of a result in an event"

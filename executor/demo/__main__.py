@@ -67,7 +67,7 @@ def main() -> None:
             "destination": FUNCTION_GRAPH,
             "param": {"func_urn": str(app.client.resolve(AUDIT))},
         }
-        with worker("executor.invocations,executor.deliveries", "main"):
+        with worker("invocations,deliveries", "main"):
             app.client.put_async_config("greet", {"destination_config": {"on_success": audit}})
             app.client.put_async_config(
                 "charge",

@@ -62,16 +62,22 @@ def wait_status(client: Client, request_id: str, *statuses: str, timeout: float 
     )
 
 
+def queued(rdb: Any) -> int:
+    """Messages waiting in the invocation queues: the shared one and every function's own."""
+    return sum(int(rdb.llen(q)) for q in rdb.scan_iter(match=f"{INVOCATION_QUEUE}*", _type="list"))
+
+
 def drained(rdb: redis.Redis) -> bool:
-    """No message waits in a queue, and no worker holds one (running, or due for a retry)."""
-    return rdb.llen(INVOCATION_QUEUE) + rdb.llen(DELIVERY_QUEUE) + rdb.hlen(UNACKED) == 0
+    """No message waits in a queue (the shared one or a function's own), and no worker holds
+    one (running, or due for a retry)."""
+    return queued(rdb) + rdb.llen(DELIVERY_QUEUE) + rdb.hlen(UNACKED) == 0
 
 
 def barrier(client: Client, rdb: redis.Redis, timeout: float = 20.0) -> None:
     """Return once everything queued so far has been handled, to assert what did not happen.
 
-    A follow-up invocation on the invocation queue must end first (a worker takes that queue's
-    messages in order), and then no message may wait in a queue or be held by a worker.
+    A follow-up invocation must end first, and then no message may wait in any queue or be
+    held by a worker.
     """
     rid = client.invoke_async("barrier")
     wait_status(client, rid, "SUCCESS", timeout=timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from executor.cli.main import worker_queues
 from executor.core.catalogue import function_queue, queue_project
 from executor.core.constants import DELIVERY_QUEUE, INVOCATION_QUEUE
 from executor.core.registry import FunctionSpec, Registry
@@ -56,10 +57,10 @@ def test_an_unknown_queue_leaves_the_order_alone() -> None:
     assert cycle.items == ["a", "b"]
 
 
-def test_fair_queues_set_the_cycle_on_the_transport() -> None:
-    fair = make_celery(Settings(broker_url="redis://127.0.0.1:1/0", fair_queues=True))
+def test_fair_queues_set_the_cycle_on_the_transport_by_default() -> None:
+    fair = make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))
     assert fair.conf.broker_transport_options["queue_order_strategy"] == PROJECT_CYCLE
-    plain = make_celery(Settings(broker_url="redis://127.0.0.1:1/0"))
+    plain = make_celery(Settings(broker_url="redis://127.0.0.1:1/0", fair_queues=False))
     assert "queue_order_strategy" not in plain.conf.broker_transport_options
 
 
@@ -73,3 +74,14 @@ def test_a_producer_that_registered_a_function_routes_to_the_queue_the_workers_p
     own = FunctionSpec(urn=hello, handler=spec.handler, queue=function_queue(hello))
     store.catalogue.publish({str(hello): own.entry().model_dump_json()})
     assert functions.lookup(hello).queue == function_queue(hello)
+
+
+def test_the_invocations_alias_names_the_shared_queue_and_every_function_queue() -> None:
+    own = "executor.invocations.p.default.a"
+    default = ["executor.deliveries", "executor.invocations", own, "heavy"]
+    assert worker_queues("invocations,deliveries", default) == (
+        f"executor.invocations,{own},executor.deliveries"
+    )
+    assert worker_queues("heavy, invocations", default) == f"heavy,executor.invocations,{own}"
+    assert worker_queues("executor.invocations", default) == "executor.invocations"
+    assert worker_queues(None, default) == ",".join(default)
