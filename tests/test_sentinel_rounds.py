@@ -126,6 +126,9 @@ def run_round(round_: int, group: SentinelGroup, env: dict[str, str], start_work
         redriven_lost_messages=redriven,
     )
     assert final == {"SUCCESS": INVOCATIONS}, final
-    # Each accepted invocation runs from its own message: none is dropped by a worker that
-    # finds no record for it and left for the reconciler to send again (the WAIT of a run).
-    assert redriven == 0 and skipped == 0, (redriven, skipped)
+    # No message is dropped by a worker that finds no record for it (which left a run's worth
+    # WAIT until the reconciler sent them again). A message the broker handed out just before
+    # the master died, whose unacknowledged entry never reached the replica, is found again by
+    # the reconciler: at most what the worker can have taken at once (2 processes, prefetch 4).
+    assert skipped == 0, (redriven, skipped)
+    assert redriven <= 8, (redriven, skipped)

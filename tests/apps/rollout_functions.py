@@ -1,4 +1,4 @@
-"""Two versions of one app whose workers share the invocation queue: ``old`` predates the
+"""Two versions of one app: ``old`` predates the
 function ``added``, which ``new`` registers. Each run of ``added`` is counted by the version of
 the worker that ran it."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from executor import Context, FunctionApp
+from executor import Context, FunctionApp, Settings
 
 RUNS = "rollout:runs"
 RUN_BY = "rollout:by"
@@ -15,8 +15,8 @@ RUN_BY = "rollout:by"
 VERSION = "ROLLOUT_VERSION"
 
 
-def _build(*, with_added: bool) -> FunctionApp:
-    app = FunctionApp()
+def _build(*, with_added: bool, settings: Settings | None = None) -> FunctionApp:
+    app = FunctionApp(settings)
 
     @app.function("kept")
     def kept(event: Any, context: Context) -> Any:
@@ -36,3 +36,5 @@ def _build(*, with_added: bool) -> FunctionApp:
 
 old = _build(with_added=False)
 new = _build(with_added=True)
+# The new version's producer on a fleet that keeps one shared queue (EXECUTOR_FAIR_QUEUES=0).
+new_shared = _build(with_added=True, settings=Settings(fair_queues=False))

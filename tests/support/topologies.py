@@ -137,7 +137,7 @@ class SentinelGroup:
         server.start()
         wait_for(
             lambda: redis.Redis(port=port).info("replication").get("master_link_status") == "up",
-            30,
+            60,
             "the restarted server to replicate the promoted master",
             interval=0.1,
         )
